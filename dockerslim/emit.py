@@ -1,0 +1,116 @@
+"""IR → text. Untouched instructions are written from their source text byte for byte; changed
+and new ones are rendered in one canonical style through ``templates/instruction.j2``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from . import ir
+from .source import BOM
+from .templating import render
+
+_SAFE_WORD = re.compile(r"^[^\s\"'\\]*$")
+
+
+def _flag(flag: ir.Flag) -> str:
+    if flag.raw is not None:
+        return flag.raw
+    if flag.value is None:
+        return f"--{flag.name}"
+    value = flag.value if _SAFE_WORD.match(flag.value) else json.dumps(flag.value)
+    return f"--{flag.name}={value}"
+
+
+def _command(command: ir.Command) -> list[str]:
+    """Shell form: a "\\n" in the command marks a preferred line break; exec form: JSON."""
+    if isinstance(command, tuple):
+        return [json.dumps(list(command))]
+    return command.split("\n")
+
+
+def _paths(paths: tuple[str, ...], as_json: bool) -> list[str]:
+    return [json.dumps(list(paths))] if as_json else [" ".join(paths)]
+
+
+def _pairs(pairs: tuple[tuple[str, str | None], ...]) -> list[str]:
+    return [k if v is None else f"{k}={v}" for k, v in pairs]
+
+
+def argument_lines(node: ir.Instruction) -> list[str]:
+    """The argument text of a node in canonical style, one entry per output line."""
+    match node:
+        case ir.From(image=image, name=name):
+            return [f"{image} AS {name}" if name else image]
+        case ir.Run(command=command) | ir.Cmd(command=command) | ir.Entrypoint(command=command):
+            return _command(command)
+        case ir.Copy(paths=paths, json=as_json):
+            return _paths(paths, as_json)
+        case ir.Env(pairs=pairs, legacy=True):
+            return [f"{pairs[0][0]} {pairs[0][1]}"]
+        case ir.Env(pairs=pairs) | ir.Label(pairs=pairs):
+            return _pairs(pairs) if len(pairs) > 2 else [" ".join(_pairs(pairs))]
+        case ir.Arg(pairs=pairs):
+            return [" ".join(_pairs(pairs))]
+        case ir.Expose(ports=ports):
+            return [" ".join(ports)]
+        case ir.Volume(paths=paths, json=as_json):
+            return _paths(paths, as_json)
+        case ir.User(user=value) | ir.Workdir(path=value) | ir.Stopsignal(signal=value) | ir.Maintainer(name=value):
+            return [value]
+        case ir.Shell(command=command):
+            return [json.dumps(list(command))]
+        case ir.Healthcheck(command=None):
+            return ["NONE"]
+        case ir.Healthcheck(command=command):
+            lines = _command(command)  # type: ignore[arg-type]
+            return ["CMD " + lines[0], *lines[1:]]
+        case ir.Onbuild(inner=inner):
+            text = render_instruction(inner, "\\").rstrip("\n")
+            return text.split("\n")
+    raise TypeError(f"cannot render {type(node).__name__}")
+
+
+def render_instruction(node: ir.Instruction, escape: str = "\\") -> str:
+    """A node in canonical style, LF newlines, ending in a newline."""
+    heredocs = getattr(node, "heredocs", ())
+    return render(
+        "instruction.j2",
+        keyword=node.keyword,
+        flags=[_flag(f) for f in node.flags],
+        lines=argument_lines(node),
+        heredocs=heredocs,
+        escape=escape,
+    )
+
+
+def instruction_text(node: ir.Instruction, escape: str = "\\", newline: str = "\n") -> str:
+    """The text one instruction contributes: its source if untouched, else the rendering."""
+    if node.untouched:
+        assert node.source is not None
+        return node.source.text
+    text = render_instruction(node, escape)
+    return text.replace("\n", newline) if newline != "\n" else text
+
+
+def emit(dockerfile: ir.Dockerfile) -> str:
+    """The whole Dockerfile as text (with the BOM and newline style of the parsed input)."""
+    nl = dockerfile.newline
+    chunks: list[str] = []
+
+    def add(text: str) -> None:
+        if chunks and not chunks[-1].endswith("\n"):
+            chunks.append(nl)  # a file that ended without a newline gets more after it
+        chunks.append(text)
+
+    for d in dockerfile.directives:
+        add(d.text if d.text is not None else f"# {d.name}={d.value}{nl}")
+    for node in dockerfile.instructions():
+        for line in node.leading:
+            add(line)
+        add(instruction_text(node, dockerfile.escape, nl))
+    for line in dockerfile.trailing:
+        add(line)
+    text = render("dockerfile.j2", chunks=chunks)
+    return (BOM if dockerfile.bom else "") + text

@@ -1,0 +1,293 @@
+"""Text → IR. Lexing (lines, continuations, heredocs) lives in ``lexer.py``; this module turns
+each instruction block into its typed node and groups the nodes into stages.
+
+Argument rules follow BuildKit's parser (``line_parsers.go``): JSON form when the text is a
+valid JSON array of strings, else shell form; ENV/LABEL ``k=v`` words are quote-aware; COPY/ADD
+paths are split on blanks; leading ``--flags`` are taken off every instruction and checked
+against the flags that instruction accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from . import ir
+from .errors import DockerfileSyntaxError
+from .lexer import RawDirective, RawInstruction, RawTrivia, escape_of, lex, shell_words, unquote_word
+from .source import SourceText, decode, split_bom
+
+# Flags each instruction accepts; True marks the repeatable ones.
+ALLOWED_FLAGS: dict[str, dict[str, bool]] = {
+    "FROM": {"platform": False},
+    "RUN": {"mount": True, "network": False, "security": False, "device": True},
+    "COPY": {"from": False, "chown": False, "chmod": False, "link": False, "parents": False, "exclude": True},
+    "ADD": {"chown": False, "chmod": False, "link": False, "checksum": False, "keep-git-dir": False,
+            "exclude": True, "unpack": False},
+    "HEALTHCHECK": {"interval": False, "timeout": False, "start-period": False, "start-interval": False,
+                    "retries": False},
+}
+NOT_IN_ONBUILD = {"ONBUILD", "FROM", "MAINTAINER"}
+
+
+class _ArgError(ValueError):
+    """An instruction's arguments are malformed; parse() adds file and line."""
+
+
+def _split_flags(rest: str) -> tuple[list[ir.Flag], str]:
+    """Take the leading ``--name[=value]`` words off an instruction's arguments."""
+    flags: list[ir.Flag] = []
+    while rest.startswith("--"):
+        words = shell_words(rest)
+        word = words[0]
+        if word == "--":
+            break
+        name, eq, value = word[2:].partition("=")
+        flags.append(ir.Flag(name=name, value=unquote_word(value) if eq else None, raw=word))
+        rest = rest[len(word):].lstrip(" \t")
+    return flags, rest
+
+
+def _check_flags(keyword: str, flags: list[ir.Flag]) -> None:
+    allowed = ALLOWED_FLAGS.get(keyword, {})
+    seen: set[str] = set()
+    for f in flags:
+        if f.name not in allowed:
+            hint = f" ({keyword} accepts: {', '.join('--' + n for n in allowed)})" if allowed else ""
+            raise _ArgError(f"unknown flag --{f.name} for {keyword}{hint}")
+        if f.name in seen and not allowed[f.name]:
+            raise _ArgError(f"duplicate flag --{f.name} for {keyword}")
+        seen.add(f.name)
+        if f.name == "mount" and f.value is not None:
+            _check_mount(f.value)
+
+
+MOUNT_TYPES = {"bind", "cache", "tmpfs", "secret", "ssh"}
+
+
+def parse_mount(value: str) -> dict[str, str]:
+    """``type=cache,target=/x,sharing=locked`` → dict (type defaults to bind)."""
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        if not part:
+            continue
+        key, eq, val = part.partition("=")
+        out[key.strip().lower()] = val if eq else "true"
+    out.setdefault("type", "bind")
+    return out
+
+
+def _check_mount(value: str) -> None:
+    kind = parse_mount(value)["type"]
+    if kind not in MOUNT_TYPES:
+        raise _ArgError(f"unsupported mount type {kind!r} (one of: {', '.join(sorted(MOUNT_TYPES))})")
+
+
+def _maybe_json(rest: str) -> tuple[str, ...] | None:
+    """The JSON exec form, when ``rest`` is a JSON array of strings (else shell form)."""
+    if not rest.startswith("["):
+        return None
+    try:
+        value = json.loads(rest)
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _command(rest: str) -> ir.Command:
+    as_json = _maybe_json(rest)
+    return as_json if as_json is not None else rest
+
+
+def _pairs(keyword: str, rest: str) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """ENV/LABEL arguments: ``k=v k2="v 2"`` or the legacy ``KEY value with blanks``."""
+    words = shell_words(rest)
+    if not words:
+        raise _ArgError(f"{keyword} requires at least one argument")
+    if "=" not in words[0]:
+        key, _, value = rest.partition(" ") if " " in rest else rest.partition("\t")
+        value = value.strip(" \t")
+        if not value:
+            raise _ArgError(f"{keyword} {key} needs a value (use {key}=value)")
+        return ((key, value),), True
+    pairs = []
+    for word in words:
+        key, eq, value = word.partition("=")
+        if not eq:
+            raise _ArgError(f"syntax error: can't find = in {word!r}; must be of the form name=value")
+        if not key:
+            raise _ArgError(f"{keyword} names can not be blank")
+        pairs.append((key, value))
+    return tuple(pairs), False
+
+
+def _need(keyword: str, rest: str) -> str:
+    if not rest:
+        raise _ArgError(f"{keyword} requires at least one argument")
+    return rest
+
+
+def _heredocs(raw: RawInstruction) -> tuple[ir.Heredoc, ...]:
+    return tuple(
+        ir.Heredoc(name=h.name, body=h.body, strip_tabs=h.strip_tabs, quoted=h.quoted, fd=h.fd)
+        for h in raw.heredocs
+    )
+
+
+def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -> ir.Instruction:
+    """One instruction's typed node from its keyword, flags and argument text."""
+    f = tuple(flags)
+    if keyword == "FROM":
+        words = _need(keyword, rest).split()
+        if len(words) == 3 and words[1].lower() == "as":
+            return ir.From(flags=f, image=words[0], name=words[2])
+        if len(words) != 1:
+            raise _ArgError("FROM takes an image and optionally 'AS name'")
+        return ir.From(flags=f, image=words[0])
+    if keyword == "RUN":
+        return ir.Run(flags=f, command=_command(_need(keyword, rest)), heredocs=_heredocs(raw))
+    if keyword in ("COPY", "ADD"):
+        as_json = _maybe_json(rest)
+        paths = as_json if as_json is not None else tuple(rest.split())
+        if len(paths) < 2:
+            raise _ArgError(f"{keyword} requires at least two arguments: a source and a destination")
+        cls = ir.Copy if keyword == "COPY" else ir.Add
+        return cls(flags=f, paths=paths, json=as_json is not None, heredocs=_heredocs(raw))
+    if keyword in ("ENV", "LABEL"):
+        pairs, legacy = _pairs(keyword, rest)
+        if keyword == "LABEL":
+            if legacy:
+                raise _ArgError("LABEL must be of the form key=value")
+            return ir.Label(flags=f, pairs=pairs)
+        return ir.Env(flags=f, pairs=pairs, legacy=legacy)
+    if keyword == "ARG":
+        words = shell_words(_need(keyword, rest))
+        out = []
+        for word in words:
+            name, eq, default = word.partition("=")
+            if not name:
+                raise _ArgError("ARG names can not be blank")
+            out.append((name, default if eq else None))
+        return ir.Arg(flags=f, pairs=tuple(out))
+    if keyword == "EXPOSE":
+        return ir.Expose(flags=f, ports=tuple(_need(keyword, rest).split()))
+    if keyword == "VOLUME":
+        as_json = _maybe_json(_need(keyword, rest))
+        return ir.Volume(flags=f, paths=as_json if as_json is not None else tuple(rest.split()),
+                         json=as_json is not None)
+    if keyword in ("USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"):
+        value = _need(keyword, rest)
+        if keyword == "USER":
+            return ir.User(flags=f, user=value)
+        if keyword == "WORKDIR":
+            return ir.Workdir(flags=f, path=value)
+        if keyword == "STOPSIGNAL":
+            return ir.Stopsignal(flags=f, signal=value)
+        return ir.Maintainer(flags=f, name=value)
+    if keyword in ("CMD", "ENTRYPOINT"):
+        cls2 = ir.Cmd if keyword == "CMD" else ir.Entrypoint
+        return cls2(flags=f, command=_command(_need(keyword, rest)))
+    if keyword == "SHELL":
+        as_json = _maybe_json(_need(keyword, rest))
+        if as_json is None:
+            raise _ArgError('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]')
+        return ir.Shell(flags=f, command=as_json)
+    if keyword == "HEALTHCHECK":
+        head, _, tail = _need(keyword, rest).partition(" ")
+        if head.upper() == "NONE":
+            if tail.strip() or flags:
+                raise _ArgError("HEALTHCHECK NONE takes no other arguments")
+            return ir.Healthcheck(flags=f, command=None)
+        if head.upper() != "CMD" or not tail.strip():
+            raise _ArgError("HEALTHCHECK takes NONE or CMD followed by a command")
+        return ir.Healthcheck(flags=f, command=_command(tail.strip(" \t")))
+    if keyword == "ONBUILD":
+        inner_kw, _, inner_rest = _need(keyword, rest).partition(" ")
+        inner_kw = inner_kw.upper()
+        if inner_kw in NOT_IN_ONBUILD:
+            raise _ArgError(f"{inner_kw} isn't allowed as an ONBUILD trigger")
+        return ir.Onbuild(flags=f, inner=_instruction(inner_kw, inner_rest.strip(" \t"), raw))
+    raise _ArgError(f"unknown instruction: {keyword}")
+
+
+def _instruction(keyword: str, rest: str, raw: RawInstruction) -> ir.Instruction:
+    if keyword not in ir.INSTRUCTION_TYPES:
+        raise _ArgError(f"unknown instruction: {keyword}" if keyword else "missing instruction")
+    flags, rest = _split_flags(rest)
+    _check_flags(keyword, flags)
+    return _build(keyword, flags, rest, raw)
+
+
+def parse(text: str | bytes | SourceText, path: str | None = None) -> ir.Dockerfile:
+    """Parse Dockerfile text (or bytes) into the IR; raises DockerfileSyntaxError."""
+    if isinstance(text, bytes):
+        src = decode(text, path)
+    elif isinstance(text, str):
+        src = split_bom(text)
+    else:
+        src = text
+    try:
+        return _parse(src)
+    except DockerfileSyntaxError as exc:
+        raise exc.with_path(path) from None
+
+
+def parse_file(path: str | Path) -> ir.Dockerfile:
+    """Read and parse a file; a missing or unreadable file is a DockerfileSyntaxError too."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise DockerfileSyntaxError(f"cannot read file: {exc.strerror or exc}", path=str(path)) from None
+    return parse(data, str(path))
+
+
+def _parse(src: SourceText) -> ir.Dockerfile:
+    items = lex(src.text)
+    escape = escape_of(items)
+    directives: list[ir.Directive] = []
+    preamble: list[ir.Instruction] = []
+    stages: list[ir.Stage] = []
+    current: tuple[ir.From, list[ir.Instruction]] | None = None
+    pending: list[str] = []
+    for item in items:
+        if isinstance(item, RawDirective):
+            directives.append(ir.Directive(name=item.name, value=item.value, text=item.text))
+            continue
+        if isinstance(item, RawTrivia):
+            pending.append(item.text)
+            continue
+        assert isinstance(item, RawInstruction)
+        try:
+            node = _instruction(item.keyword.upper(), item.rest, item)
+        except _ArgError as exc:
+            raise DockerfileSyntaxError(str(exc), line=item.line) from None
+        node = _with_source(node, item, tuple(pending))
+        pending = []
+        if isinstance(node, ir.From):
+            if current:
+                stages.append(ir.Stage(from_=current[0], body=tuple(current[1])))
+            current = (node, [])
+        elif current:
+            current[1].append(node)
+        elif isinstance(node, ir.Arg):
+            preamble.append(node)
+        else:
+            raise DockerfileSyntaxError(
+                f"{node.keyword} before the first FROM: only ARG may come before FROM", line=item.line)
+    if current:
+        stages.append(ir.Stage(from_=current[0], body=tuple(current[1])))
+    else:
+        raise DockerfileSyntaxError("no FROM instruction: a Dockerfile needs at least one build stage", line=1)
+    return ir.Dockerfile(
+        directives=tuple(directives), preamble=tuple(preamble), stages=tuple(stages),
+        trailing=tuple(pending), bom=src.bom, newline=src.newline, escape=escape,
+    )
+
+
+def _with_source(node: ir.Instruction, raw: RawInstruction, leading: tuple[str, ...]) -> ir.Instruction:
+    source = ir.Source(text=raw.text, line=raw.line, end_line=raw.end_line, key=ir.fingerprint(node))
+    return replace(node, leading=leading, source=source)

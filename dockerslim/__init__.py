@@ -13,3 +13,9 @@ from .errors import DockerfileSyntaxError, DockerslimError
 from .parse import parse
 
 __all__ = ["parse", "emit", "DockerfileSyntaxError", "DockerslimError", "__version__"]
+
+from .changes import Change, Note  # noqa: E402
+from .options import Options  # noqa: E402
+from .rewrite import RewriteResult, rewrite  # noqa: E402
+
+__all__ += ["rewrite", "RewriteResult", "Change", "Note", "Options"]

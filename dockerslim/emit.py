@@ -91,7 +91,7 @@ def instruction_text(node: ir.Instruction, escape: str = "\\", newline: str = "\
         assert node.source is not None
         return node.source.text
     text = render_instruction(node, escape)
-    return text.replace("\n", newline) if newline != "\n" else text
+    return text.replace("\r\n", "\n").replace("\n", newline) if newline != "\n" else text
 
 
 def emit(dockerfile: ir.Dockerfile) -> str:

@@ -44,7 +44,7 @@ class RawTrivia:
 @dataclass(frozen=True)
 class RawHeredoc:
     name: str
-    body: str  # every body line followed by "\n" (CR dropped), as BuildKit hands it on
+    body: str  # every body line followed by "\n" (a CR before it kept), as BuildKit hands it on
     strip_tabs: bool  # <<-
     quoted: bool  # <<"EOF" / <<'EOF': no variable expansion in the body
     fd: int | None
@@ -227,7 +227,7 @@ def lex(text: str) -> list[RawItem]:
                     if candidate == name:
                         terminated = True
                         break
-                    body_lines.append(content + "\n")
+                    body_lines.append(lines[i - 1].removesuffix("\n") + "\n")
                 if not terminated:
                     raise DockerfileSyntaxError(
                         f"unterminated heredoc <<{name} (no line {name!r} before the end of the file)",

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Callable
 
 import jinja2
 
 
-def _template_dir() -> Path:
+def _template_dir() -> Traversable:
     try:
-        return Path(str(resources.files("dockerslim.templates")))
+        return resources.files("dockerslim.templates")
     except ModuleNotFoundError:
         return Path(__file__).resolve().parent.parent / "templates"
+
+
+def _load(name: str) -> tuple[str, None, Callable[[], bool]]:
+    return _template_dir().joinpath(name).read_text(encoding="utf-8"), None, lambda: True
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_template_dir())),
+        loader=jinja2.FunctionLoader(_load),
         autoescape=False,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,

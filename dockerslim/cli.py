@@ -1,0 +1,160 @@
+"""The ``dockerslim`` command: a thin layer over the library API.
+
+Exit codes as in black/ruff: 0 ok, 1 ``--check`` found files to rewrite, 2 usage or input
+error. Results go to stdout, messages to stderr; a user never sees a traceback (set
+DOCKERSLIM_DEBUG=1 to get one for a bug report).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import DockerslimError
+from .files import expand_paths, read_text, write_atomic
+from .options import Options
+from .report import as_dict, colour_diff, explain, to_json
+from .rewrite import rewrite as rewrite_text
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="Rewrite bloated single-stage Dockerfiles into smaller multi-stage ones.",
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _error(message: str) -> None:
+    typer.echo(f"dockerslim: error: {message}", err=True)
+
+
+def _usage(message: str) -> None:
+    _error(message)
+    raise typer.Exit(2)
+
+
+def _use_colour(choice: Optional[bool]) -> bool:
+    if choice is not None:
+        return choice
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dockerslim {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """dockerslim: smaller images from the Dockerfiles you already have."""
+
+
+@app.command()
+def rewrite(
+    paths: Annotated[list[str], typer.Argument(help="Dockerfiles or folders to search ('-' for stdin).")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write the rewrite to FILE.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", "-i", help="Rewrite the files in place.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Show a unified diff instead of the file (dry run).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any file would change (writes nothing).")] = False,
+    explain_: Annotated[bool, typer.Option("--explain", help="Explain every change (on stderr).")] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    context: Annotated[Optional[str], typer.Option("--context", help="Build context folder (default: the Dockerfile's folder).")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this pass (name or id); repeatable.")] = None,
+    skip: Annotated[Optional[list[str]], typer.Option("--skip", help="Skip this pass (name or id); repeatable.")] = None,
+    no_assembly: Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")] = False,
+    keep_base: Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")] = False,
+    runtime_base: Annotated[Optional[str], typer.Option("--runtime-base", help="Use IMAGE as the runtime base.")] = None,
+    color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour the diff (default: on a terminal).")] = None,
+) -> None:
+    """Rewrite Dockerfiles and print, write, diff or check the result."""
+    if in_place and output:
+        _usage("--in-place and --output cannot be combined")
+    try:
+        files = expand_paths(paths)
+    except DockerslimError as exc:
+        _error(str(exc))
+        raise typer.Exit(2)
+    if output and len(files) != 1:
+        _usage("--output takes exactly one input file")
+    if in_place and "-" in files:
+        _usage("--in-place cannot rewrite stdin")
+    options = Options(
+        only=frozenset(only or ()), skip=frozenset(skip or ()), assembly=not no_assembly,
+        keep_base=keep_base, runtime_base=runtime_base,
+    )
+    failed = would_change = False
+    entries: list[dict] = []
+    for path in files:
+        label = "<stdin>" if path == "-" else path
+        try:
+            text = read_text(path)
+            ctx = context or (os.path.dirname(os.path.abspath(path)) if path != "-" else None)
+            result = rewrite_text(text, path=label, context_dir=ctx, options=options)
+            if check or diff or fmt is Format.json:
+                pass
+            elif in_place:
+                if result.changed:
+                    write_atomic(path, result.text)
+                    typer.echo(f"rewrote {label}", err=True)
+            elif output:
+                write_atomic(output, result.text)
+            else:
+                if len(files) > 1:
+                    typer.echo(f"==> {label} <==")
+                sys.stdout.write(result.text)
+        except DockerslimError as exc:
+            _error(str(exc))
+            failed = True
+            continue
+        except OSError as exc:
+            _error(f"{label}: {exc.strerror or exc}")
+            failed = True
+            continue
+        would_change |= result.changed
+        if fmt is Format.json:
+            entries.append(as_dict(label, result))
+            continue
+        if diff and result.diff:
+            sys.stdout.write(colour_diff(result.diff) if _use_colour(color) else result.diff)
+        if check and result.changed:
+            typer.echo(f"would rewrite {label}", err=True)
+        if explain_:
+            typer.echo(explain(label, result), err=True, nl=False)
+    if fmt is Format.json:
+        sys.stdout.write(to_json(entries))
+    if failed:
+        raise typer.Exit(2)
+    if check and would_change:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: typer handles usage errors (exit 2); no traceback reaches a user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("DOCKERSLIM_DEBUG"):
+            raise
+        typer.echo(f"dockerslim: internal error: {type(exc).__name__}: {exc} "
+                   "(set DOCKERSLIM_DEBUG=1 for details)", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

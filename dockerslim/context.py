@@ -1,0 +1,15 @@
+"""What every pass may read besides the IR: the file's path, the build context, the options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .options import Options
+
+
+@dataclass(frozen=True, kw_only=True)
+class PassContext:
+    path: str | None = None
+    context_dir: Path | None = None  # the build context, when known
+    options: Options = field(default_factory=Options)

@@ -1,0 +1,21 @@
+"""Rewrite options, shared by the library API, the CLI and configuration files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    only: frozenset[str] = field(default_factory=frozenset)  # pass names or ids; empty: all
+    skip: frozenset[str] = field(default_factory=frozenset)
+    assembly: bool = True  # gather artifacts in a FROM scratch stage
+    keep_base: bool = False  # never swap the base image
+    runtime_base: str | None = None  # force this runtime base image
+    no_install_recommends: bool = True  # add --no-install-recommends (a behaviour change)
+    models_context: str | None = None  # build-context name for model files
+
+    def enabled(self, pass_id: str, pass_name: str) -> bool:
+        if self.only and not ({pass_id, pass_name} & self.only):
+            return False
+        return not ({pass_id, pass_name} & self.skip)

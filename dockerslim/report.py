@@ -1,0 +1,62 @@
+"""Human and JSON renderings of rewrite results (``--explain``, ``--format json``, coloured diff)."""
+
+from __future__ import annotations
+
+import json
+
+from .rewrite import RewriteResult
+
+RED, GREEN, CYAN, BOLD, RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
+
+
+def colour_diff(diff: str) -> str:
+    out = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            out.append(BOLD + line.rstrip("\n") + RESET + "\n")
+        elif line.startswith("@@"):
+            out.append(CYAN + line.rstrip("\n") + RESET + "\n")
+        elif line.startswith("+"):
+            out.append(GREEN + line.rstrip("\n") + RESET + "\n")
+        elif line.startswith("-"):
+            out.append(RED + line.rstrip("\n") + RESET + "\n")
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def explain(path: str, result: RewriteResult) -> str:
+    """Every change with rule, lines, reason, expected effect and risk; then the notes."""
+    lines = [f"{path}: {len(result.changes)} change(s), layers in final stage "
+             f"{result.layers_before} -> {result.layers_after}"]
+    for c in result.changes:
+        where = f"line {c.line}" if c.line else "new"
+        if c.line and c.end_line and c.end_line != c.line:
+            where = f"lines {c.line}-{c.end_line}"
+        lines.append(f"  {c.rule} {c.pass_name} ({where}): {c.message}")
+        lines.append(f"      why:    {c.reason}")
+        lines.append(f"      effect: {c.effect}")
+        lines.append(f"      risk:   {c.risk}")
+    for n in result.notes:
+        where = f" (line {n.line})" if n.line else ""
+        lines.append(f"  {n.rule} {n.pass_name}{where} [{n.level}]: {n.message}")
+    if not result.changes and not result.notes:
+        lines.append("  nothing to change")
+    return "\n".join(lines) + "\n"
+
+
+def as_dict(path: str, result: RewriteResult) -> dict:
+    return {
+        "path": path,
+        "changed": result.changed,
+        "text": result.text,
+        "diff": result.diff,
+        "passes": list(result.passes_run),
+        "layers": {"before": result.layers_before, "after": result.layers_after},
+        "changes": [c.to_dict() for c in result.changes],
+        "notes": [n.to_dict() for n in result.notes],
+    }
+
+
+def to_json(entries: list[dict]) -> str:
+    return json.dumps({"files": entries}, indent=2) + "\n"

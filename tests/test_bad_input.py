@@ -1,0 +1,130 @@
+"""Bad input: one clear message naming file and line, exit 2, no traceback, no partial file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dockerslim import DockerfileSyntaxError, parse, rewrite
+
+from .conftest import FIXTURES, dockerfiles, run_cli
+
+CASES = {
+    "unknown instruction": (b"FROM alpine\nFOO bar\n", 2, "unknown instruction: FOO"),
+    "unterminated heredoc": (b"FROM alpine\nRUN <<EOF\necho hi\n", 2, "unterminated heredoc <<EOF"),
+    "binary": (b"FROM alpine\n\x00\x01\x02", 2, "binary file"),
+    "not utf-8": (b"FROM alpine\nRUN echo \xff\xfe\n", 2, "not UTF-8"),
+    "no FROM": (b"RUN echo hi\n", 1, "only ARG may come before FROM"),
+    "empty": (b"", 1, "no FROM instruction"),
+    "unknown flag": (b"FROM alpine\nCOPY --bogus=1 a b\n", 2, "unknown flag --bogus for COPY"),
+    "bad mount type": (b"FROM alpine\nRUN --mount=type=nfs echo\n", 2, "unsupported mount type"),
+    "shell not json": (b"FROM alpine\nSHELL /bin/bash -c\n", 2, "SHELL requires the arguments to be in JSON form"),
+    "copy one arg": (b"FROM alpine\nCOPY onlyone\n", 2, "COPY requires at least two arguments"),
+    "run no args": (b"FROM alpine\nRUN\n", 2, "RUN requires at least one argument"),
+    "bad env": (b"FROM alpine\nENV A=1 B\n", 2, "can't find = in 'B'"),
+    "duplicate directive": (b"# escape=`\n# escape=\\\nFROM alpine\n", 2, "only one escape parser directive"),
+    "bad escape": (b"# escape=x\nFROM alpine\n", 1, "invalid escape token"),
+    "onbuild from": (b"FROM alpine\nONBUILD FROM alpine\n", 2, "FROM isn't allowed as an ONBUILD trigger"),
+    "healthcheck junk": (b"FROM alpine\nHEALTHCHECK curl\n", 2, "HEALTHCHECK takes NONE or CMD"),
+    "from junk": (b"FROM a b c d\n", 1, "FROM takes an image"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_library_raises_syntax_error_with_line(name: str) -> None:
+    data, line, message = CASES[name]
+    with pytest.raises(DockerfileSyntaxError) as info:
+        parse(data, "Dockerfile")
+    assert info.value.line == line
+    assert message in str(info.value)
+    assert str(info.value).startswith(f"Dockerfile:{line}: ")
+
+
+@pytest.mark.parametrize("name", ["unknown instruction", "unterminated heredoc", "binary", "not utf-8"])
+def test_cli_reports_file_and_line_and_exits_2(name: str, tmp_path: Path) -> None:
+    data, line, message = CASES[name]
+    f = tmp_path / "Dockerfile"
+    f.write_bytes(data)
+    out = tmp_path / "out.Dockerfile"
+    proc = run_cli("rewrite", str(f), "-o", str(out))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [f"dockerslim: error: {f}:{line}: {err.split(': ', 3)[-1].strip()}"]
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.Dockerfile.*"))  # no temp file left behind
+
+
+def test_in_place_never_touches_a_file_it_cannot_parse(tmp_path: Path) -> None:
+    f = tmp_path / "Dockerfile"
+    f.write_bytes(CASES["unterminated heredoc"][0])
+    proc = run_cli("rewrite", "--in-place", str(f))
+    assert proc.returncode == 2
+    assert f.read_bytes() == CASES["unterminated heredoc"][0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    proc = run_cli("rewrite", str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == f"dockerslim: error: {tmp_path / 'nope'}: no such file"
+
+
+SEEDS = [p.read_bytes().decode("utf-8") for p in dockerfiles(FIXTURES)]
+
+
+def _mutate(seed: str, data: st.DataObject) -> str:
+    text = seed
+    for _ in range(data.draw(st.integers(0, 4))):
+        if not text:
+            break
+        i = data.draw(st.integers(0, len(text)))
+        op = data.draw(st.sampled_from(["insert", "delete", "duplicate"]))
+        if op == "insert":
+            text = text[:i] + data.draw(st.sampled_from(["\\\n", "<<EOF", "\n", "[", '"', "--x=1 ", "#", "`", "\r", "EOF\n", "FROM", " "])) + text[i:]
+        elif op == "delete":
+            j = data.draw(st.integers(i, min(len(text), i + 20)))
+            text = text[:i] + text[j:]
+        else:
+            text = text[:i] + text[i: i + 15] * 2 + text[i + 15:]
+    return text
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_library_on_mutated_input_rewrites_or_raises_syntax_error(data: st.DataObject) -> None:
+    text = _mutate(data.draw(st.sampled_from(SEEDS)), data)
+    try:
+        result = rewrite(text, path="Dockerfile")
+    except DockerfileSyntaxError as exc:
+        assert exc.path == "Dockerfile" and exc.line is not None and "\n" not in exc.message
+        return
+    assert rewrite(result.text).text == result.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_library_on_random_text(text: str) -> None:
+    try:
+        rewrite(text)
+    except DockerfileSyntaxError as exc:
+        assert exc.line is not None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), raw=st.binary(max_size=64))
+def test_cli_on_mutated_and_random_input_exits_0_or_2_with_one_line(data: st.DataObject, raw: bytes, tmp_path: Path) -> None:
+    text = _mutate(data.draw(st.sampled_from(SEEDS)), data).encode("utf-8")
+    payload = data.draw(st.sampled_from([text, raw, text + raw]))
+    out = tmp_path / "out"
+    if out.exists():
+        out.unlink()
+    proc = run_cli("rewrite", "-", "-o", str(out), stdin=payload)
+    assert proc.returncode in (0, 2)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err
+    if proc.returncode == 2:
+        assert len(err.strip().splitlines()) == 1 and err.startswith("dockerslim: error: <stdin>:")
+        assert not out.exists()

@@ -1,0 +1,119 @@
+"""The knowledge dockerslim acts on, loaded from ``dockerslim/data/*.toml`` once.
+
+Keeping it as data means a new base image, runtime library or JIT trigger is a line in a TOML
+file, not a code change.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from .image import ImageRef
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> dict[str, Any]:
+    """One data file as a dict (``base_images``, ``packages``, ``commands``, ``jit``)."""
+    text = resources.files("dockerslim.data").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True)
+class BaseInfo:
+    """What the catalog knows about one base image and its runtime counterpart."""
+
+    image: ImageRef
+    runtime: ImageRef | None  # None when no runtime variant is known
+    static_runtime: ImageRef | None
+    family: str  # debian, ubuntu, rockylinux…
+    release: str  # bookworm, jammy…
+    python: str  # interpreter path ("" for none)
+    python_version: str
+    packages_in_base: bool
+    note: str
+    sizes: dict[str, str] = field(default_factory=dict)
+
+    def size(self, ref: ImageRef | None) -> str | None:
+        return self.sizes.get(ref.tag or "") if ref else None
+
+
+UBUNTU_RELEASES = {"ubuntu20.04": "focal", "ubuntu22.04": "jammy", "ubuntu24.04": "noble"}
+
+
+def _os(spec: str, groups: dict[str, str]) -> tuple[str, str]:
+    """``debian:variant|bookworm`` → (family, release) from the tag's groups or the default."""
+    if spec.startswith("tag:"):
+        value = groups.get(spec[4:]) or ""
+        if value in UBUNTU_RELEASES:
+            return "ubuntu", UBUNTU_RELEASES[value]
+        return re.sub(r"[0-9.]+$", "", value) or "unknown", value
+    family, _, release = spec.partition(":")
+    if "|" in release:
+        group, _, default = release.partition("|")
+        release = (groups.get(group) or "").lstrip("-") or default
+    return family, release
+
+
+def lookup_base(ref: ImageRef) -> BaseInfo | None:
+    """The first catalog rule matching ``ref`` (digest-pinned references never match)."""
+    if ref.digest:
+        return None
+    for rule in load("base_images")["rule"]:
+        if rule["repository"] != ref.name:
+            continue
+        m = re.match(rule["match"], ref.tag or "latest")
+        if not m:
+            continue
+        groups = {k: v or "" for k, v in m.groupdict().items()}
+        family, release = _os(rule.get("os", ""), groups)
+        runtime = static = None
+        if "runtime" in rule:
+            runtime = ref.with_tag(rule["runtime"].format(**groups))
+        elif "runtime_image" in rule:
+            runtime = ImageRef.parse(rule["runtime_image"].format(release=release, **groups))
+        if "static_runtime_image" in rule:
+            static = ImageRef.parse(rule["static_runtime_image"])
+        version = rule.get("python_version", "")
+        if version.startswith("tag:"):
+            version = groups.get(version[4:], "")
+        return BaseInfo(
+            image=ref, runtime=runtime, static_runtime=static, family=family, release=release,
+            python=rule.get("python", ""), python_version=version,
+            packages_in_base=rule.get("packages_in_base", False), note=rule.get("note", ""),
+            sizes=rule.get("sizes", {}),
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class PackageFate:
+    """What happens to one system package in the runtime stage."""
+
+    name: str
+    build_only: bool
+    runtime: tuple[str, ...]  # what replaces it at run time ((name,) when kept)
+    known: bool  # False: a -dev package whose runtime library is unknown (kept, noted)
+
+
+def apt_fate(package: str, release: str) -> PackageFate:
+    data = load("packages")["apt"]
+    bare = package.split("=", 1)[0].split(":", 1)[0]
+    equivalents = data.get("runtime_equivalents", {})
+    if bare in equivalents:
+        return PackageFate(package, True, tuple(equivalents[bare]), True)
+    libs = data.get("runtime_libs", {}).get(release, {})
+    if bare in libs:
+        return PackageFate(package, True, tuple(libs[bare]), True)
+    if bare in data["build_only"]:
+        return PackageFate(package, True, (), True)
+    if any(fnmatch.fnmatchcase(bare, pat) for pat in data["build_only_patterns"]):
+        if bare.endswith(("-dev", "-devel")) and bare.startswith("lib"):
+            return PackageFate(package, False, (package,), False)  # unknown runtime library: keep
+        return PackageFate(package, True, (), True)
+    return PackageFate(package, False, (package,), True)

@@ -1,0 +1,256 @@
+"""What each instruction of a stage does, in the terms the split needs.
+
+Every RUN is read with ``shell.py`` and classified by the programs it runs (``data/commands.toml``):
+system packages, Python dependency installs, build steps, downloads, plain file-system edits, or
+unknown. Alongside, the classifier tracks the stage's working directory and user, and collects
+the artifacts each step leaves (paths whose contents the runtime stage must receive).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from enum import Enum
+
+from . import ir
+from .catalog import load
+from .shell import SimpleCommand, commands, run_script
+
+
+class Kind(str, Enum):
+    CONFIG = "config"
+    CONTEXT_COPY = "context-copy"
+    IMAGE_COPY = "image-copy"  # COPY --from=<image or stage>
+    SYSTEM_PACKAGES = "system-packages"
+    PYTHON_DEPS = "python-deps"
+    BUILD = "build"
+    DOWNLOAD = "download"
+    FS_EDIT = "fs-edit"
+    MIXED = "mixed"  # system packages together with builder work in one RUN
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class PackageInstall:
+    manager: str  # apt-get, apk, …
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PipInstall:
+    command: SimpleCommand
+    user: bool = False  # --user
+    target: str | None = None  # --target / --prefix / --root directory
+    system: bool = False  # uv pip install --system, pipenv --system
+
+
+@dataclass
+class StepInfo:
+    """One instruction, classified, with the directory and user it ran under."""
+
+    node: ir.Instruction
+    kind: Kind
+    cwd: str
+    user: str
+    commands: list[SimpleCommand] = field(default_factory=list)
+    packages: list[PackageInstall] = field(default_factory=list)
+    pip: list[PipInstall] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)  # absolute paths the step produces
+    unaccounted: str | None = None  # why its effects cannot be located (builder-only work)
+    reason: str = ""
+
+
+def _cfg() -> dict:
+    return load("commands")
+
+
+def _is_python(program: str) -> bool:
+    return program.startswith("python")
+
+
+def _pip_argv(cmd: SimpleCommand) -> tuple[str, ...] | None:
+    """argv of a pip invocation in any spelling (pip, pip3, python -m pip, uv pip), else None."""
+    argv = cmd.argv
+    prog = cmd.program
+    if prog in ("pip", "pip3") or prog.startswith("pip3."):
+        return argv
+    if _is_python(prog) and len(argv) >= 3 and argv[1] == "-m" and argv[2] in ("pip", "pip3"):
+        return argv[2:]
+    if prog == "uv" and len(argv) >= 2 and argv[1] == "pip":
+        return argv[1:]
+    return None
+
+
+def _option_value(argv: tuple[str, ...], *names: str) -> str | None:
+    for i, a in enumerate(argv):
+        for n in names:
+            if a == n and i + 1 < len(argv):
+                return argv[i + 1]
+            if a.startswith(n + "="):
+                return a.split("=", 1)[1]
+    return None
+
+
+def _category(cmd: SimpleCommand) -> str:
+    """system | python | build | download | fs | unknown, for one simple command."""
+    cfg = _cfg()
+    prog, argv = cmd.program, cmd.argv
+    if not argv:
+        return "fs"
+    if prog in cfg["system_packages"]["programs"]:
+        return "system"
+    pip = _pip_argv(cmd)
+    if pip is not None:
+        sub = [a for a in pip[1:] if not a.startswith("-")]
+        if sub and sub[0] in ("install", "sync"):
+            return "python"
+        if sub and sub[0] in ("wheel", "download"):
+            return "build"
+        return "fs"  # pip list/freeze/cache purge…
+    installers = cfg["python_install"]
+    subs = cmd.args()
+    if prog in installers and subs and subs[0] in installers[prog]:
+        return "python"
+    if prog in cfg["build"]["programs"]:
+        return "build"
+    build_subs = cfg["build"]["subcommands"]
+    if prog in build_subs:
+        first = subs[0] if subs else ""
+        return "build" if first in build_subs[prog] else "unknown"
+    if _is_python(prog) and len(argv) >= 3 and argv[1].endswith("setup.py"):
+        return "build" if any(a in cfg["build"]["python_build"] or a == "install" for a in argv[2:]) else "unknown"
+    if _is_python(prog) and len(argv) >= 3 and argv[1] == "-m" and argv[2] in ("build", "compileall"):
+        return "build"
+    if prog in cfg["download"]["programs"]:
+        return "download"
+    if prog in cfg["fs_edit"]["programs"]:
+        if prog in ("sh", "bash") and len(argv) > 1:
+            return "unknown"  # runs a script we do not read
+        return "fs"
+    return "unknown"
+
+
+def _packages(cmd: SimpleCommand) -> PackageInstall | None:
+    prog, argv = cmd.program, cmd.argv
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    if prog in ("apt-get", "apt") and words[:1] == ["install"]:
+        return PackageInstall(prog, tuple(words[1:]))
+    if prog == "apk" and words[:1] == ["add"]:
+        return PackageInstall(prog, tuple(words[1:]))
+    if prog in ("dnf", "yum", "microdnf") and words[:1] == ["install"]:
+        return PackageInstall(prog, tuple(words[1:]))
+    return None
+
+
+def _pip_install(cmd: SimpleCommand) -> PipInstall:
+    argv = _pip_argv(cmd) or cmd.argv
+    target = _option_value(argv, "--target", "-t", "--prefix", "--root")
+    return PipInstall(command=cmd, user="--user" in argv, target=target,
+                      system="--system" in argv or "--system" in cmd.argv)
+
+
+def _build_outputs(cmd: SimpleCommand, cwd: str) -> tuple[list[str], str | None]:
+    """Explicit outputs of a build command, and why they cannot be located (or None)."""
+    argv = cmd.argv
+    outs: list[str] = []
+    out = _option_value(argv, "-o", "--output", "--out-dir", "--outdir")
+    if out:
+        outs.append(posixpath.normpath(posixpath.join(cwd, out)))
+    if cmd.program in ("make",) and "install" in argv[1:]:
+        prefix = next((a.split("=", 1)[1] for a in argv if a.startswith(("PREFIX=", "prefix=", "DESTDIR="))), None)
+        if not prefix:
+            return outs, f"`{cmd.text}` installs to a location dockerslim cannot see (no PREFIX= or DESTDIR=)"
+        outs.append(prefix)
+    if cmd.program in ("cmake",) and "--install" in argv:
+        prefix = _option_value(argv, "--prefix")
+        if not prefix:
+            return outs, f"`{cmd.text}` installs to the CMake default prefix (no --prefix)"
+        outs.append(prefix)
+    if cmd.program == "go" and "install" in argv[1:2]:
+        outs.append("/go/bin")
+    if cmd.program == "cargo" and "install" in argv[1:2]:
+        root = _option_value(argv, "--root")
+        outs.append(root or "/usr/local/cargo/bin")
+    if _is_python(cmd.program) and "install" in argv[2:] and len(argv) > 1 and argv[1].endswith("setup.py"):
+        return outs, f"`{cmd.text}` installs into the interpreter's site-packages outside a virtualenv"
+    return outs, None
+
+
+def _home(user: str) -> str:
+    name = user.split(":", 1)[0]
+    return "/root" if name in ("", "root", "0") else f"/home/{name}"
+
+
+def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
+    script = run_script(node)
+    if isinstance(node.command, tuple):
+        cmds: list[SimpleCommand] | None = [SimpleCommand(node.command, (), cwd, " ".join(node.command))]
+    elif script is None:
+        cmds = None
+    else:
+        cmds = commands(script, cwd)
+    if cmds is None:
+        return StepInfo(node, Kind.UNKNOWN, cwd, user, reason="the command could not be analysed")
+    info = StepInfo(node, Kind.FS_EDIT, cwd, user, commands=cmds)
+    cats: set[str] = set()
+    for cmd in cmds:
+        cat = _category(cmd)
+        cats.add(cat)
+        here = cmd.cwd or cwd
+        if cat == "system":
+            pkg = _packages(cmd)
+            if pkg:
+                info.packages.append(pkg)
+        elif cat == "python":
+            pip = _pip_install(cmd)
+            info.pip.append(pip)
+            if pip.target:
+                info.artifacts.append(posixpath.normpath(posixpath.join(here, pip.target)))
+            elif pip.user:
+                info.artifacts.append(_home(user) + "/.local")
+            if cmd.program == "uv" and cmd.args()[:1] == ["sync"] or cmd.program == "poetry":
+                info.artifacts.append(here)
+            if any(a in (".", "-e", "--editable") or a.startswith(("./", "-e.")) for a in cmd.argv):
+                info.artifacts.append(here)  # a local project: its tree holds build outputs
+        elif cat == "build":
+            if cmd.cwd is None:
+                info.unaccounted = f"`{cmd.text}` runs after a `cd` dockerslim cannot follow"
+            outs, why = _build_outputs(cmd, here)
+            info.artifacts.extend(outs)
+            info.artifacts.append(here)
+            if why and not info.unaccounted:
+                info.unaccounted = why
+        elif cat == "unknown":
+            info.reason = f"`{cmd.text}` is not a command dockerslim knows the effects of"
+    cats.discard("fs")
+    if "unknown" in cats:
+        info.kind = Kind.UNKNOWN
+    elif "system" in cats and cats & {"python", "build"}:
+        info.kind = Kind.MIXED
+    elif "system" in cats:
+        info.kind = Kind.SYSTEM_PACKAGES
+    elif "build" in cats:
+        info.kind = Kind.BUILD
+    elif "python" in cats:
+        info.kind = Kind.PYTHON_DEPS
+    elif "download" in cats:
+        info.kind = Kind.DOWNLOAD
+    return info
+
+
+def copy_artifacts(node: ir.Copy, cwd: str) -> list[str]:
+    """Absolute paths a COPY/ADD writes (the destination, refined per source when it can be)."""
+    dest = node.dest
+    absolute = posixpath.normpath(posixpath.join(cwd, dest))
+    if node.heredocs or not dest.endswith("/") and len(node.sources) == 1:
+        return [absolute]
+    out = []
+    for src in node.sources:
+        if src in (".", "./") or src.endswith("/") or any(c in src for c in "*?[") or "://" in src:
+            return [absolute]  # contents of a folder or a glob: the whole destination
+        out.append(posixpath.join(absolute, posixpath.basename(src.rstrip("/"))))
+    return out
+
+
+def resolve_dir(current: str, path: str) -> str:
+    return posixpath.normpath(posixpath.join(current, path))

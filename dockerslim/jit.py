@@ -1,0 +1,133 @@
+"""The JIT guard: find Python code in the build context that compiles at run time.
+
+Runtime-only images lack compilers and headers; an app calling ``torch.compile``, Triton, Numba,
+``cpp_extension.load`` or pyximport needs them while it runs. The scan reads every ``.py`` file
+with libcst and resolves import aliases (``import torch as t``, ``from torch import compile``),
+so ``t.compile(model)`` is found as ``torch.compile``. The triggers live in ``data/jit.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .catalog import load
+
+SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", "build", "dist"}
+MAX_FILE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class JitFinding:
+    path: str  # relative to the context
+    line: int
+    name: str  # the trigger, fully qualified
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.name}: {self.reason}"
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    if isinstance(node, cst.Call):
+        return _dotted(node.func)
+    return None
+
+
+def _module_name(node: cst.BaseExpression | None) -> str:
+    return _dotted(node) or "" if node is not None else ""
+
+
+class _Scanner(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, triggers: dict[str, str]) -> None:
+        self.triggers = triggers
+        self.aliases: dict[str, str] = {}
+        self.hits: list[tuple[int, str]] = []
+
+    def _hit(self, node: cst.CSTNode, name: str) -> None:
+        for trigger in self.triggers:
+            if name == trigger or name.startswith(trigger + "."):
+                self.hits.append((self.get_metadata(PositionProvider, node).start.line, trigger))
+                return
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _module_name(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else full.split(".")[0]
+            self.aliases[local] = full if alias.asname else local
+            self._hit(node, full)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative or isinstance(node.names, cst.ImportStar):
+            return
+        module = _module_name(node.module)
+        for alias in node.names:
+            name = _module_name(alias.name)
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.aliases[local] = f"{module}.{name}"
+        self._hit(node, module)  # importing a trigger module (pyximport, op builders)
+
+    def _resolve(self, dotted: str) -> str:
+        head, _, rest = dotted.partition(".")
+        full = self.aliases.get(head)
+        if full is None:
+            return dotted
+        return f"{full}.{rest}" if rest else full
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = _dotted(node.func)
+        if name:
+            self._hit(node, self._resolve(name))
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        name = _dotted(node.decorator)
+        if name:
+            self._hit(node, self._resolve(name))
+
+
+def scan_source(code: str, path: str = "<string>") -> list[JitFinding]:
+    """JIT triggers in one Python source; a file that does not parse yields nothing."""
+    triggers = {t["name"]: t["reason"] for t in load("jit")["trigger"]}
+    try:
+        module = cst.parse_module(code)
+    except cst.ParserSyntaxError:
+        return []
+    scanner = _Scanner(triggers)
+    MetadataWrapper(module).visit(scanner)
+    seen = set()
+    out = []
+    for line, name in scanner.hits:
+        if (line, name) not in seen:
+            seen.add((line, name))
+            out.append(JitFinding(path, line, name, triggers[name]))
+    return out
+
+
+def scan_context(context: Path) -> list[JitFinding]:
+    """JIT triggers in every Python file of a build context, in path order."""
+    findings: list[JitFinding] = []
+    for root, dirs, files in os.walk(context):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            full = Path(root, name)
+            try:
+                if full.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                code = full.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            findings += scan_source(code, str(full.relative_to(context)))
+    return findings

@@ -1,0 +1,88 @@
+"""Shell analysis of RUN commands with a real shell parser (bashlex), not string splitting.
+
+A RUN becomes a list of simple commands (argv after quote removal, leading assignments) with
+the working directory each one runs in, tracking ``cd``. Anything bashlex cannot parse
+(arithmetic, ``[[ ]]``, ``case``) yields None, and callers treat the RUN as unknown: safe.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+import bashlex
+
+from . import ir
+
+SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/env bash", "dash"}
+
+
+@dataclass(frozen=True)
+class SimpleCommand:
+    argv: tuple[str, ...]
+    assignments: tuple[str, ...] = ()
+    cwd: str | None = None  # None: after a cd dockerslim could not follow
+    text: str = ""  # the command as written in the script
+
+    @property
+    def program(self) -> str:
+        return posixpath.basename(self.argv[0]) if self.argv else ""
+
+    def args(self) -> list[str]:
+        """Arguments that are not options."""
+        return [a for a in self.argv[1:] if not a.startswith("-")]
+
+
+def run_script(run: ir.Run) -> str | None:
+    """The shell script a RUN executes, or None (exec form with another program, python <<EOF…)."""
+    if isinstance(run.command, tuple):
+        return None
+    if run.heredocs:
+        words = run.command.split()
+        if len(words) == 1 and words[0].lstrip("0123456789").startswith("<<") and len(run.heredocs) == 1:
+            return run.heredocs[0].body  # RUN <<EOF: the body is the script
+        if len(words) == 2 and words[1] in SHELLS and len(run.heredocs) == 1:
+            return run.heredocs[0].body  # RUN <<EOF bash
+        return None
+    return run.command
+
+
+def _walk(node: bashlex.ast.node, script: str, out: list[tuple[bashlex.ast.node, str]]) -> None:
+    kind = node.kind
+    if kind == "command":
+        out.append((node, script[node.pos[0]:node.pos[1]]))
+        return
+    if kind in ("list", "pipeline", "compound"):
+        for child in getattr(node, "parts", None) or getattr(node, "list", []):
+            _walk(child, script, out)
+        return
+    if kind in ("if", "for", "while", "until", "function"):
+        raise ValueError(kind)  # control flow: effects depend on run-time values
+
+
+def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
+    """The simple commands of ``script`` in order, or None when it cannot be analysed."""
+    text = script.replace("\\\n", " ")
+    try:
+        trees = bashlex.parse(text)
+        found: list[tuple[bashlex.ast.node, str]] = []
+        for tree in trees:
+            _walk(tree, text, found)
+    except Exception:  # bashlex raises many types for what it does not support
+        return None
+    result: list[SimpleCommand] = []
+    for node, raw in found:
+        argv: list[str] = []
+        assigns: list[str] = []
+        for part in node.parts:
+            if part.kind == "word":
+                argv.append(part.word)
+            elif part.kind == "assignment" and not argv:
+                assigns.append(part.word)
+            elif part.kind == "reservedword":
+                continue
+        if argv and argv[0] == "cd":
+            target = argv[1] if len(argv) > 1 else None
+            cwd = posixpath.normpath(posixpath.join(cwd, target)) if (cwd and target and "$" not in target) else None
+        result.append(SimpleCommand(tuple(argv), tuple(assigns), cwd, raw))
+    return result

@@ -101,19 +101,30 @@ class PackageFate:
     known: bool  # False: a -dev package whose runtime library is unknown (kept, noted)
 
 
-def apt_fate(package: str, release: str) -> PackageFate:
-    data = load("packages")["apt"]
-    bare = package.split("=", 1)[0].split(":", 1)[0]
+MANAGER_SECTIONS = {"apt-get": "apt", "apt": "apt", "apk": "apk", "dnf": "rpm", "yum": "rpm", "microdnf": "rpm"}
+
+
+def package_fate(manager: str, package: str, release: str) -> PackageFate:
+    """Is ``package`` (installed with ``manager``) build-only, and what replaces it at run time?"""
+    section = MANAGER_SECTIONS.get(manager)
+    data = load("packages").get(section or "", {})
+    bare = re.split(r"[=:<>~]", package, maxsplit=1)[0]
+    if not data:
+        return PackageFate(package, False, (package,), True)
     equivalents = data.get("runtime_equivalents", {})
     if bare in equivalents:
         return PackageFate(package, True, tuple(equivalents[bare]), True)
     libs = data.get("runtime_libs", {}).get(release, {})
     if bare in libs:
         return PackageFate(package, True, tuple(libs[bare]), True)
-    if bare in data["build_only"]:
+    if bare in data.get("build_only", ()):
         return PackageFate(package, True, (), True)
-    if any(fnmatch.fnmatchcase(bare, pat) for pat in data["build_only_patterns"]):
-        if bare.endswith(("-dev", "-devel")) and bare.startswith("lib"):
+    if any(fnmatch.fnmatchcase(bare, pat) for pat in data.get("build_only_patterns", ())):
+        if bare.endswith(("-dev", "-devel")) and (bare.startswith("lib") or section != "apt"):
             return PackageFate(package, False, (package,), False)  # unknown runtime library: keep
         return PackageFate(package, True, (), True)
     return PackageFate(package, False, (package,), True)
+
+
+def apt_fate(package: str, release: str) -> PackageFate:
+    return package_fate("apt-get", package, release)

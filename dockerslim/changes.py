@@ -22,6 +22,7 @@ class Change:
     end_line: int | None = None
     before: str = ""  # source text involved
     after: str = ""  # text that replaces it
+    config: tuple[str, ...] = ()  # final-image config fields this change alters on purpose (Env.PATH…)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
 TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class ImageRef:
             if not TAG_RE.match(maybe_tag):
                 raise ValueError(f"bad tag in image reference: {text!r}")
             rest, tag = name, maybe_tag
-        if not rest or rest.startswith("/") or rest.endswith("/") or "//" in rest:
-            raise ValueError(f"bad repository in image reference: {text!r}")
+        if not rest or not all(COMPONENT_RE.match(c) for c in rest.split("/")):
+            raise ValueError(f"bad repository name in image reference (lower case letters, digits, . _ -): {text!r}")
         return cls(repository=rest, registry=registry, tag=tag, digest=digest)
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import ir
 from .errors import DockerfileSyntaxError
+from .image import ImageRef, has_variables
 from .lexer import RawDirective, RawInstruction, RawTrivia, escape_of, lex, shell_words, unquote_word
 from .source import SourceText, decode, split_bom
 
@@ -142,11 +143,14 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
     f = tuple(flags)
     if keyword == "FROM":
         words = _need(keyword, rest).split()
-        if len(words) == 3 and words[1].lower() == "as":
-            return ir.From(flags=f, image=words[0], name=words[2])
-        if len(words) != 1:
+        if len(words) not in (1, 3) or len(words) == 3 and words[1].lower() != "as":
             raise _ArgError("FROM takes an image and optionally 'AS name'")
-        return ir.From(flags=f, image=words[0])
+        if not has_variables(words[0]):
+            try:
+                ImageRef.parse(words[0])
+            except ValueError as exc:
+                raise _ArgError(f"invalid image reference: {exc}") from None
+        return ir.From(flags=f, image=words[0], name=words[2] if len(words) == 3 else None)
     if keyword == "RUN":
         return ir.Run(flags=f, command=_command(_need(keyword, rest)), heredocs=_heredocs(raw))
     if keyword in ("COPY", "ADD"):

@@ -23,6 +23,7 @@ class SimpleCommand:
     assignments: tuple[str, ...] = ()
     cwd: str | None = None  # None: after a cd dockerslim could not follow
     text: str = ""  # the command as written in the script
+    words: tuple[tuple[int, int], ...] = ()  # span of each argv word in the script
 
     @property
     def program(self) -> str:
@@ -44,7 +45,7 @@ def run_script(run: ir.Run) -> str | None:
         if len(words) == 2 and words[1] in SHELLS and len(run.heredocs) == 1:
             return run.heredocs[0].body  # RUN <<EOF bash
         return None
-    return run.command
+    return run.command.replace("\n", " ")  # "\n" in a shell-form command is only a line-break hint
 
 
 def _walk(node: bashlex.ast.node, script: str, out: list[tuple[bashlex.ast.node, str]]) -> None:
@@ -62,7 +63,7 @@ def _walk(node: bashlex.ast.node, script: str, out: list[tuple[bashlex.ast.node,
 
 def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
     """The simple commands of ``script`` in order, or None when it cannot be analysed."""
-    text = script.replace("\\\n", " ")
+    text = script.replace("\\\n", "  ")  # same length: word spans index the script
     try:
         trees = bashlex.parse(text)
         found: list[tuple[bashlex.ast.node, str]] = []
@@ -74,9 +75,11 @@ def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
     for node, raw in found:
         argv: list[str] = []
         assigns: list[str] = []
+        spans: list[tuple[int, int]] = []
         for part in node.parts:
             if part.kind == "word":
                 argv.append(part.word)
+                spans.append((part.pos[0], part.pos[1]))
             elif part.kind == "assignment" and not argv:
                 assigns.append(part.word)
             elif part.kind == "reservedword":
@@ -84,5 +87,31 @@ def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
         if argv and argv[0] == "cd":
             target = argv[1] if len(argv) > 1 else None
             cwd = posixpath.normpath(posixpath.join(cwd, target)) if (cwd and target and "$" not in target) else None
-        result.append(SimpleCommand(tuple(argv), tuple(assigns), cwd, raw))
+        result.append(SimpleCommand(tuple(argv), tuple(assigns), cwd, raw, tuple(spans)))
     return result
+
+
+def top_level_operators(script: str) -> list[str] | None:
+    """The operators (``&&``, ``;``, ``||``, ``|``) joining the script's top-level commands."""
+    try:
+        trees = bashlex.parse(script.replace("\\\n", "  ").replace("\n", " "))
+    except Exception:
+        return None
+    ops: list[str] = []
+    for i, tree in enumerate(trees):
+        if i:
+            ops.append("\n")
+        if tree.kind == "list":
+            ops += [p.op for p in tree.parts if p.kind == "operator"]
+        elif tree.kind == "pipeline":
+            ops.append("|")
+    return ops
+
+
+def chain(parts: list[str]) -> str:
+    """Commands joined with ``&&``; long chains get one command per line (emit turns "\n"
+    into an escaped line break)."""
+    one_line = " && ".join(parts)
+    if len(one_line) <= 80 or len(parts) == 1:
+        return one_line
+    return "\n&& ".join(parts)

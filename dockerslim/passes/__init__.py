@@ -33,4 +33,6 @@ class Pass(Protocol):
 
 def all_passes() -> list[ModuleType]:
     """The passes in the order they run."""
-    return []
+    from . import runtime_base, split_stages
+
+    return [split_stages, runtime_base]

@@ -1,0 +1,52 @@
+"""The final image config a Dockerfile declares, read statically from the IR.
+
+Used to prove that a rewrite keeps Cmd, Entrypoint, Env, WorkingDir, User, ExposedPorts,
+Labels, Volumes, Healthcheck, StopSignal and Shell (``verify`` compares the built images too).
+Inherited values from the base image are not known here; only what the Dockerfile sets.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from . import ir
+from .lexer import unquote_word
+
+
+def final_config(df: ir.Dockerfile) -> dict[str, object]:
+    """Config fields set by the final stage and the stages it builds FROM."""
+    chain: list[ir.Stage] = []
+    stage: ir.Stage | None = df.stages[-1]
+    while stage is not None and stage not in chain:
+        chain.insert(0, stage)
+        stage = df.stage_named(stage.from_.image)
+    env: dict[str, str] = {}
+    cfg: dict[str, object] = {"Env": env, "Labels": {}, "ExposedPorts": [], "Volumes": []}
+    workdir = "/"
+    for st in chain:
+        for node in st.body:
+            match node:
+                case ir.Env(pairs=pairs):
+                    env.update((k, unquote_word(v)) for k, v in pairs)
+                case ir.Label(pairs=pairs):
+                    cfg["Labels"].update((unquote_word(k), unquote_word(v)) for k, v in pairs)  # type: ignore[union-attr]
+                case ir.Expose(ports=ports):
+                    cfg["ExposedPorts"] = sorted(set(cfg["ExposedPorts"]) | set(ports))  # type: ignore[arg-type]
+                case ir.Volume(paths=paths):
+                    cfg["Volumes"] = sorted(set(cfg["Volumes"]) | set(paths))  # type: ignore[arg-type]
+                case ir.Workdir(path=path):
+                    workdir = posixpath.normpath(posixpath.join(workdir, path))
+                    cfg["WorkingDir"] = workdir
+                case ir.User(user=user):
+                    cfg["User"] = user
+                case ir.Cmd(command=c):
+                    cfg["Cmd"] = c
+                case ir.Entrypoint(command=c):
+                    cfg["Entrypoint"] = c
+                case ir.Shell(command=c):
+                    cfg["Shell"] = c
+                case ir.Healthcheck():
+                    cfg["Healthcheck"] = (node.command, tuple((f.name, f.value) for f in node.flags))
+                case ir.Stopsignal(signal=s):
+                    cfg["StopSignal"] = s
+    return cfg

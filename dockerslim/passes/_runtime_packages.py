@@ -1,0 +1,101 @@
+"""Rewriting a package-install RUN for the runtime stage: build-only packages leave, the runtime
+libraries their artifacts link against come in. Shared by the split pass; kept apart so the
+rules are readable (and testable) on their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..catalog import package_fate
+from ..classify import StepInfo
+from ..shell import SimpleCommand, chain, run_script, top_level_operators
+
+APT = ("apt-get", "apt")
+CLEAN_PROGRAMS = {"rm", "apt-get", "apt", "apk", "dnf", "yum", "microdnf"}
+
+
+@dataclass
+class PackagePlan:
+    """What the runtime stage installs instead of one RUN's packages."""
+
+    script: str | None  # the runtime RUN's command; None: drop the RUN
+    removed: list[str] = field(default_factory=list)  # build-only packages left in the builder
+    added: list[str] = field(default_factory=list)  # runtime libraries brought in instead
+    unknown_dev: list[str] = field(default_factory=list)  # -dev packages kept: runtime lib unknown
+    why_not: str | None = None  # set when the RUN cannot be rewritten safely
+
+
+VALUE_OPTIONS = {"-o", "-t", "--target-release", "-c", "--option", "--repository", "-X", "--setopt"}
+
+
+def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan) -> list[str] | None:
+    """argv of the install with runtime packages, or None when nothing is left to install."""
+    head: list[str] = [cmd.argv[0]]
+    packages: list[str] = []
+    seen_sub = False
+    skip_value = False
+    for word in cmd.argv[1:]:
+        if skip_value:
+            head.append(word)
+            skip_value = False
+        elif word.startswith("-"):
+            head.append(word)
+            skip_value = word in VALUE_OPTIONS
+        elif not seen_sub:
+            head.append(word)
+            seen_sub = True
+        else:
+            packages.append(word)
+    kept: list[str] = []
+    for pkg in packages:
+        fate = package_fate(cmd.program, pkg, release)
+        if not fate.known:
+            plan.unknown_dev.append(pkg)
+        if fate.build_only:
+            plan.removed.append(pkg)
+            for lib in fate.runtime:
+                if lib not in kept and lib not in packages:
+                    plan.added.append(lib)
+                    kept.append(lib)
+        elif pkg not in kept:
+            kept.append(pkg)
+    if not kept:
+        return None
+    return head + kept
+
+
+def plan_runtime_packages(step: StepInfo, release: str) -> PackagePlan:
+    """The runtime version of a RUN that installs system packages (and maybe does builder work).
+
+    Keeps the package-manager and file-system commands in their order, joined with ``&&``;
+    drops builder-only commands (pip, compilers). Declines RUNs whose commands are joined by
+    ``||`` or pipes, where dropping a command could change what the others mean.
+    """
+    plan = PackagePlan(script=None)
+    script = run_script(step.node) if not step.node.heredocs else None  # type: ignore[arg-type,attr-defined]
+    ops = top_level_operators(script) if script and not step.node.heredocs else None  # type: ignore[attr-defined]
+    if ops is None or any(op in ("||", "|") for op in ops):
+        plan.why_not = "its commands are joined by || or pipes (or it is not plain shell form)"
+        return plan
+    from ..classify import _category
+
+    parts: list[str] = []
+    installs = 0
+    for cmd in step.commands:
+        cat = _category(cmd)
+        if cat in ("python", "build"):
+            continue
+        if cat == "system" and cmd.program in APT + ("apk", "dnf", "yum", "microdnf") and (
+            [a for a in cmd.argv[1:] if not a.startswith("-")][:1] in (["install"], ["add"])
+        ):
+            argv = _runtime_install(cmd, release, plan)
+            if argv is None:
+                continue
+            installs += 1
+            parts.append(" ".join(argv))
+            continue
+        parts.append(cmd.text)
+    if installs == 0:
+        return plan  # only updates/cleanups would be left: drop the RUN
+    plan.script = chain(parts)
+    return plan

@@ -1,0 +1,334 @@
+"""DS100 split-stages: one bloated stage becomes builder → assembly → runtime.
+
+The builder replays the original stage as written (minus image-only config), so every build
+step sees exactly what it saw before. The assembly stage (``FROM scratch``) gathers the
+artifacts — context copies, the Python virtualenv, build outputs — from the builder, and the
+runtime stage replays the original config and the steps it still needs (package installs with
+build-only packages removed, file-system edits, anything dockerslim cannot analyse), receiving
+all artifacts in one ``COPY --from=assembly / /`` at the place the first of them appeared.
+
+Deliberately left alone: files that are already multi-stage (their structure is the author's),
+and any stage where a build step's outputs cannot be located (``make install`` without a
+prefix, a ``cd`` into a variable, a build hidden in a script): the split is declined, with the
+line and the reason, rather than risking a runtime stage that is missing something.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import replace
+
+from .. import ir
+from ..catalog import lookup_base
+from ..changes import Change, Note
+from ..classify import Kind, StepInfo, classify_run, copy_artifacts, resolve_dir
+from ..context import PassContext
+from ..image import ImageRef, has_variables
+from . import PassResult
+from ._runtime_packages import plan_runtime_packages
+
+ID = "DS100"
+NAME = "split-stages"
+SUMMARY = "split a single stage into builder / assembly / runtime stages"
+
+VENV = "/opt/venv"
+BUILDER_ONLY = {Kind.PYTHON_DEPS, Kind.BUILD}
+ARTIFACT_KINDS = {Kind.CONTEXT_COPY, Kind.IMAGE_COPY, Kind.PYTHON_DEPS, Kind.BUILD, Kind.MIXED}
+IMAGE_ONLY_CONFIG = (ir.Cmd, ir.Entrypoint, ir.Expose, ir.Healthcheck, ir.Stopsignal, ir.Volume,
+                     ir.Label, ir.Onbuild, ir.Maintainer)
+TOO_BROAD = {"/", "/usr", "/usr/local", "/usr/lib", "/bin", "/sbin", "/lib", "/etc", "/var", "/opt", "/home", "/root",
+             "/usr/bin", "/usr/local/lib", "/tmp"}
+DISTRO_PYTHON_PKGS = {"python3", "python3-pip", "python3-dev", "python3-full"}
+
+
+class Decline(Exception):
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _note(message: str, line: int | None = None, level: str = "info") -> Note:
+    return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)  # type: ignore[arg-type]
+
+
+def _classify(stage: ir.Stage) -> list[StepInfo]:
+    """Every instruction of the stage with its kind, working directory and user."""
+    cwd, user = "/", "root"
+    steps: list[StepInfo] = []
+    for node in stage.body:
+        if isinstance(node, ir.Workdir):
+            cwd = resolve_dir(cwd, node.path) if "$" not in node.path else "?"
+            steps.append(StepInfo(node, Kind.CONFIG, cwd, user))
+        elif isinstance(node, ir.User):
+            user = node.user
+            steps.append(StepInfo(node, Kind.CONFIG, cwd, user))
+        elif isinstance(node, ir.Copy):
+            kind = Kind.IMAGE_COPY if node.flag("from") is not None else Kind.CONTEXT_COPY
+            step = StepInfo(node, kind, cwd, user)
+            step.artifacts = copy_artifacts(node, cwd) if cwd != "?" else []
+            if cwd == "?" and not node.dest.startswith("/"):
+                step.unaccounted = "its destination is relative to a WORKDIR that holds a variable"
+            if isinstance(node, ir.Add) and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in node.sources):
+                step.artifacts = [resolve_dir(cwd, node.dest)]
+            steps.append(step)
+        elif isinstance(node, ir.Run):
+            steps.append(classify_run(node, cwd if cwd != "?" else "/", user))
+            if cwd == "?" and steps[-1].kind in BUILDER_ONLY | {Kind.MIXED}:
+                steps[-1].unaccounted = "it runs in a WORKDIR that holds a variable"
+        else:
+            steps.append(StepInfo(node, Kind.CONFIG, cwd, user))
+    return steps
+
+
+def _needs_venv(steps: list[StepInfo]) -> bool:
+    return any(p.target is None and not p.user and not _own_venv(p) for s in steps for p in s.pip)
+
+
+def _own_venv(pip) -> bool:  # type: ignore[no-untyped-def]
+    """pip from a virtualenv the Dockerfile made itself (``/x/venv/bin/pip``)."""
+    return "/bin/" in pip.command.argv[0] or pip.command.argv[0].startswith(("/", "."))
+
+
+def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
+    """Raise Decline when some builder-only work cannot be carried over faithfully."""
+    for step in steps:
+        line = step.node.line
+        if step.unaccounted and (step.kind in ARTIFACT_KINDS):
+            raise Decline(f"cannot locate the effects of this step: {step.unaccounted}", line)
+        if step.kind == Kind.UNKNOWN and any(c.program in ("make", "gcc", "g++", "cc", "cmake", "nvcc", "cargo", "go")
+                                             for c in step.commands):
+            raise Decline("a build step is mixed with commands dockerslim cannot follow", line)
+        for pip in step.pip:
+            if pip.system:
+                raise Decline("`--system` installs into the interpreter outside a virtualenv", line)
+            if pip.target is None and not pip.user and not _own_venv(pip) and step.user.split(":")[0] not in ("root", "0"):
+                raise Decline(f"dependencies are installed as user {step.user!r}; a shared virtualenv would not be writable", line)
+        for path in step.artifacts if step.kind in ARTIFACT_KINDS else ():
+            if path in TOO_BROAD:
+                raise Decline(f"this step writes to {path}, too broad to carry over as an artifact", line)
+    if _needs_venv(steps):
+        for command in final_cmds:
+            argv0 = command[0] if isinstance(command, tuple) and command else (command.split() or [""])[0] if isinstance(command, str) else ""
+            if argv0.startswith("/") and posixpath.basename(argv0).startswith("python") and not argv0.startswith(VENV):
+                raise Decline(f"the image runs {argv0} by absolute path, which would bypass the virtualenv")
+
+
+def _widen(path: str) -> str | None:
+    """The path the assembly should take: a whole home directory (so its owner and mode come
+    along instead of an implicit root-owned parent), nothing under /tmp (its mode 1777 must
+    not be replaced, and nothing there is the app)."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "tmp":
+        return None
+    if parts[0] == "home" and len(parts) > 2:
+        return "/home/" + parts[1]
+    if parts[0] == "root" and len(parts) > 1:
+        return "/root"
+    return path
+
+
+def _artifacts(steps: list[StepInfo], venv: bool) -> list[str]:
+    paths: list[str] = [VENV] if venv else []
+    for step in steps:
+        if step.kind in ARTIFACT_KINDS:
+            paths += [w for w in map(_widen, step.artifacts) if w]
+    out: list[str] = []
+    for p in sorted(set(paths)):
+        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
+            out.append(p)
+    return out
+
+
+def _unique_name(df: ir.Dockerfile, wanted: str) -> str:
+    names = {s.name.lower() for s in df.stages if s.name}
+    name, n = wanted, 2
+    while name in names:
+        name, n = f"{wanted}-{n}", n + 1
+    return name
+
+
+def _venv_steps(system_site: bool) -> list[ir.Instruction]:
+    flag = " --system-site-packages" if system_site else ""
+    return [
+        ir.Run(command=f"python3 -m venv{flag} {VENV}", leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
+        ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))),
+    ]
+
+
+def _add_python_venv_package(node: ir.Run) -> ir.Run:
+    """Distro Python needs python3-venv to make a virtualenv: add it to the builder's install."""
+    assert isinstance(node.command, str)
+    for pkg in ("python3-pip", "python3-dev", "python3"):
+        for sep in (" ", ""):
+            needle = f" {pkg}{sep}"
+            idx = node.command.find(needle)
+            if idx != -1 and (idx + len(needle) == len(node.command) or sep == " "):
+                cmd = node.command[: idx + len(pkg) + 1] + " python3-venv" + node.command[idx + len(pkg) + 1:]
+                return replace(node, command=cmd)
+    return node
+
+
+def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
+    result = PassResult(dockerfile=df)
+    if len(df.stages) != 1:
+        result.notes.append(_note("already multi-stage: its stage structure is kept"))
+        return result
+    stage = df.stages[0]
+    steps = _classify(stage)
+    final_cmds = [n.command for n in stage.body if isinstance(n, (ir.Cmd, ir.Entrypoint)) and n.command]
+    if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not any(
+        s.kind == Kind.SYSTEM_PACKAGES and s.packages for s in steps
+    ):
+        result.notes.append(_note("nothing is built in this stage: no split needed"))
+        return result
+    try:
+        _check(steps, final_cmds)
+    except Decline as exc:
+        result.notes.append(_note(f"split declined: {exc}", exc.line, "skipped"))
+        return result
+
+    image = stage.from_.image
+    info = lookup_base(ImageRef.parse(image)) if not has_variables(image) else None
+    release = info.release if info else ""
+    venv = _needs_venv(steps)
+    distro_python = venv and info is not None and info.python == ""
+    system_site = info is None or info.packages_in_base  # reuse what the base ships (torch…)
+
+    # Runtime versions of the package installs; they decide whether splitting pays off.
+    plans = {}
+    for step in steps:
+        if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
+            plan = plan_runtime_packages(step, release)
+            if plan.why_not and step.kind == Kind.MIXED:
+                result.notes.append(_note(f"split declined: this RUN installs packages and builds, and {plan.why_not}",
+                                          step.node.line, "skipped"))
+                return result
+            plans[id(step)] = plan
+    if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not any(
+        p.removed for p in plans.values()
+    ):
+        result.notes.append(_note("no build-only packages or build steps: no split needed"))
+        return result
+
+    builder_name = _unique_name(df, "builder")
+    assembly_name = _unique_name(df, "assembly")
+    artifacts = _artifacts(steps, venv)
+
+    # --- builder: the original stage, as written, without image-only config
+    builder_body: list[ir.Instruction] = []
+    venv_added = False
+    for step in steps:
+        node = step.node
+        if isinstance(node, IMAGE_ONLY_CONFIG):
+            continue
+        if venv and not venv_added and any(not p.user and p.target is None for p in step.pip):
+            builder_body += _venv_steps(system_site)
+            venv_added = True
+        if distro_python and isinstance(node, ir.Run) and any(
+            set(pk.packages) & DISTRO_PYTHON_PKGS for pk in step.packages):
+            node = _add_python_venv_package(node)
+        builder_body.append(node)
+    while builder_body and not isinstance(builder_body[-1], (ir.Run, ir.Copy)):
+        builder_body.pop()  # trailing config changes nothing the runtime receives
+    builder_from = replace(stage.from_, name=builder_name, leading=stage.from_.leading + (
+        "# dockerslim: build stage (compilers, headers, caches stay here)\n",))
+
+    stages: list[ir.Stage] = [ir.Stage(from_=builder_from, body=tuple(builder_body))]
+    if context.options.assembly:
+        copies = tuple(ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, p)) for p in artifacts)
+        stages.append(ir.Stage(
+            from_=ir.From(image="scratch", name=assembly_name, leading=(
+                "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
+            body=copies,
+        ))
+        delivery: list[ir.Instruction] = [ir.Copy(flags=(ir.Flag(name="from", value=assembly_name),), paths=("/", "/"))]
+    else:
+        delivery = [ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, p)) for p in artifacts]
+    if venv:
+        delivery.append(ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))))
+
+    # --- runtime: the original order, builder-only work replaced by the artifacts
+    runtime_body: list[ir.Instruction] = []
+    package_runs: set[int] = set()  # positions of package-install RUNs (they never need artifacts)
+    first_artifact: int | None = None
+    removed_pkgs: list[str] = []
+    added_pkgs: list[str] = []
+    unknown_dev: list[str] = []
+    for step in steps:
+        node = step.node
+        if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
+            plan = plans[id(step)]
+            removed_pkgs += plan.removed
+            added_pkgs += plan.added
+            unknown_dev += plan.unknown_dev
+            if plan.why_not or (step.kind == Kind.SYSTEM_PACKAGES and not plan.removed and not plan.added):
+                new_node: ir.Instruction | None = node
+            elif plan.script is not None:
+                new_node = ir.Run(command=plan.script, flags=node.flags, leading=node.leading, source=node.source)
+            else:
+                new_node = None
+            if new_node is not None:
+                package_runs.add(len(runtime_body))
+                runtime_body.append(new_node)
+        elif step.kind not in ARTIFACT_KINDS:
+            runtime_body.append(node)
+        if step.kind in ARTIFACT_KINDS and first_artifact is None:
+            first_artifact = len(runtime_body)
+        if step.kind == Kind.UNKNOWN:
+            result.notes.append(_note(f"kept in the runtime stage unchanged: {step.reason or 'its effects are unknown'}",
+                                      node.line, "warning"))
+    # Deliver the artifacts where the first of them appeared, but after any package installs
+    # that follow it with only config in between: installs do not need the app, and a layer
+    # of packages above the app's layer would be rebuilt on every code change.
+    at = len(runtime_body) if first_artifact is None else first_artifact
+    for i in range(at, len(runtime_body)):
+        if i in package_runs:
+            at = i + 1
+        elif isinstance(runtime_body[i], (ir.Run, ir.Copy)):
+            break
+    runtime_body[at:at] = delivery
+    runtime_from = replace(stage.from_, leading=(
+        "\n", "# dockerslim: runtime stage (only what the app needs to run)\n"))
+    stages.append(ir.Stage(from_=runtime_from, body=tuple(runtime_body)))
+
+    new_df = replace(df, stages=tuple(stages))
+    result.dockerfile = new_df
+    end = max((n.source.end_line for n in stage if n.source), default=None)
+    moved = [s for s in steps if s.kind in BUILDER_ONLY]
+    result.changes.append(Change(
+        rule=ID, pass_name=NAME, line=stage.from_.line, end_line=end,
+        message=f"split into {builder_name}" + (f" / {assembly_name}" if context.options.assembly else "") + " / runtime stages",
+        reason=f"{len(moved)} build step(s) (dependency installs, compilation) and their tools stay in the "
+               f"builder; the runtime receives {len(artifacts)} artifact path(s): {', '.join(artifacts)}",
+        effect="the final image no longer carries compilers, headers, build caches or intermediate layers; "
+               + ("one layer brings every artifact" if context.options.assembly else "one layer per artifact path")
+               + "; builds take a little longer (two stages) and the runtime layer is rebuilt when any artifact changes",
+        risk="low",
+    ))
+    if removed_pkgs or added_pkgs:
+        pkg_line = next((s.node.line for s in steps if id(s) in plans and (plans[id(s)].removed or plans[id(s)].added)), None)
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=pkg_line,
+            message=f"runtime stage drops build-only packages ({', '.join(dict.fromkeys(removed_pkgs)) or 'none'})"
+                    + (f" and installs their runtime libraries ({', '.join(dict.fromkeys(added_pkgs))})" if added_pkgs else ""),
+            reason="compilers and -dev packages are needed to build, not to run; compiled artifacts need only the shared libraries"
+                   + (f" (runtime names for {release})" if release else ""),
+            effect="smaller runtime layer for system packages",
+            risk="medium",
+        ))
+    for pkg in dict.fromkeys(unknown_dev):
+        result.notes.append(_note(f"{pkg}: no runtime library known for release {release or '(unknown)'}; kept in the runtime stage",
+                                  level="warning"))
+    if venv:
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=next((s.node.line for s in steps if s.pip), None),
+            message=f"Python dependencies install into a virtualenv at {VENV}"
+                    + (" that also sees the base image's packages (--system-site-packages)" if system_site else ""),
+            reason="a virtualenv is one directory the runtime can receive whole, without a compiler"
+                   + ("; it reuses the packages the base image already ships (torch…) instead of copying them" if system_site else ""),
+            effect=f"final image Env gains VIRTUAL_ENV={VENV} and {VENV}/bin at the front of PATH",
+            risk="low", config=("Env.VIRTUAL_ENV", "Env.PATH"),
+        ))
+    if distro_python:
+        result.notes.append(_note("python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))
+    return result

@@ -1,0 +1,17 @@
+"""Write each rewrite fixture's current output to its expected.Dockerfile (for review)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dockerslim import rewrite
+
+ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "rewrite"
+
+if __name__ == "__main__":
+    for case in sorted(ROOT.iterdir()):
+        src = case / "Dockerfile"
+        if src.exists():
+            out = rewrite(src.read_bytes().decode("utf-8"), path=str(src), context_dir=case).text
+            (case / "expected.Dockerfile").write_bytes(out.encode("utf-8"))
+            print("wrote", case / "expected.Dockerfile")

@@ -1,0 +1,60 @@
+"""Golden pairs: each ``fixtures/rewrite/<case>/Dockerfile`` rewrites (with its folder as the
+build context) to ``expected.Dockerfile`` exactly. Regenerate after a reviewed change with
+``python -m tests.regen``; review every changed line before committing it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockerslim import parse, rewrite
+from dockerslim.config import final_config
+from dockerslim.parse import parse as parse_df
+
+from .conftest import FIXTURES
+
+CASES = sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "Dockerfile").exists())
+
+
+def _rewrite(case: Path):  # type: ignore[no-untyped-def]
+    return rewrite((case / "Dockerfile").read_bytes().decode("utf-8"), path=str(case / "Dockerfile"), context_dir=case)
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_golden(case: Path) -> None:
+    expected = (case / "expected.Dockerfile").read_bytes().decode("utf-8")
+    assert _rewrite(case).text == expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_rewrite_is_idempotent(case: Path) -> None:
+    once = _rewrite(case).text
+    twice = rewrite(once, context_dir=case).text
+    assert twice == once
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_final_config_is_kept_except_declared_changes(case: Path) -> None:
+    result = _rewrite(case)
+    before = final_config(parse(result.original))
+    after = final_config(parse_df(result.text))
+    declared = {c for change in result.changes for c in change.config}
+    for key in declared:
+        field, _, name = key.partition(".")
+        before[field].pop(name, None)  # type: ignore[union-attr]
+        after[field].pop(name, None)  # type: ignore[union-attr]
+    assert after == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_every_change_is_explained(case: Path) -> None:
+    result = _rewrite(case)
+    if result.changed:
+        assert result.changes, "a rewrite that changes text must say why"
+    for change in result.changes:
+        assert change.reason and change.effect and change.risk in ("none", "low", "medium", "high")

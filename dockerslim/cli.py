@@ -142,6 +142,57 @@ def rewrite(
         raise typer.Exit(1)
 
 
+def _pairs(values: Optional[list[str]], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values or []:
+        key, eq, val = value.partition("=")
+        if not eq or not key:
+            _usage(f"{flag} takes KEY=VALUE, got {value!r}")
+        out[key] = val
+    return out
+
+
+@app.command()
+def verify(
+    path: Annotated[str, typer.Argument(help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
+    context: Annotated[Optional[str], typer.Option("--context", help="Build context (default: the Dockerfile's folder).")] = None,
+    smoke: Annotated[Optional[str], typer.Option("--smoke", help="Command run in both images (default: the HEALTHCHECK).")] = None,
+    builder: Annotated[str, typer.Option("--builder", help="auto, buildah or buildx.")] = "auto",
+    pull: Annotated[str, typer.Option("--pull", help="buildah pull policy: missing, never or always.")] = "missing",
+    build_arg: Annotated[Optional[list[str]], typer.Option("--build-arg", help="KEY=VALUE, repeatable.")] = None,
+    build_context: Annotated[Optional[list[str]], typer.Option("--build-context", help="NAME=PATH, repeatable.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the built images.")] = False,
+    compressed: Annotated[bool, typer.Option("--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,
+    no_assembly: Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")] = False,
+    keep_base: Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")] = False,
+) -> None:
+    """Build the original and the rewrite; check config, files, smoke run and size (exit 0 only if all hold)."""
+    import json as _json
+    from pathlib import Path
+
+    from .builders import detect
+    from .verify import render, verify as run_verify
+
+    args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
+    try:
+        chosen = detect(builder, **({"pull": pull} if builder in ("auto", "buildah") else {}))
+        report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
+                            build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
+                            options=Options(assembly=not no_assembly, keep_base=keep_base))
+    except DockerslimError as exc:
+        _error(str(exc))
+        raise typer.Exit(2)
+    except OSError as exc:
+        _error(f"{path}: {exc.strerror or exc}")
+        raise typer.Exit(2)
+    if fmt is Format.json:
+        sys.stdout.write(_json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(render(report))
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def main() -> None:
     """Console entry point: typer handles usage errors (exit 2); no traceback reaches a user."""
     try:

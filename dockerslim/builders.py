@@ -1,0 +1,239 @@
+"""Image builders behind one small interface: buildah (daemonless; the default) and BuildKit
+through ``docker buildx`` (where a Docker daemon or a remote/Kubernetes builder exists: the way
+to run verification at scale). ``verify`` only talks to this interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from .errors import DockerslimError
+
+INSTALL_HINT = (
+    "no image builder found: install buildah (Debian/Ubuntu: apt-get install buildah) "
+    "or Docker with buildx (a daemon or a remote builder: docker buildx create --driver kubernetes …)"
+)
+
+
+class BuilderError(DockerslimError):
+    """A build tool is missing or failed; the message carries the tail of its output."""
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    image: str  # tag
+    seconds: float
+    log: str
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    config: dict  # Docker-style config: Cmd, Entrypoint, Env, WorkingDir, User, …
+    layers: int
+    size: int  # uncompressed bytes
+    compressed: int | None = None  # bytes of gzip-compressed layers, when measured
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    exit_code: int
+    output: str
+
+
+class Builder(Protocol):
+    name: str
+
+    def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
+              build_contexts: dict[str, str] | None = None) -> BuildOutcome: ...
+
+    def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts: ...
+
+    def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome: ...
+
+    def rootfs(self, image: str) -> contextlib.AbstractContextManager[Path]: ...
+
+    def remove(self, image: str) -> None: ...
+
+
+def _run(argv: list[str], *, env: dict[str, str] | None = None, timeout: float | None = None,
+         input: bytes | None = None) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, env=env, timeout=timeout, input=input)
+    except FileNotFoundError:
+        raise BuilderError(f"{argv[0]} is not installed. {INSTALL_HINT}") from None
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class Buildah:
+    """buildah with chroot isolation (works as root without a daemon or user namespaces)."""
+
+    pull: str = "missing"  # buildah --pull policy: missing | never | always
+    isolation: str = "chroot"
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    name: str = "buildah"
+
+    def _buildah(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        proc = _run(["buildah", *args], env=self.env, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise BuilderError(f"buildah {args[0]} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")
+        return proc
+
+    def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
+              build_contexts: dict[str, str] | None = None) -> BuildOutcome:
+        with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile", delete=False) as fh:
+            fh.write(dockerfile)
+        args = ["bud", "--isolation", self.isolation, "--layers", "--format", "docker", f"--pull={self.pull}",
+                "-f", fh.name, "-t", tag]
+        for k, v in (build_args or {}).items():
+            args += ["--build-arg", f"{k}={v}"]
+        for k, v in (build_contexts or {}).items():
+            args += ["--build-context", f"{k}={v}"]
+        start = time.monotonic()
+        try:
+            proc = _run(["buildah", *args, str(context)], env=self.env)
+        finally:
+            os.unlink(fh.name)
+        seconds = time.monotonic() - start
+        log = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+        if proc.returncode != 0:
+            raise BuilderError(f"build of {tag} failed:\n{_tail(log)}")
+        return BuildOutcome(tag, seconds, log)
+
+    def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts:
+        data = json.loads(self._buildah("inspect", "--type", "image", image).stdout)
+        docker = data.get("Docker") or {}
+        config = dict(docker.get("config") or {})
+        oci = (data.get("OCIv1") or {}).get("config") or {}
+        for key in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes", "StopSignal"):
+            config.setdefault(key, oci.get(key))
+        layers = len(((data.get("OCIv1") or {}).get("rootfs") or {}).get("diff_ids") or [])
+        manifest = json.loads(data.get("Manifest") or "{}")
+        size = sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))  # uncompressed layer tars
+        packed = self._compressed_size(image) if compressed else None
+        return ImageFacts(config=config, layers=layers, size=size, compressed=packed)
+
+    def _compressed_size(self, image: str) -> int:
+        with tempfile.TemporaryDirectory(prefix="dockerslim-push-") as tmp:
+            self._buildah("push", "--compression-format", "gzip", "--format", "oci", image, f"oci:{tmp}/img")
+            index = json.loads(Path(tmp, "img", "index.json").read_text())
+            digest = index["manifests"][0]["digest"].split(":", 1)[1]
+            manifest = json.loads(Path(tmp, "img", "blobs", "sha256", digest).read_text())
+            return sum(int(layer["size"]) for layer in manifest["layers"])
+
+    def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome:
+        ctr = self._buildah("from", "--pull=never", "-q", image).stdout.decode().strip()
+        try:
+            proc = _run(["buildah", "run", "--isolation", self.isolation, ctr, "--", *argv], env=self.env, timeout=timeout)
+            return RunOutcome(proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace"))
+        except subprocess.TimeoutExpired:
+            return RunOutcome(124, f"timed out after {timeout:.0f} s")
+        finally:
+            self._buildah("rm", ctr, check=False)
+
+    @contextlib.contextmanager
+    def rootfs(self, image: str) -> Iterator[Path]:
+        ctr = self._buildah("from", "--pull=never", "-q", image).stdout.decode().strip()
+        try:
+            mount = self._buildah("mount", ctr).stdout.decode().strip()
+            yield Path(mount)
+        finally:
+            self._buildah("umount", ctr, check=False)
+            self._buildah("rm", ctr, check=False)
+
+    def remove(self, image: str) -> None:
+        self._buildah("rmi", "-f", image, check=False)
+
+
+@dataclass
+class Buildx:
+    """BuildKit through ``docker buildx build`` (local daemon, or any buildx builder)."""
+
+    builder: str | None = None  # docker buildx --builder NAME
+    name: str = "buildx"
+
+    def _docker(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        proc = _run(["docker", *args], timeout=timeout)
+        if check and proc.returncode != 0:
+            raise BuilderError(f"docker {args[0]} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")
+        return proc
+
+    def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
+              build_contexts: dict[str, str] | None = None) -> BuildOutcome:
+        args = ["buildx", "build", "--load", "-t", tag, "-f", "-"]
+        if self.builder:
+            args += ["--builder", self.builder]
+        for k, v in (build_args or {}).items():
+            args += ["--build-arg", f"{k}={v}"]
+        for k, v in (build_contexts or {}).items():
+            args += ["--build-context", f"{k}={v}"]
+        start = time.monotonic()
+        proc = _run(["docker", *args, str(context)], input=dockerfile.encode())
+        log = (proc.stdout + proc.stderr).decode(errors="replace")
+        if proc.returncode != 0:
+            raise BuilderError(f"build of {tag} failed:\n{_tail(log)}")
+        return BuildOutcome(tag, time.monotonic() - start, log)
+
+    def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts:
+        data = json.loads(self._docker("image", "inspect", image).stdout)[0]
+        packed = None
+        if compressed:
+            proc = subprocess.run(f"docker save {shlex.quote(image)} | gzip -c | wc -c", shell=True, capture_output=True)
+            packed = int(proc.stdout.strip() or 0)
+        return ImageFacts(config=data.get("Config") or {}, layers=len(data["RootFS"]["Layers"]),
+                          size=int(data.get("Size", 0)), compressed=packed)
+
+    def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome:
+        try:
+            proc = _run(["docker", "run", "--rm", "--entrypoint", argv[0], image, *argv[1:]], timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return RunOutcome(124, f"timed out after {timeout:.0f} s")
+        return RunOutcome(proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace"))
+
+    @contextlib.contextmanager
+    def rootfs(self, image: str) -> Iterator[Path]:
+        ctr = self._docker("create", image, "true").stdout.decode().strip()
+        tmp = Path(tempfile.mkdtemp(prefix="dockerslim-rootfs-"))
+        try:
+            export = subprocess.Popen(["docker", "export", ctr], stdout=subprocess.PIPE)
+            subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=export.stdout, check=True)
+            export.wait()
+            yield tmp
+        finally:
+            self._docker("rm", ctr, check=False)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def remove(self, image: str) -> None:
+        self._docker("rmi", "-f", image, check=False)
+
+
+def detect(choice: str | None = None, **options: object) -> Builder:
+    """The builder to use: the one asked for, else buildx where a daemon answers, else buildah."""
+    if choice == "buildah":
+        if not shutil.which("buildah"):
+            raise BuilderError(INSTALL_HINT)
+        return Buildah(**options)  # type: ignore[arg-type]
+    if choice == "buildx":
+        if not shutil.which("docker") or _run(["docker", "buildx", "version"]).returncode != 0:
+            raise BuilderError("docker buildx is not available. " + INSTALL_HINT)
+        return Buildx(**options)  # type: ignore[arg-type]
+    if choice not in (None, "auto"):
+        raise BuilderError(f"unknown builder {choice!r}: use buildah or buildx")
+    if shutil.which("docker") and _run(["docker", "info"], timeout=10).returncode == 0:
+        return Buildx()
+    if shutil.which("buildah"):
+        return Buildah(**options)  # type: ignore[arg-type]
+    raise BuilderError(INSTALL_HINT)

@@ -1,0 +1,123 @@
+"""Offline stand-ins for the base images the fixtures use, built with buildah from a
+``debootstrap --variant=minbase bookworm`` root file system and tagged with the real names.
+
+They imitate what matters to a rewrite: where Python lives, which images have compilers and
+headers, which have no shell. Built once into a cached buildah storage (``DOCKERSLIM_TEST_CACHE``,
+default /var/cache/dockerslim-test) and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+WHEELS = Path(os.environ.get("PIP_FIND_LINKS", "/opt/wheels"))
+MIRROR = "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
+class Standin:
+    dockerfile: str  # in this folder; "" for the debootstrap root
+    tags: tuple[str, ...]
+
+
+# In build order: each builds FROM a tag made earlier.
+STANDINS = (
+    Standin("", ("docker.io/library/debian:bookworm", "docker.io/library/debian:bookworm-slim")),
+    Standin("python-slim.Dockerfile", ("docker.io/library/python:3.12-slim", "docker.io/library/python:3.11-slim")),
+    Standin("python-full.Dockerfile", ("docker.io/library/python:3.12", "docker.io/library/python:3.11")),
+    Standin("pytorch-runtime.Dockerfile", ("docker.io/pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime",)),
+    Standin("pytorch-devel.Dockerfile", ("docker.io/pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel",)),
+    Standin("cuda-runtime.Dockerfile", ("docker.io/nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04",)),
+    Standin("cuda-devel.Dockerfile", ("docker.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",)),
+    Standin("golang.Dockerfile", ("docker.io/library/golang:1.22",)),
+    Standin("distroless-static.Dockerfile", ("gcr.io/distroless/static-debian12",)),
+)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DOCKERSLIM_TEST_CACHE", "/var/cache/dockerslim-test"))
+
+
+def buildah_env() -> dict[str, str]:
+    """Environment pointing buildah at the cached storage and this workplace's limits."""
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "storage.conf").write_text(
+        f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/storage"\nrunroot = "{root}/runroot"\n')
+    (root / "registries.conf").write_text('unqualified-search-registries = ["docker.io"]\nshort-name-mode = "permissive"\n')
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)  # buildah itself runs under 32768
+    (root / "containers.conf").write_text(
+        f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n')
+    env = dict(os.environ)
+    env.update(CONTAINERS_STORAGE_CONF=str(root / "storage.conf"), CONTAINERS_REGISTRIES_CONF=str(root / "registries.conf"),
+               CONTAINERS_CONF=str(root / "containers.conf"), BUILDAH_ISOLATION="chroot")
+    return env
+
+
+def available() -> str | None:
+    """None when stand-ins can be built here, else why not."""
+    for tool in ("buildah", "debootstrap"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (.ci/install-build-tools installs it)"
+    if os.geteuid() != 0:
+        return "building images with buildah --isolation chroot needs root"
+    return None
+
+
+def _buildah(env: dict[str, str], *args: str, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    return subprocess.run(["buildah", *args], env=env, capture_output=True, check=True, **kw)
+
+
+def _exists(env: dict[str, str], tag: str) -> bool:
+    return subprocess.run(["buildah", "inspect", "--type", "image", tag], env=env, capture_output=True).returncode == 0
+
+
+def _debian_root(env: dict[str, str], tags: tuple[str, ...]) -> None:
+    with tempfile.TemporaryDirectory(prefix="dockerslim-rootfs-", dir=cache_dir()) as tmp:
+        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", tmp, MIRROR], check=True, capture_output=True)
+        shutil.rmtree(Path(tmp, "var/cache/apt/archives"), ignore_errors=True)
+        ctr = _buildah(env, "from", "scratch").stdout.decode().strip()
+        mount = _buildah(env, "mount", ctr).stdout.decode().strip()
+        subprocess.run(["cp", "-a", f"{tmp}/.", mount], check=True)
+        _buildah(env, "umount", ctr)
+        _buildah(env, "config", "--env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                 "--cmd", "bash", ctr)
+        _buildah(env, "commit", "-q", ctr, tags[0])
+        _buildah(env, "rm", ctr)
+    for extra in tags[1:]:
+        _buildah(env, "tag", tags[0], extra)
+
+
+def ensure(only: set[str] | None = None) -> dict[str, str]:
+    """Build the stand-ins that are missing; returns the buildah environment to use."""
+    env = buildah_env()
+    for standin in STANDINS:
+        if only is not None and not set(standin.tags) & only and standin.dockerfile:
+            pass
+        if all(_exists(env, t) for t in standin.tags):
+            continue
+        if not standin.dockerfile:
+            _debian_root(env, standin.tags)
+            continue
+        with tempfile.TemporaryDirectory(prefix="dockerslim-standin-") as ctx:
+            shutil.copy(HOST_CA, Path(ctx, "host-ca.crt"))
+            Path(ctx, "wheels").mkdir()
+            for wheel in sorted(WHEELS.glob("torch-*cp311*.whl")) if "pytorch" in standin.dockerfile else []:
+                shutil.copy(wheel, Path(ctx, "wheels", wheel.name))
+            args = ["bud", "--isolation", "chroot", "--pull=never", "--format", "docker",
+                    "-f", str(HERE / standin.dockerfile)]
+            for t in standin.tags:
+                args += ["-t", t]
+            proc = subprocess.run(["buildah", *args, ctx], env=env, capture_output=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"stand-in {standin.dockerfile} failed:\n{proc.stderr.decode()[-3000:]}")
+    return env

@@ -106,25 +106,35 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def compare(original: Tree, rewrite: Tree, app_paths: list[str]) -> Comparison:
+def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: set[str] | None = None) -> Comparison:
+    """Compare two trees. Under ``app_paths`` every file and link must exist in the rewrite;
+    files that came from the build context (``context_files``) must also be identical in
+    content, owner and mode. Build outputs may differ in bytes (builds are rarely
+    reproducible), and directories are not compared."""
+    strict = context_files or set()
     dropped: dict[str, list[int]] = {}
     problems: list[str] = []
     for path, entry in original.entries.items():
         other = rewrite.entries.get(path)
+        in_app = _under(path, app_paths) and "/__pycache__" not in path and not path.endswith(".pyc")
         if other is None:
-            if _under(path, app_paths) and "/__pycache__" not in path:
+            if in_app and entry.kind != "d":
                 problems.append(f"missing {path}")
             elif entry.kind != "d":
                 g = dropped.setdefault(group_of(path), [0, 0])
                 g[0] += 1
                 g[1] += entry.size
             continue
-        if _under(path, app_paths) and "/__pycache__" not in path and not path.endswith(".pyc"):
-            if entry.kind != other.kind or entry.digest != other.digest:
+        if not in_app or entry.kind == "d":
+            continue
+        if entry.kind != other.kind:
+            problems.append(f"type differs {path}")
+        elif path in strict:
+            if entry.digest != other.digest:
                 problems.append(f"differs {path}")
             elif (entry.uid, entry.gid) != (other.uid, other.gid):
                 problems.append(f"owner differs {path} ({entry.uid}:{entry.gid} -> {other.uid}:{other.gid})")
-            elif entry.kind == "f" and entry.mode != other.mode:
+            elif entry.mode != other.mode:
                 problems.append(f"mode differs {path} ({oct(entry.mode)} -> {oct(other.mode)})")
     dist_problems = []
     for name, version in sorted(original.dists.items()):

@@ -9,6 +9,7 @@ runtime base sets other build-only variables than its devel twin); anything else
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import shlex
 from dataclasses import asdict, dataclass, field
@@ -82,6 +83,30 @@ def _app_paths(df: ir.Dockerfile) -> list[str]:
     return sorted({p for p in paths if p not in ("/", "/tmp") and not p.startswith("/tmp/")})
 
 
+def _context_files(df: ir.Dockerfile, context: Path) -> set[str]:
+    """Image paths of the files the final stage COPYs from the build context."""
+    out: set[str] = set()
+    cwd = "/"
+    for node in df.stages[-1].body:
+        if isinstance(node, ir.Workdir) and "$" not in node.path:
+            cwd = posixpath.normpath(posixpath.join(cwd, node.path))
+        if not isinstance(node, ir.Copy) or node.flag("from") is not None or node.heredocs or "$" in node.dest:
+            continue
+        dest = posixpath.normpath(posixpath.join(cwd, node.dest))
+        into_dir = node.dest.endswith("/") or len(node.sources) > 1
+        for src in node.sources:
+            if any(c in src for c in "*?[") or "://" in src:
+                continue
+            local = (context / src).resolve()
+            if local.is_dir():
+                for f in local.rglob("*"):
+                    if f.is_file():
+                        out.add(posixpath.join(dest, f.relative_to(local).as_posix()))
+            elif local.is_file():
+                out.add(posixpath.join(dest, local.name) if into_dir else dest)
+    return out
+
+
 def compare_config(orig: ImageFacts, new: ImageFacts, declared: set[str],
                    orig_base: dict | None, new_base: dict | None) -> tuple[list[str], list[str]]:
     """(failing differences, accepted differences) between two image configs."""
@@ -110,7 +135,10 @@ def compare_config(orig: ImageFacts, new: ImageFacts, declared: set[str],
 
 
 def smoke_argv(smoke: str | None, config: dict) -> list[str] | None:
-    """The smoke command: --smoke (through /bin/sh), else the image's HEALTHCHECK test."""
+    """The smoke command: --smoke (a JSON array runs as is, else through /bin/sh), else the
+    image's HEALTHCHECK test."""
+    if smoke and smoke.lstrip().startswith("["):
+        return list(json.loads(smoke))  # exec form, for images without a shell
     if smoke:
         return ["/bin/sh", "-c", smoke]
     test = ((config.get("Healthcheck") or {}).get("Test")) or []
@@ -186,7 +214,8 @@ def verify(
                                    (f"{len(accepted)} accepted difference(s)" if accepted else "identical")))
 
         with builder.rootfs(images["original"]) as a, builder.rootfs(images["rewrite"]) as b:
-            cmp = compare(walk(a), walk(b), _app_paths(parse(text)))
+            original_df = parse(text)
+            cmp = compare(walk(a), walk(b), _app_paths(original_df), _context_files(original_df, context))
         report.comparison = cmp
         report.checks.append(Check("app files kept", not cmp.app_problems,
                                    "; ".join(cmp.app_problems[:10]) + (" …" if len(cmp.app_problems) > 10 else "")))

@@ -33,6 +33,6 @@ class Pass(Protocol):
 
 def all_passes() -> list[ModuleType]:
     """The passes in the order they run."""
-    from . import runtime_base, split_stages
+    from . import hygiene, merge_runs, runtime_base, split_stages
 
-    return [split_stages, runtime_base]
+    return [split_stages, runtime_base, hygiene, merge_runs]

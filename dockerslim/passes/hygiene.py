@@ -1,0 +1,166 @@
+"""DS202 package-hygiene: installers in the stages that reach the final image run with the
+flags and cleanup that keep caches out of the layer (``data/hygiene.toml``): ``apt-get update``
+in the same RUN as ``install``, ``-y``, ``--no-install-recommends`` (a behaviour change, on by
+default, switchable), ``rm -rf /var/lib/apt/lists/*``, ``pip --no-cache-dir``, ``apk --no-cache``,
+``dnf/yum clean all``, ``conda clean -afy``, ``npm cache clean --force``.
+
+Left alone: builder stages (their layers never ship), RUNs with a cache mount, RUNs that are
+not plain shell (exec form, heredocs, ``||``/pipes at top level) and, for apt, any RUN followed
+by a later ``apt-get install`` that has no ``apt-get update`` of its own: deleting the lists
+would break it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import ir
+from ..catalog import load
+from ..changes import Change, Note
+from ..context import PassContext
+from ..shell import SimpleCommand, chain, commands, run_script, top_level_operators
+from . import PassResult
+from .merge_runs import _segments
+
+ID = "DS202"
+NAME = "package-hygiene"
+SUMMARY = "installer flags and cache cleanup in the layers that ship"
+
+
+def _subcommand(cmd: SimpleCommand) -> str:
+    words = [a for a in cmd.argv[1:] if not a.startswith("-")]
+    if cmd.program == "uv" and words[:1] == ["pip"]:
+        words = words[1:]
+    return words[0] if words else ""
+
+
+def shipping_stages(df: ir.Dockerfile) -> set[int]:
+    """Indexes of the final stage and the stages it is built FROM."""
+    out: set[int] = set()
+    i: int | None = len(df.stages) - 1
+    while i is not None and i not in out:
+        out.add(i)
+        parent = df.stage_named(df.stages[i].from_.image)
+        i = df.stages.index(parent) if parent else None
+    return out
+
+
+def _env_names(stage: ir.Stage, upto: ir.Instruction) -> set[str]:
+    names: set[str] = set()
+    for node in stage.body:
+        if node is upto:
+            break
+        if isinstance(node, (ir.Env, ir.Arg)):
+            names.update(k for k, _ in node.pairs)
+    return names
+
+
+def _later_apt_without_update(stage: ir.Stage, index: int) -> bool:
+    for node in stage.body[index + 1:]:
+        if isinstance(node, ir.Run):
+            script = run_script(node)
+            cmds = commands(script) if script else None
+            if cmds is None:
+                return True
+            progs = [(c.program, _subcommand(c)) for c in cmds]
+            if any(p in ("apt-get", "apt") and s == "install" for p, s in progs) and not any(
+                    p in ("apt-get", "apt") and s == "update" for p, s in progs):
+                return True
+    return False
+
+
+def _fix(node: ir.Run, stage: ir.Stage, index: int, context: PassContext) -> tuple[ir.Run, list[str], str]:
+    """The RUN with hygiene applied, the reasons for each edit, the highest risk."""
+    script = run_script(node)
+    if node.heredocs or script is None or any(parse_mount_type(f) == "cache" for f in node.flags):
+        return node, [], "none"
+    ops = top_level_operators(script)
+    cmds = commands(script)
+    if ops is None or cmds is None or any(op in ("||", "|", "\n") for op in ops):
+        return node, [], "none"
+    data = load("hygiene")
+    env = _env_names(stage, node)
+    edits: list[tuple[int, str]] = []  # (offset, text to insert)
+    reasons: list[str] = []
+    risk = "none"
+    seen_update = False
+    appended: list[str] = []
+    for cmd in cmds:
+        sub = _subcommand(cmd)
+        if cmd.program in ("apt-get", "apt") and sub == "update":
+            seen_update = True
+        for rule in data["flag"]:
+            if cmd.program not in rule["programs"] or sub != rule["subcommand"]:
+                continue
+            if rule.get("option") and not getattr(context.options, rule["option"]):
+                continue
+            if any(p in cmd.argv for p in rule["present"]) or set(rule.get("unless_env", ())) & env:
+                continue
+            sub_index = cmd.argv.index(sub) if sub in cmd.argv else 0
+            edits.append((cmd.words[sub_index][1], " " + rule["add"]))
+            reasons.append(f"{cmd.program} {sub}: {rule['add']} ({rule['reason']})")
+            if rule["risk"] != "none":
+                risk = rule["risk"]
+        for rule in data["cleanup"]:
+            if cmd.program not in rule["programs"] or sub != rule["subcommand"]:
+                continue
+            if any(p in script for p in rule["present"]):
+                continue
+            if rule.get("needs_update_before"):
+                if not seen_update:
+                    edits.append((cmd.words[0][0], "apt-get update && "))
+                    reasons.append("apt-get update added before install (stale or missing package lists)")
+                    seen_update = True
+                if _later_apt_without_update(stage, index):
+                    continue
+            text = rule["command"].format(program=cmd.program)
+            if text not in appended:
+                appended.append(text)
+                reasons.append(f"{text} ({rule['reason']})")
+    if not edits and not appended:
+        return node, [], "none"
+    new = script
+    merged: dict[int, str] = {}
+    for offset, text in edits:  # several insertions at one place keep their rule order
+        merged[offset] = merged.get(offset, "") + text
+    for offset in sorted(merged, reverse=True):
+        new = new[:offset] + merged[offset] + new[offset:]
+    parts = _segments(new) if all(op == "&&" for op in ops) else None
+    parts = (parts or [new.strip()]) + appended
+    return replace(node, command=chain(parts)), reasons, risk
+
+
+def parse_mount_type(flag: ir.Flag) -> str:
+    if flag.name != "mount" or not flag.value:
+        return ""
+    from ..parse import parse_mount
+
+    return parse_mount(flag.value)["type"]
+
+
+def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
+    result = PassResult(dockerfile=df)
+    shipping = shipping_stages(df)
+    stages = list(df.stages)
+    for i, stage in enumerate(df.stages):
+        if i not in shipping:
+            continue
+        body = list(stage.body)
+        for j, node in enumerate(body):
+            if not isinstance(node, ir.Run):
+                continue
+            new, reasons, risk = _fix(node, stage, j, context)
+            if new is node:
+                continue
+            body[j] = new
+            result.changes.append(Change(
+                rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
+                message="; ".join(r.split(" (")[0] for r in reasons),
+                reason="; ".join(reasons),
+                effect="caches and package lists stay out of the layer; no change to what is installed"
+                       + (" — except recommended packages, which are no longer installed" if risk == "medium" else ""),
+                risk=risk,  # type: ignore[arg-type]
+            ))
+        stages[i] = replace(stage, body=tuple(body))
+    result.dockerfile = replace(df, stages=tuple(stages))
+    return result

@@ -1,0 +1,130 @@
+"""DS201 merge-runs: consecutive RUNs of a stage become one RUN joined with ``&&``.
+
+Fewer layers, and a file created in one RUN and deleted in the next no longer ships in a
+lower layer. Merged only when the result is equivalent: both RUNs in shell form with the same
+flags (``--mount``, ``--network``, ``--security``), no heredocs, a POSIX shell, nothing in
+the first that changes shell state for the second (``cd``, ``export``, ``set``, ``source``,
+``umask``…), and a second whose top-level commands are joined by ``&&`` only (``a; b`` after
+``&&`` would run ``b`` even when the first RUN failed). Instructions between RUNs (ENV, ARG,
+WORKDIR, USER, COPY…) always separate them, so the cache boundary a ``COPY requirements.txt``
+draws before the dependency install stays where it is. Comments above the second RUN move
+above the merged one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import bashlex
+
+from .. import ir
+from ..changes import Change, Note
+from ..context import PassContext
+from ..shell import commands, run_script, top_level_operators
+from . import PassResult
+
+ID = "DS201"
+NAME = "merge-runs"
+SUMMARY = "merge consecutive RUN instructions into one layer"
+
+STATEFUL = {"cd", "pushd", "popd", "export", "set", "source", ".", "umask", "unset", "alias", "trap", "exit",
+            "exec", "shopt", "ulimit", "declare", "readonly", "local"}
+POSIX_SHELLS = {"/bin/sh", "/bin/bash", "sh", "bash", "/usr/bin/bash", "/bin/dash"}
+
+
+def _segments(script: str) -> list[str] | None:
+    """Top-level ``&&``-joined commands as written, or None when other operators join them."""
+    ops = top_level_operators(script)
+    if ops is None or any(op != "&&" for op in ops):
+        return None
+    try:
+        tree = bashlex.parse(script)[0]
+    except Exception:
+        return None
+    if tree.kind != "list":
+        return [script.strip()]
+    return [script[p.pos[0]:p.pos[1]].strip() for p in tree.parts if p.kind != "operator"]
+
+
+def _why_not(first: ir.Run, second: ir.Run, posix: bool) -> str | None:
+    if not posix:
+        return "the stage's SHELL is not a POSIX shell"
+    if first.flags != second.flags:
+        return "their RUN flags (--mount/--network/--security) differ"
+    if isinstance(first.command, tuple) or isinstance(second.command, tuple):
+        return "one of them is in JSON (exec) form"
+    if first.heredocs or second.heredocs:
+        return "one of them uses a heredoc"
+    script = run_script(first)
+    cmds = commands(script) if script is not None else None
+    if cmds is None:
+        return "the first command could not be analysed"
+    stateful = sorted({c.program for c in cmds if c.program in STATEFUL} |
+                      {"VAR=value" for c in cmds if c.assignments and not c.argv})
+    if stateful:
+        return f"the first changes shell state ({', '.join(stateful)}) that the second would inherit"
+    if _segments(run_script(second) or "") is None:
+        return "the second joins its commands with ; || or a newline"
+    if "&" in script.replace("&&", ""):
+        return "the first starts a background job"
+    return None
+
+
+def _merge(first: ir.Run, second: ir.Run) -> ir.Run:
+    parts = _segments(run_script(first) or "") or [str(first.command).strip()]
+    parts += _segments(run_script(second) or "") or []
+    return ir.Run(command="\n&& ".join(parts), flags=first.flags, leading=first.leading + second.leading,
+                  source=first.source)
+
+
+def _posix(shell: ir.Shell | None) -> bool:
+    return shell is None or (bool(shell.command) and shell.command[0] in POSIX_SHELLS)
+
+
+def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
+    from .hygiene import shipping_stages
+
+    result = PassResult(dockerfile=df)
+    stages = []
+    shipping = shipping_stages(df)
+    for index, stage in enumerate(df.stages):
+        if index not in shipping:  # builder layers never ship; separate RUNs cache better there
+            stages.append(stage)
+            continue
+        body: list[ir.Instruction] = []
+        shell: ir.Shell | None = None
+        group: list[ir.Run] = []  # the RUNs merged into body[-1]
+        for node in stage.body:
+            if isinstance(node, ir.Shell):
+                shell = node
+            prev = body[-1] if body else None
+            if isinstance(node, ir.Run) and isinstance(prev, ir.Run):
+                why = _why_not(prev, node, _posix(shell))
+                if why is None:
+                    body[-1] = _merge(prev, node)
+                    group.append(node)
+                    continue
+                result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
+                                         message=f"not merged with the RUN above: {why}"))
+            if len(group) > 1:
+                _report(result, group)
+            group = [node] if isinstance(node, ir.Run) else []
+            body.append(node)
+        if len(group) > 1:
+            _report(result, group)
+        stages.append(replace(stage, body=tuple(body)))
+    result.dockerfile = replace(df, stages=tuple(stages))
+    return result
+
+
+def _report(result: PassResult, group: list[ir.Run]) -> None:
+    lines = [r.line for r in group if r.line]
+    ends = [r.source.end_line for r in group if r.source]
+    result.changes.append(Change(
+        rule=ID, pass_name=NAME, line=min(lines) if lines else None, end_line=max(ends) if ends else None,
+        message=f"merged {len(group)} consecutive RUN instructions into one",
+        reason="they run in sequence with nothing between them, the same flags and no shell state carried over",
+        effect=f"{len(group) - 1} fewer layer(s); files removed by a later command no longer ship in an earlier layer. "
+               "Trade-off: a change to any of the commands re-runs all of them (they share one cache entry)",
+        risk="low",
+    ))

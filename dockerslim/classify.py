@@ -68,7 +68,7 @@ def _is_python(program: str) -> bool:
     return program.startswith("python")
 
 
-def _pip_argv(cmd: SimpleCommand) -> tuple[str, ...] | None:
+def pip_argv(cmd: SimpleCommand) -> tuple[str, ...] | None:
     """argv of a pip invocation in any spelling (pip, pip3, python -m pip, uv pip), else None."""
     argv = cmd.argv
     prog = cmd.program
@@ -99,7 +99,7 @@ def _category(cmd: SimpleCommand) -> str:
         return "fs"
     if prog in cfg["system_packages"]["programs"]:
         return "system"
-    pip = _pip_argv(cmd)
+    pip = pip_argv(cmd)
     if pip is not None:
         sub = [a for a in pip[1:] if not a.startswith("-")]
         if sub and sub[0] in ("install", "sync"):
@@ -143,7 +143,7 @@ def _packages(cmd: SimpleCommand) -> PackageInstall | None:
 
 
 def _pip_install(cmd: SimpleCommand) -> PipInstall:
-    argv = _pip_argv(cmd) or cmd.argv
+    argv = pip_argv(cmd) or cmd.argv
     target = _option_value(argv, "--target", "-t", "--prefix", "--root")
     return PipInstall(command=cmd, user="--user" in argv, target=target,
                       system="--system" in argv or "--system" in cmd.argv)

@@ -8,7 +8,17 @@ from dockerslim import rewrite
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "rewrite"
 
+PASSES = ROOT.parent / "passes"
+
 if __name__ == "__main__":
+    from dockerslim import Options
+
+    for case in sorted(PASSES.glob("*/*")):
+        src = case / "Dockerfile"
+        if src.exists():
+            out = rewrite(src.read_text(), context_dir=case, options=Options(only=frozenset({case.parent.name}))).text
+            (case / "expected.Dockerfile").write_text(out)
+            print("wrote", case / "expected.Dockerfile")
     for case in sorted(ROOT.iterdir()):
         src = case / "Dockerfile"
         if src.exists():

@@ -58,3 +58,38 @@ def test_every_change_is_explained(case: Path) -> None:
         assert result.changes, "a rewrite that changes text must say why"
     for change in result.changes:
         assert change.reason and change.effect and change.risk in ("none", "low", "medium", "high")
+
+
+PASS_CASES = sorted(p for p in (FIXTURES / "passes").glob("*/*") if (p / "Dockerfile").exists())
+
+
+@pytest.mark.parametrize("case", PASS_CASES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_pass_golden(case: Path) -> None:
+    """One pass alone (``--only``): before/after pairs, including inputs it must leave alone
+    (their expected.Dockerfile equals the input)."""
+    from dockerslim import Options
+
+    text = (case / "Dockerfile").read_text()
+    result = rewrite(text, context_dir=case, options=Options(only=frozenset({case.parent.name})))
+    assert result.text == (case / "expected.Dockerfile").read_text()
+    assert result.passes_run == (case.parent.name,)
+    if case.name.startswith("keeps-") or "untouched" in case.name or "already" in case.name or "with-other" in case.name:
+        assert result.text == text, "a must-not-change case changed"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_layer_counts_in_json(case: Path) -> None:
+    import json
+
+    from .conftest import run_cli
+
+    proc = run_cli("rewrite", "--format", "json", str(case / "Dockerfile"))
+    entry = json.loads(proc.stdout)["files"][0]
+
+    def count(text: str) -> int:
+        final = parse(text).stages[-1]
+        return sum(1 for n in final.body if n.keyword in ("RUN", "COPY", "ADD"))
+
+    assert entry["layers"] == {"before": count(entry["text"] if False else (case / "Dockerfile").read_text()),
+                               "after": count(entry["text"])}
+    assert entry["passes"] == ["tools-from-images", "split-stages", "runtime-base", "package-hygiene", "merge-runs"]

@@ -16,7 +16,8 @@ from dataclasses import replace
 
 from .. import ir
 from ..catalog import load
-from ..changes import Change, Note
+from ..changes import Change
+from ..classify import pip_argv
 from ..context import PassContext
 from ..shell import SimpleCommand, chain, commands, run_script, top_level_operators
 from . import PassResult
@@ -86,6 +87,11 @@ def _fix(node: ir.Run, stage: ir.Stage, index: int, context: PassContext) -> tup
     seen_update = False
     appended: list[str] = []
     for cmd in cmds:
+        pip = pip_argv(cmd)
+        if pip is not None:  # `python -m pip …` and `uv pip …` count as pip / uv
+            skip = len(cmd.argv) - len(pip)
+            cmd = replace(cmd, argv=(("uv",) if pip[0] == "pip" and cmd.program == "uv" else ("pip",)) + pip[1:],
+                          words=cmd.words[skip:])
         sub = _subcommand(cmd)
         if cmd.program in ("apt-get", "apt") and sub == "update":
             seen_update = True

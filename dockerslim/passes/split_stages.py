@@ -99,7 +99,7 @@ def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
                                              for c in step.commands):
             raise Decline("a build step is mixed with commands dockerslim cannot follow", line)
         for pip in step.pip:
-            if pip.system:
+            if pip.system and (pip.command.program != "uv" or step.node.heredocs or not isinstance(step.node.command, str)):  # type: ignore[attr-defined]
                 raise Decline("`--system` installs into the interpreter outside a virtualenv", line)
             if pip.target is None and not pip.user and not _own_venv(pip) and step.user.split(":")[0] not in ("root", "0"):
                 raise Decline(f"dependencies are installed as user {step.user!r}; a shared virtualenv would not be writable", line)
@@ -124,6 +124,18 @@ def _widen(path: str) -> str | None:
         return "/home/" + parts[1]
     if parts[0] == "root" and len(parts) > 1:
         return "/root"
+    return path
+
+
+MERGED_USR = {"/bin": "/usr/bin", "/sbin": "/usr/sbin", "/lib": "/usr/lib", "/lib64": "/usr/lib64"}
+
+
+def _target(path: str) -> str:
+    """Where an artifact lands: /bin/x goes to /usr/bin/x, because on merged-/usr systems /bin is
+    a symlink, and a real /bin directory arriving from the assembly would replace it."""
+    for link, real in MERGED_USR.items():
+        if path == link or path.startswith(link + "/"):
+            return real + path[len(link):]
     return path
 
 
@@ -153,6 +165,19 @@ def _venv_steps(system_site: bool) -> list[ir.Instruction]:
         ir.Run(command=f"python3 -m venv{flag} {VENV}", leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
         ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))),
     ]
+
+
+def _without_system_flag(step: StepInfo) -> ir.Instruction:
+    """``uv pip install --system`` → ``uv pip install``: in the builder it installs into the
+    active virtualenv, which is what reaches the runtime."""
+    node = step.node
+    assert isinstance(node, ir.Run) and isinstance(node.command, str)
+    script = node.command.replace("\n", " ")
+    spans = [span for pip in step.pip if pip.system and pip.command.program == "uv"
+             for word, span in zip(pip.command.argv, pip.command.words) if word == "--system"]
+    for start, end in sorted(spans, reverse=True):
+        script = script[:start].rstrip(" ") + " " + script[end:].lstrip(" ")
+    return replace(node, command=script)
 
 
 def _add_python_venv_package(node: ir.Run) -> ir.Run:
@@ -224,6 +249,12 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         if venv and not venv_added and any(not p.user and p.target is None for p in step.pip):
             builder_body += _venv_steps(system_site)
             venv_added = True
+        if any(p.system and p.command.program == "uv" for p in step.pip):
+            node = _without_system_flag(step)
+            result.changes.append(Change(
+                rule=ID, pass_name=NAME, line=node.line, message="`uv pip install --system` installs into the virtualenv",
+                reason="in the builder the virtualenv is active; what it holds is what reaches the runtime",
+                effect="the same packages, in /opt/venv instead of the system interpreter", risk="low"))
         if distro_python and isinstance(node, ir.Run) and any(
             set(pk.packages) & DISTRO_PYTHON_PKGS for pk in step.packages):
             node = _add_python_venv_package(node)
@@ -235,7 +266,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
 
     stages: list[ir.Stage] = [ir.Stage(from_=builder_from, body=tuple(builder_body))]
     if context.options.assembly:
-        copies = tuple(ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, p)) for p in artifacts)
+        copies = tuple(ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, _target(p))) for p in artifacts)
         stages.append(ir.Stage(
             from_=ir.From(image="scratch", name=assembly_name, leading=(
                 "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
@@ -243,7 +274,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         ))
         delivery: list[ir.Instruction] = [ir.Copy(flags=(ir.Flag(name="from", value=assembly_name),), paths=("/", "/"))]
     else:
-        delivery = [ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, p)) for p in artifacts]
+        delivery = [ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, _target(p))) for p in artifacts]
     if venv:
         delivery.append(ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))))
 

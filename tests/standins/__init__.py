@@ -39,7 +39,9 @@ STANDINS = (
     Standin("cuda-devel.Dockerfile", ("docker.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",)),
     Standin("golang.Dockerfile", ("docker.io/library/golang:1.22",)),
     Standin("distroless-static.Dockerfile", ("gcr.io/distroless/static-debian12",)),
+    Standin("uv.Dockerfile", ("ghcr.io/astral-sh/uv:0.7.11",)),
 )
+UV_VERSION = "0.7.11"
 
 
 def cache_dir() -> Path:
@@ -97,12 +99,27 @@ def _debian_root(env: dict[str, str], tags: tuple[str, ...]) -> None:
         _buildah(env, "tag", tags[0], extra)
 
 
-def ensure(only: set[str] | None = None) -> dict[str, str]:
+def _uv_binaries(dest: Path) -> None:
+    """uv and uvx from the manylinux wheel on PyPI."""
+    import sys
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                        "--platform", "manylinux_2_17_x86_64", "-d", tmp, f"uv=={UV_VERSION}"], check=True)
+        wheel = next(Path(tmp).glob("uv-*.whl"))
+        with zipfile.ZipFile(wheel) as zf:
+            for name in ("uv", "uvx"):
+                member = next(n for n in zf.namelist() if n.endswith(f".data/scripts/{name}"))
+                target = dest / name
+                target.write_bytes(zf.read(member))
+                target.chmod(0o755)
+
+
+def ensure() -> dict[str, str]:
     """Build the stand-ins that are missing; returns the buildah environment to use."""
     env = buildah_env()
     for standin in STANDINS:
-        if only is not None and not set(standin.tags) & only and standin.dockerfile:
-            pass
         if all(_exists(env, t) for t in standin.tags):
             continue
         if not standin.dockerfile:
@@ -113,6 +130,8 @@ def ensure(only: set[str] | None = None) -> dict[str, str]:
             Path(ctx, "wheels").mkdir()
             for wheel in sorted(WHEELS.glob("torch-*cp311*.whl")) if "pytorch" in standin.dockerfile else []:
                 shutil.copy(wheel, Path(ctx, "wheels", wheel.name))
+            if standin.dockerfile == "uv.Dockerfile":
+                _uv_binaries(Path(ctx))
             args = ["bud", "--isolation", "chroot", "--pull=never", "--format", "docker",
                     "-f", str(HERE / standin.dockerfile)]
             for t in standin.tags:

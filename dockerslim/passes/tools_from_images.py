@@ -1,0 +1,97 @@
+"""DS203 tools-from-images: a RUN that only installs a tool which ships as an image (uv, ruff…)
+becomes ``COPY --from=<image:tag> <paths> <dest>`` (catalog: ``data/tools.toml``).
+
+Handles ``pip install uv[==X]`` and the install scripts (``curl -LsSf https://astral.sh/uv/install.sh | sh``).
+Left alone, with a note: a RUN that installs the tool together with other things (the
+other installs would need the same RUN rewritten around them).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from .. import ir
+from ..catalog import load
+from ..changes import Change, Note
+from ..classify import pip_argv
+from ..context import PassContext
+from ..shell import SimpleCommand, commands, run_script
+from . import PassResult
+
+ID = "DS203"
+NAME = "tools-from-images"
+SUMMARY = "copy tools from their official images instead of installing them"
+PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:==(?P<version>[\w.]+))?$")
+
+
+def _tool_of_pip(cmd: SimpleCommand) -> tuple[dict, str] | None:
+    argv = pip_argv(cmd)
+    if argv is None:
+        return None
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    if words[:1] != ["install"] or len(words) != 2:
+        return None
+    m = PIN.match(words[1])
+    if not m:
+        return None
+    for tool in load("tools")["tool"]:
+        if m.group("name").lower() in tool["pip"]:
+            return tool, m.group("version") or tool["version"]
+    return None
+
+
+def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict, str] | None:
+    """``curl … URL | sh`` (two commands of one pipeline) for a catalogued install script."""
+    if len(cmds) != 2 or cmds[0].program not in ("curl", "wget") or cmds[1].program not in ("sh", "bash"):
+        return None
+    for tool in load("tools")["tool"]:
+        for pattern in tool["scripts"]:
+            rx = re.escape(pattern).replace(re.escape("{version}"), r"(?P<version>[\w.]+)")
+            for word in cmds[0].argv[1:]:
+                m = re.search(rx, word)
+                if m:
+                    return tool, (m.groupdict().get("version") or tool["version"])
+    return None
+
+
+def _copy(tool: dict, version: str, leading: tuple[str, ...]) -> ir.Copy:
+    image = tool["image"].format(version=version)
+    return ir.Copy(flags=(ir.Flag(name="from", value=image),), paths=(*tool["paths"], tool["dest"]), leading=leading)
+
+
+def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
+    result = PassResult(dockerfile=df)
+    stages = []
+    for stage in df.stages:
+        body: list[ir.Instruction] = []
+        for node in stage.body:
+            found = None
+            if isinstance(node, ir.Run) and not node.flags:
+                script = run_script(node)
+                cmds = commands(script) if script is not None else None
+                if cmds:
+                    if len(cmds) == 1:
+                        found = _tool_of_pip(cmds[0])
+                    found = found or _tool_of_script(cmds)
+                    if found is None and any(_tool_of_pip(c) for c in cmds):
+                        result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
+                                                 message="a tool that ships as an image is installed together with other commands; left as is"))
+            if found is None:
+                body.append(node)
+                continue
+            tool, version = found
+            copy = _copy(tool, version, node.leading)
+            body.append(copy)
+            result.changes.append(Change(
+                rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
+                message=f"{tool['name']} {version} copied from {copy.flag('from')} instead of installed",
+                reason=f"{tool['name']} ships as a static binary in an official image; copying it needs no installer, "
+                       "no package index and no network in the RUN",
+                effect=f"one small layer with {', '.join(tool['paths'])} in {tool['dest']}; "
+                       "the tag pins the version (pin a digest for full reproducibility)",
+                risk="low", before=str(node.command), after=" ".join(copy.paths),
+            ))
+        stages.append(replace(stage, body=tuple(body)))
+    result.dockerfile = replace(df, stages=tuple(stages))
+    return result

@@ -10,18 +10,47 @@ import fnmatch
 import re
 import tomllib
 from dataclasses import dataclass, field
+from contextvars import ContextVar
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .image import ImageRef
 
 
-@lru_cache(maxsize=None)
+# Extra data folders of the rewrite in progress (Options.data); set by rewrite().
+EXTRA_DATA: ContextVar[tuple[str, ...]] = ContextVar("EXTRA_DATA", default=())
+
+
 def load(name: str) -> dict[str, Any]:
-    """One data file as a dict (``base_images``, ``packages``, ``commands``, ``jit``)."""
+    """One data file as a dict (``base_images``, ``packages``, ``commands``, ``jit``, …),
+    extended by the user's files of the same name (their entries are tried first)."""
+    return _load(name, EXTRA_DATA.get())
+
+
+@lru_cache(maxsize=None)
+def _load(name: str, extra: tuple[str, ...]) -> dict[str, Any]:
     text = resources.files("dockerslim.data").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    data = tomllib.loads(text)
+    for folder in extra:
+        path = Path(folder, f"{name}.toml")
+        if path.is_file():
+            data = _extend(tomllib.loads(path.read_text(encoding="utf-8")), data)
+    return data
+
+
+def _extend(user: dict, base: dict) -> dict:
+    """Lists of tables: user entries first; tables: merged key by key; values: the user's."""
+    out = dict(base)
+    for key, value in user.items():
+        if isinstance(value, list) and isinstance(base.get(key), list):
+            out[key] = value + base[key]
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _extend(value, base[key])
+        else:
+            out[key] = value
+    return out
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,22 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    sarif = "sarif"
 
 
 def _error(message: str) -> None:
     typer.echo(f"dockerslim: error: {message}", err=True)
+
+
+def _options(path: str, overrides: dict) -> Options:
+    """Configuration nearest to ``path`` (or the working directory), then the flags."""
+    from pathlib import Path
+
+    from .settings import find_config, merge, options_from
+
+    found = find_config(Path(path if path != "-" else ".").absolute())
+    base = options_from(found[1], found[0]) if found else Options()
+    return merge(base, **overrides)
 
 
 def _usage(message: str) -> None:
@@ -78,9 +90,14 @@ def rewrite(
     no_assembly: Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")] = False,
     keep_base: Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")] = False,
     runtime_base: Annotated[Optional[str], typer.Option("--runtime-base", help="Use IMAGE as the runtime base.")] = None,
+    keep_recommends: Annotated[bool, typer.Option("--keep-recommends", help="Do not add apt --no-install-recommends.")] = False,
+    models_context: Annotated[Optional[str], typer.Option("--models-context", help="Copy model configs from this build context; weights stay out.")] = None,
     color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour the diff (default: on a terminal).")] = None,
 ) -> None:
-    """Rewrite Dockerfiles and print, write, diff or check the result."""
+    """Rewrite Dockerfiles and print, write, diff or check the result.
+
+    Settings come from .dockerslim.toml or [tool.dockerslim] in pyproject.toml (nearest to
+    each Dockerfile); flags override them."""
     if in_place and output:
         _usage("--in-place and --output cannot be combined")
     try:
@@ -92,19 +109,31 @@ def rewrite(
         _usage("--output takes exactly one input file")
     if in_place and "-" in files:
         _usage("--in-place cannot rewrite stdin")
-    options = Options(
-        only=frozenset(only or ()), skip=frozenset(skip or ()), assembly=not no_assembly,
-        keep_base=keep_base, runtime_base=runtime_base,
+    overrides = dict(
+        only=frozenset(only) if only else None, skip=frozenset(skip) if skip else None,
+        assembly=False if no_assembly else None, keep_base=True if keep_base else None,
+        runtime_base=runtime_base, no_install_recommends=False if keep_recommends else None,
+        models_context=models_context,
     )
+    if only and not skip:
+        overrides["skip"] = frozenset()  # --only on the command line wins over a configured skip
+    from . import passes
+
+    known = {m.ID for m in passes.all_passes()} | {m.NAME for m in passes.all_passes()}
+    for name in list(only or ()) + list(skip or ()):
+        if name not in known:
+            _usage(f"unknown pass {name!r}; passes: " + ", ".join(f"{m.ID} {m.NAME}" for m in passes.all_passes()))
     failed = would_change = False
     entries: list[dict] = []
+    sarif_results: list = []
     for path in files:
         label = "<stdin>" if path == "-" else path
         try:
             text = read_text(path)
             ctx = context or (os.path.dirname(os.path.abspath(path)) if path != "-" else None)
+            options = _options(path, overrides)
             result = rewrite_text(text, path=label, context_dir=ctx, options=options)
-            if check or diff or fmt is Format.json:
+            if check or diff or fmt is not Format.text:
                 pass
             elif in_place:
                 if result.changed:
@@ -128,6 +157,9 @@ def rewrite(
         if fmt is Format.json:
             entries.append(as_dict(label, result))
             continue
+        if fmt is Format.sarif:
+            sarif_results.append((label, result))
+            continue
         if diff and result.diff:
             sys.stdout.write(colour_diff(result.diff) if _use_colour(color) else result.diff)
         if check and result.changed:
@@ -136,6 +168,10 @@ def rewrite(
             typer.echo(explain(label, result), err=True, nl=False)
     if fmt is Format.json:
         sys.stdout.write(to_json(entries))
+    if fmt is Format.sarif:
+        from .sarif import to_sarif
+
+        sys.stdout.write(to_sarif(sarif_results))
     if failed:
         raise typer.Exit(2)
     if check and would_change:

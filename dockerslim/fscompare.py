@@ -137,8 +137,12 @@ def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: 
             elif entry.mode != other.mode:
                 problems.append(f"mode differs {path} ({oct(entry.mode)} -> {oct(other.mode)})")
     dist_problems = []
+    build_tools = set(load("fs_groups")["python"]["build_tools"])
     for name, version in sorted(original.dists.items()):
-        if name not in rewrite.dists:
+        if name in build_tools and rewrite.dists.get(name) != version:
+            g = dropped.setdefault("python build tools (pip, setuptools, wheel: dropped or other version)", [0, 0])
+            g[0] += 1
+        elif name not in rewrite.dists:
             dist_problems.append(f"python package {name}=={version} missing")
         elif rewrite.dists[name] != version:
             dist_problems.append(f"python package {name} {version} -> {rewrite.dists[name]}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import libcst as cst
@@ -115,7 +116,16 @@ def scan_source(code: str, path: str = "<string>") -> list[JitFinding]:
 
 
 def scan_context(context: Path) -> list[JitFinding]:
-    """JIT triggers in every Python file of a build context, in path order."""
+    """JIT triggers in every Python file of a build context, in path order (cached per folder
+    and modification times, since several passes ask)."""
+    stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in Path(context).rglob("*.py")
+                         if not SKIP_DIRS & set(p.relative_to(context).parts)))
+    return list(_scan(str(context), stamp))
+
+
+@lru_cache(maxsize=64)
+def _scan(context_str: str, stamp: tuple) -> tuple[JitFinding, ...]:
+    context = Path(context_str)
     findings: list[JitFinding] = []
     for root, dirs, files in os.walk(context):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
@@ -130,4 +140,4 @@ def scan_context(context: Path) -> list[JitFinding]:
             except (OSError, UnicodeDecodeError):
                 continue
             findings += scan_source(code, str(full.relative_to(context)))
-    return findings
+    return tuple(findings)

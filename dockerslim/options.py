@@ -14,6 +14,7 @@ class Options:
     runtime_base: str | None = None  # force this runtime base image
     no_install_recommends: bool = True  # add --no-install-recommends (a behaviour change)
     models_context: str | None = None  # build-context name for model files
+    data: tuple[str, ...] = ()  # folders with extra catalog files (base_images.toml, …)
 
     def enabled(self, pass_id: str, pass_name: str) -> bool:
         if self.only and not ({pass_id, pass_name} & self.only):

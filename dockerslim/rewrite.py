@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import passes
+from .catalog import EXTRA_DATA
 from .changes import Change, Note
 from .context import PassContext
 from .emit import emit
@@ -99,7 +100,11 @@ def rewrite(
         context_dir=Path(context_dir) if context_dir is not None else None,
         options=options or Options(),
     )
-    new_df, changes, notes, ran = run_passes(original_df, context)
+    token = EXTRA_DATA.set(context.options.data)
+    try:
+        new_df, changes, notes, ran = run_passes(original_df, context)
+    finally:
+        EXTRA_DATA.reset(token)
     new_text = emit(new_df)
     return RewriteResult(
         original=text,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dockerslim import parse, rewrite
-from dockerslim.config import final_config
+from dockerslim.image_config import final_config
 from dockerslim.parse import parse as parse_df
 
 from .conftest import FIXTURES

@@ -64,7 +64,7 @@ def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan) -> lis
     return head + kept
 
 
-def plan_runtime_packages(step: StepInfo, release: str) -> PackagePlan:
+def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) -> PackagePlan:
     """The runtime version of a RUN that installs system packages (and maybe does builder work).
 
     Keeps the package-manager and file-system commands in their order, joined with ``&&``;
@@ -72,6 +72,9 @@ def plan_runtime_packages(step: StepInfo, release: str) -> PackagePlan:
     ``||`` or pipes, where dropping a command could change what the others mean.
     """
     plan = PackagePlan(script=None)
+    if keep_all:
+        plan.why_not = "every package is kept (code compiles at run time)"
+        return plan
     script = run_script(step.node) if not step.node.heredocs else None  # type: ignore[arg-type,attr-defined]
     ops = top_level_operators(script) if script and not step.node.heredocs else None  # type: ignore[attr-defined]
     if ops is None or any(op in ("||", "|") for op in ops):

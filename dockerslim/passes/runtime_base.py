@@ -110,7 +110,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     final = df.stages[-1]
     image = final.from_.image
-    if context.options.keep_base:
+    if context.options.keep_base and not context.options.runtime_base:
         result.notes.append(_note("--keep-base: base image kept"))
         return result
     if has_variables(image):
@@ -128,11 +128,6 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         why = "it is pinned by digest" if ref.digest else "the catalog knows no runtime variant of it"
         result.notes.append(_note(f"base {image} kept: {why}", final.from_.line))
         return result
-    blockers = _blockers(final)
-    if blockers:
-        for line, why in blockers:
-            result.notes.append(_note(f"runtime base not used: {why}", line, "skipped"))
-        return result
     if context.context_dir is None:
         result.notes.append(_note("JIT guard could not run: no build context given (--context)", level="warning"))
     else:
@@ -142,6 +137,11 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 result.notes.append(_note(f"runtime base not used: {f.path}:{f.line} calls {f.name}: {f.reason}; "
                                           "the runtime stage keeps the devel base and its compiler", final.from_.line, "warning"))
             return result
+    blockers = _blockers(final)
+    if blockers:
+        for line, why in blockers:
+            result.notes.append(_note(f"runtime base not used: {why}", line, "skipped"))
+        return result
     new_ref = ImageRef.parse(forced) if forced else (_choose(info, df, final) if info else None)
     if new_ref is None or str(new_ref) == image:
         return result

@@ -24,6 +24,7 @@ from ..changes import Change, Note
 from ..classify import Kind, StepInfo, classify_run, copy_artifacts, resolve_dir
 from ..context import PassContext
 from ..image import ImageRef, has_variables
+from ..jit import scan_context
 from . import PassResult
 from ._runtime_packages import plan_runtime_packages
 
@@ -151,6 +152,16 @@ def _artifacts(steps: list[StepInfo], venv: bool) -> list[str]:
     return out
 
 
+def _runtime_base_expected(info, context: PassContext) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the runtime stage can move to a smaller base (what makes a split pay off when
+    no packages are dropped): a catalogued runtime tag, not --keep-base, and no run-time JIT."""
+    if context.options.runtime_base:
+        return True
+    if context.options.keep_base or info is None or info.runtime is None:
+        return False
+    return context.context_dir is None or not scan_context(context.context_dir)
+
+
 def _unique_name(df: ir.Dockerfile, wanted: str) -> str:
     names = {s.name.lower() for s in df.stages if s.name}
     name, n = wanted, 2
@@ -220,10 +231,14 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     system_site = info is None or info.packages_in_base  # reuse what the base ships (torch…)
 
     # Runtime versions of the package installs; they decide whether splitting pays off.
+    # Code that compiles at run time (the JIT guard) keeps every package the image had.
+    jit = scan_context(context.context_dir) if context.context_dir is not None else []
+    if jit:
+        result.notes.append(_note(f"system packages kept whole in the runtime: {jit[0]} (JIT guard)", jit[0].line, "warning"))
     plans = {}
     for step in steps:
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
-            plan = plan_runtime_packages(step, release)
+            plan = plan_runtime_packages(step, "" if jit else release, keep_all=bool(jit))
             if plan.why_not and step.kind == Kind.MIXED:
                 result.notes.append(_note(f"split declined: this RUN installs packages and builds, and {plan.why_not}",
                                           step.node.line, "skipped"))
@@ -233,6 +248,10 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         p.removed for p in plans.values()
     ):
         result.notes.append(_note("no build-only packages or build steps: no split needed"))
+        return result
+    if not any(p.removed for p in plans.values()) and not _runtime_base_expected(info, context):
+        result.notes.append(_note("split not worth it: the runtime stage would keep the same base image "
+                                  "(see runtime-base) and there are no build-only packages to leave behind", stage.from_.line))
         return result
 
     builder_name = _unique_name(df, "builder")

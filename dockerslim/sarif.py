@@ -1,0 +1,56 @@
+"""SARIF 2.1.0 output, so CI systems (GitHub code scanning, GitLab, Azure DevOps) show each
+change and note inline on the Dockerfile line it concerns."""
+
+from __future__ import annotations
+
+import json
+
+from . import __version__, passes
+from .rewrite import RewriteResult
+
+LEVELS = {"info": "note", "warning": "warning", "skipped": "note"}
+
+
+def _rules() -> list[dict]:
+    return [{
+        "id": m.ID, "name": m.NAME,
+        "shortDescription": {"text": m.SUMMARY},
+        "fullDescription": {"text": (m.__doc__ or m.SUMMARY).strip().split("\n\n")[0].replace("\n", " ")},
+        "defaultConfiguration": {"level": "note"},
+    } for m in passes.all_passes()]
+
+
+def _location(path: str, line: int | None) -> list[dict]:
+    region = {"startLine": line} if line else {"startLine": 1}
+    return [{"physicalLocation": {"artifactLocation": {"uri": path}, "region": region}}]
+
+
+def to_sarif(results: list[tuple[str, RewriteResult]]) -> str:
+    rules = _rules()
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    out: list[dict] = []
+    for path, result in results:
+        for c in result.changes:
+            out.append({
+                "ruleId": c.rule, "ruleIndex": index.get(c.rule, 0),
+                "level": "warning" if c.risk in ("medium", "high") else "note",
+                "message": {"text": f"{c.message}. Why: {c.reason}. Effect: {c.effect}. Risk: {c.risk}."},
+                "locations": _location(path, c.line),
+                "properties": {"risk": c.risk, "kind": "change"},
+            })
+        for n in result.notes:
+            out.append({
+                "ruleId": n.rule, "ruleIndex": index.get(n.rule, 0), "level": LEVELS[n.level],
+                "message": {"text": n.message}, "locations": _location(path, n.line),
+                "properties": {"kind": n.level},
+            })
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "dockerslim", "version": __version__, "rules": rules,
+                                "informationUri": "https://pypi.org/project/dockerslim/"}},
+            "results": out,
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"

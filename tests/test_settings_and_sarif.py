@@ -1,0 +1,77 @@
+"""Configuration files, catalog extension by user data, and SARIF output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dockerslim import Options, rewrite
+
+from .conftest import FIXTURES, run_cli
+
+PSYCOPG = FIXTURES / "rewrite" / "python-psycopg2"
+
+
+def _project(tmp_path: Path, config: str, name: str = "pyproject.toml") -> Path:
+    for f in PSYCOPG.iterdir():
+        if f.is_file() and f.name != "expected.Dockerfile":
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / name).write_text(config)
+    return tmp_path / "Dockerfile"
+
+
+def test_pyproject_table_sets_options(tmp_path: Path) -> None:
+    df = _project(tmp_path, '[tool.dockerslim]\nskip = ["package-hygiene", "merge-runs"]\nassembly = false\n')
+    entry = json.loads(run_cli("rewrite", "--format", "json", str(df)).stdout)["files"][0]
+    assert entry["passes"] == ["tools-from-images", "split-stages", "runtime-base"]
+    assert "assembly" not in entry["text"] and "COPY --from=builder /app /app" in entry["text"]
+
+
+def test_dockerslim_toml_and_flag_override(tmp_path: Path) -> None:
+    df = _project(tmp_path, "keep_base = true\n", ".dockerslim.toml")
+    text = run_cli("rewrite", str(df)).stdout.decode()
+    assert "python:3.12-slim" not in text
+    text = run_cli("rewrite", "--runtime-base", "python:3.12-slim", str(df)).stdout.decode()
+    assert "FROM python:3.12-slim" in text
+
+
+def test_unknown_setting_is_an_input_error(tmp_path: Path) -> None:
+    df = _project(tmp_path, "[tool.dockerslim]\nbogus = 1\n")
+    proc = run_cli("rewrite", str(df))
+    assert proc.returncode == 2 and "unknown setting(s) bogus" in proc.stderr.decode()
+
+
+def test_unknown_pass_name_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("rewrite", "--skip", "nope", str(PSYCOPG / "Dockerfile"))
+    assert proc.returncode == 2 and "unknown pass 'nope'" in proc.stderr.decode()
+
+
+def test_user_catalog_extends_base_images(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "base_images.toml").write_text(
+        '[[rule]]\nrepository = "acme/ml"\nmatch = \'^(?P<v>.+)-full$\'\nruntime = "{v}-lean"\n'
+        'os = "debian:bookworm"\npython = "/usr/local/bin/python"\n')
+    text = "FROM acme/ml:1.0-full\nWORKDIR /app\nCOPY . .\nRUN pip install .\nCMD [\"python\", \"-m\", \"app\"]\n"
+    plain = rewrite(text)
+    extended = rewrite(text, options=Options(data=(str(data),)))
+    assert "acme/ml:1.0-lean" not in plain.text
+    assert "FROM acme/ml:1.0-lean" in extended.text
+    assert "acme/ml:1.0-lean" not in rewrite(text).text  # the extension does not leak into later calls
+
+
+def test_sarif_output_shape(tmp_path: Path) -> None:
+    proc = run_cli("rewrite", "--format", "sarif", str(PSYCOPG / "Dockerfile"))
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    assert doc["version"] == "2.1.0"
+    run = doc["runs"][0]
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert {"DS100", "DS101", "DS201", "DS202", "DS203"} <= set(rule_ids)
+    assert run["results"]
+    for res in run["results"]:
+        assert res["ruleId"] in rule_ids and rule_ids[res["ruleIndex"]] == res["ruleId"]
+        assert res["level"] in ("none", "note", "warning", "error")
+        assert res["message"]["text"]
+        region = res["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] >= 1

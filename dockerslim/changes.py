@@ -22,7 +22,7 @@ class Change:
     end_line: int | None = None
     before: str = ""  # source text involved
     after: str = ""  # text that replaces it
-    config: tuple[str, ...] = ()  # final-image config fields this change alters on purpose (Env.PATH…)
+    config: tuple[str, ...] = ()  # what this change alters on purpose in the final image: Env.PATH, Python.uv…
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -229,6 +229,43 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command()
+def dockerignore(
+    context: Annotated[str, typer.Argument(help="The build context folder.")] = ".",
+    dockerfile: Annotated[Optional[str], typer.Option("--dockerfile", "-f", help="Dockerfile (default: CONTEXT/Dockerfile).")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Write the proposed .dockerignore.")] = False,
+    color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour the diff (default: on a terminal).")] = None,
+) -> None:
+    """Propose (or extend) .dockerignore from what the context holds; never ignores a path a COPY/ADD needs."""
+    from pathlib import Path
+
+    from .dockerignore import propose, proposed_text
+    from .parse import parse_file
+    from .rewrite import unified_diff
+
+    ctx = Path(context)
+    if not ctx.is_dir():
+        _usage(f"{context}: not a folder")
+    df_path = Path(dockerfile) if dockerfile else ctx / "Dockerfile"
+    try:
+        df = parse_file(df_path) if df_path.exists() else None
+    except DockerslimError as exc:
+        _error(str(exc))
+        raise typer.Exit(2)
+    before, after = proposed_text(ctx, df)
+    for pattern, why, size in propose(ctx, df):
+        typer.echo(f"{pattern}: {why} ({size / 1e6:.1f} MB)", err=True)
+    if before == after:
+        typer.echo(".dockerignore: nothing to add", err=True)
+        return
+    diff = unified_diff(before, after, str(ctx / ".dockerignore"))
+    sys.stdout.write(colour_diff(diff) if _use_colour(color) else diff)
+    if write:
+        write_atomic(str(ctx / ".dockerignore"), after)
+        typer.echo(f"wrote {ctx / '.dockerignore'}", err=True)
+    typer.echo("note: .dockerignore filters the build context only; it does not apply to COPY --from", err=True)
+
+
 def main() -> None:
     """Console entry point: typer handles usage errors (exit 2); no traceback reaches a user."""
     try:

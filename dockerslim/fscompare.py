@@ -106,8 +106,10 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: set[str] | None = None) -> Comparison:
+def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: set[str] | None = None,
+            replaced_dists: set[str] = frozenset()) -> Comparison:  # type: ignore[assignment]
     """Compare two trees. Under ``app_paths`` every file and link must exist in the rewrite;
+    ``replaced_dists`` are Python distributions a change replaced on purpose (uv from its image).
     files that came from the build context (``context_files``) must also be identical in
     content, owner and mode. Build outputs may differ in bytes (builds are rarely
     reproducible), and directories are not compared."""
@@ -139,7 +141,10 @@ def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: 
     dist_problems = []
     build_tools = set(load("fs_groups")["python"]["build_tools"])
     for name, version in sorted(original.dists.items()):
-        if name in build_tools and rewrite.dists.get(name) != version:
+        if name in replaced_dists and rewrite.dists.get(name) != version:
+            g = dropped.setdefault("python packages replaced on purpose (see the changes)", [0, 0])
+            g[0] += 1
+        elif name in build_tools and rewrite.dists.get(name) != version:
             g = dropped.setdefault("python build tools (pip, setuptools, wheel: dropped or other version)", [0, 0])
             g[0] += 1
         elif name not in rewrite.dists:

@@ -215,7 +215,10 @@ def verify(
 
         with builder.rootfs(images["original"]) as a, builder.rootfs(images["rewrite"]) as b:
             original_df = parse(text)
-            cmp = compare(walk(a), walk(b), _app_paths(original_df), _context_files(original_df, context))
+            replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
+            moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]  # models-out
+            app = [p for p in _app_paths(original_df) if not any(p == m or p.startswith(m + "/") for m in moved_out)]
+            cmp = compare(walk(a), walk(b), app, _context_files(original_df, context), replaced)
         report.comparison = cmp
         report.checks.append(Check("app files kept", not cmp.app_problems,
                                    "; ".join(cmp.app_problems[:10]) + (" …" if len(cmp.app_problems) > 10 else "")))

@@ -16,7 +16,8 @@ if __name__ == "__main__":
     for case in sorted(PASSES.glob("*/*")):
         src = case / "Dockerfile"
         if src.exists():
-            out = rewrite(src.read_text(), context_dir=case, options=Options(only=frozenset({case.parent.name}))).text
+            opts = Options(only=frozenset({case.parent.name}), models_context="models" if case.parent.name == "models-out" else None)
+            out = rewrite(src.read_text(), context_dir=case, options=opts).text
             (case / "expected.Dockerfile").write_text(out)
             print("wrote", case / "expected.Dockerfile")
     for case in sorted(ROOT.iterdir()):

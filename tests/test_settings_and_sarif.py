@@ -23,7 +23,7 @@ def _project(tmp_path: Path, config: str, name: str = "pyproject.toml") -> Path:
 def test_pyproject_table_sets_options(tmp_path: Path) -> None:
     df = _project(tmp_path, '[tool.dockerslim]\nskip = ["package-hygiene", "merge-runs"]\nassembly = false\n')
     entry = json.loads(run_cli("rewrite", "--format", "json", str(df)).stdout)["files"][0]
-    assert entry["passes"] == ["tools-from-images", "split-stages", "runtime-base"]
+    assert entry["passes"] == ["context-hygiene", "models-out", "tools-from-images", "split-stages", "runtime-base"]
     assert "assembly" not in entry["text"] and "COPY --from=builder /app /app" in entry["text"]
 
 
@@ -75,3 +75,31 @@ def test_sarif_output_shape(tmp_path: Path) -> None:
         assert res["message"]["text"]
         region = res["locations"][0]["physicalLocation"]["region"]
         assert region["startLine"] >= 1
+
+
+def test_dockerignore_command_proposes_and_writes(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY . /app\nCOPY models/ /models/\n")
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    (tmp_path / "node_modules" / "x" / "i.js").write_text("1")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "w.safetensors").write_bytes(b"\0" * 10)
+    (tmp_path / "weights.pt").write_bytes(b"\0" * 10)
+    proc = run_cli("dockerignore", str(tmp_path))
+    assert proc.returncode == 0
+    assert "+node_modules" in proc.stdout.decode()
+    assert "safetensors" not in proc.stdout.decode()  # COPY models/ needs it
+    assert not (tmp_path / ".dockerignore").exists()
+    proc = run_cli("dockerignore", str(tmp_path), "--write")
+    written = (tmp_path / ".dockerignore").read_text()
+    assert "node_modules\n" in written and "**/*.pt\n" in written  # weights.pt is needed by no COPY
+    assert "safetensors" not in written
+    assert run_cli("dockerignore", str(tmp_path)).stderr.decode().count("nothing to add") == 1
+
+
+def test_dockerignore_matching_rules() -> None:
+    from dockerslim.dockerignore import ignored, parse_rules
+
+    rules = parse_rules("# comment\n**/__pycache__\n*.md\n!README.md\ndata/\n")
+    assert ignored("a/b/__pycache__/x.pyc", rules)
+    assert ignored("CHANGES.md", rules) and not ignored("README.md", rules)
+    assert ignored("data/train.csv", rules) and not ignored("database.py", rules)

@@ -33,6 +33,6 @@ class Pass(Protocol):
 
 def all_passes() -> list[ModuleType]:
     """The passes in the order they run."""
-    from . import hygiene, merge_runs, runtime_base, split_stages, tools_from_images
+    from . import context_hygiene, hygiene, merge_runs, models_out, runtime_base, split_stages, tools_from_images
 
-    return [tools_from_images, split_stages, runtime_base, hygiene, merge_runs]
+    return [context_hygiene, models_out, tools_from_images, split_stages, runtime_base, hygiene, merge_runs]

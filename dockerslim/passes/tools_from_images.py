@@ -91,6 +91,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 effect=f"one small layer with {', '.join(tool['paths'])} in {tool['dest']}; "
                        "the tag pins the version (pin a digest for full reproducibility)",
                 risk="low", before=str(node.command), after=" ".join(copy.paths),
+                config=tuple(f"Python.{name}" for name in tool["pip"]),
             ))
         stages.append(replace(stage, body=tuple(body)))
     result.dockerfile = replace(df, stages=tuple(stages))

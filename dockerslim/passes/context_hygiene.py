@@ -1,0 +1,32 @@
+"""DS205 context-hygiene: a ``COPY . .`` (or ``ADD .``) from a build context that has no
+``.dockerignore`` sends — and bakes in — everything: ``.git``, virtualenvs, caches, datasets,
+weights. Reports it with what ``dockerslim dockerignore`` would exclude. Changes nothing.
+``.dockerignore`` filters the build context only; it does not apply to ``COPY --from``.
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..changes import Note
+from ..context import PassContext
+from ..dockerignore import propose
+from . import PassResult
+
+ID = "DS205"
+NAME = "context-hygiene"
+SUMMARY = "warn when the whole build context is copied without a .dockerignore"
+
+
+def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
+    result = PassResult(dockerfile=df)
+    if context.context_dir is None or (context.context_dir / ".dockerignore").exists():
+        return result
+    for node in df.instructions():
+        if isinstance(node, ir.Copy) and node.flag("from") is None and any(s in (".", "./") for s in node.sources):
+            proposal = propose(context.context_dir, df)
+            extra = f"; `dockerslim dockerignore {context.context_dir}` proposes: {', '.join(p for p, _, _ in proposal)}" if proposal else ""
+            result.notes.append(Note(rule=ID, pass_name=NAME, level="warning", line=node.line,
+                                     message="copies the whole build context, which has no .dockerignore" + extra +
+                                             " (note: .dockerignore does not apply to COPY --from)"))
+            break
+    return result

@@ -91,7 +91,7 @@ def _option_value(argv: tuple[str, ...], *names: str) -> str | None:
     return None
 
 
-def _category(cmd: SimpleCommand) -> str:
+def category(cmd: SimpleCommand) -> str:
     """system | python | build | download | fs | unknown, for one simple command."""
     cfg = _cfg()
     prog, argv = cmd.program, cmd.argv
@@ -194,7 +194,7 @@ def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
     info = StepInfo(node, Kind.FS_EDIT, cwd, user, commands=cmds)
     cats: set[str] = set()
     for cmd in cmds:
-        cat = _category(cmd)
+        cat = category(cmd)
         cats.add(cat)
         here = cmd.cwd or cwd
         if cat == "system":

@@ -80,12 +80,12 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) 
     if ops is None or any(op in ("||", "|") for op in ops):
         plan.why_not = "its commands are joined by || or pipes (or it is not plain shell form)"
         return plan
-    from ..classify import _category
+    from ..classify import category
 
     parts: list[str] = []
     installs = 0
     for cmd in step.commands:
-        cat = _category(cmd)
+        cat = category(cmd)
         if cat in ("python", "build"):
             continue
         if cat == "system" and cmd.program in APT + ("apk", "dnf", "yum", "microdnf") and (

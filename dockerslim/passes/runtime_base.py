@@ -24,6 +24,7 @@ from ..context import PassContext
 from ..image import ImageRef, has_variables
 from ..jit import scan_context
 from ..shell import commands
+from ..words import resolved_image
 from . import PassResult
 
 ID = "DS101"
@@ -35,6 +36,14 @@ SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
 FULL_IMAGE_TOOLS = {"curl", "wget", "git", "ssh", "gcc", "g++", "make", "cmake", "nvcc", "pkg-config", "unzip", "zip", "jq"}
 TOOL_PACKAGES = {"gcc": ("gcc", "build-essential"), "g++": ("g++", "build-essential"), "make": ("make", "build-essential"),
                  "ssh": ("openssh-client",)}
+
+
+def _parses(text: str) -> bool:
+    try:
+        ImageRef.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _note(message: str, line: int | None = None, level: str = "info") -> Note:
@@ -113,19 +122,31 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     if context.options.keep_base and not context.options.runtime_base:
         result.notes.append(_note("--keep-base: base image kept"))
         return result
-    if has_variables(image):
-        result.notes.append(_note(f"base {image} holds a variable; use --runtime-base IMAGE to choose one", final.from_.line))
+    if has_variables(image) and not context.options.runtime_base:
+        resolved = resolved_image(df, final)
+        hint = ""
+        if not has_variables(resolved):
+            info = lookup_base(ImageRef.parse(resolved)) if _parses(resolved) else None
+            if info and info.runtime:
+                hint = (f"; it defaults to {resolved}, whose runtime variant is {info.runtime}: pass "
+                        f"--runtime-base {info.runtime} (not done automatically, since --build-arg would then "
+                        "no longer choose the runtime image)")
+        result.notes.append(_note(f"base {image} holds a variable{hint or '; use --runtime-base IMAGE to choose one'}",
+                                  final.from_.line))
         return result
     if image == "scratch" or df.stage_named(image):
         return result
-    try:
-        ref = ImageRef.parse(image)
-    except ValueError:
-        return result
-    info = lookup_base(ref)
     forced = context.options.runtime_base
+    resolved = resolved_image(df, final)
+    if not _parses(resolved):
+        if not forced:
+            return result
+        ref, info = None, None
+    else:
+        ref = ImageRef.parse(resolved)
+        info = lookup_base(ref)
     if info is None and not forced:
-        why = "it is pinned by digest" if ref.digest else "the catalog knows no runtime variant of it"
+        why = "it is pinned by digest" if ref and ref.digest else "the catalog knows no runtime variant of it"
         result.notes.append(_note(f"base {image} kept: {why}", final.from_.line))
         return result
     if context.context_dir is None:
@@ -148,7 +169,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     new_from = replace(final.from_, image=str(new_ref))
     result.dockerfile = replace(df, stages=df.stages[:-1] + (replace(final, from_=new_from),))
     sizes = ""
-    if info and info.size(ref) and info.size(new_ref):
+    if info and ref and info.size(ref) and info.size(new_ref):
         sizes = f" ({info.size(ref)} → {info.size(new_ref)})"
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=final.from_.line, before=image, after=str(new_ref),

@@ -21,10 +21,11 @@ from dataclasses import replace
 from .. import ir
 from ..catalog import lookup_base
 from ..changes import Change, Note
-from ..classify import Kind, StepInfo, classify_run, copy_artifacts, resolve_dir
+from ..classify import Kind, PipInstall, StepInfo, classify_run, copy_artifacts, resolve_dir
 from ..context import PassContext
 from ..image import ImageRef, has_variables
 from ..jit import scan_context
+from ..words import resolved_image
 from . import PassResult
 from ._runtime_packages import plan_runtime_packages
 
@@ -85,9 +86,15 @@ def _needs_venv(steps: list[StepInfo]) -> bool:
     return any(p.target is None and not p.user and not _own_venv(p) for s in steps for p in s.pip)
 
 
-def _own_venv(pip) -> bool:  # type: ignore[no-untyped-def]
+def _own_venv(pip: PipInstall) -> bool:
     """pip from a virtualenv the Dockerfile made itself (``/x/venv/bin/pip``)."""
     return "/bin/" in pip.command.argv[0] or pip.command.argv[0].startswith(("/", "."))
+
+
+def _program(command: ir.Command) -> str:
+    """The program a CMD/ENTRYPOINT runs (first word of the shell form)."""
+    words = list(command) if isinstance(command, tuple) else command.split()
+    return words[0] if words else ""
 
 
 def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
@@ -109,7 +116,7 @@ def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
                 raise Decline(f"this step writes to {path}, too broad to carry over as an artifact", line)
     if _needs_venv(steps):
         for command in final_cmds:
-            argv0 = command[0] if isinstance(command, tuple) and command else (command.split() or [""])[0] if isinstance(command, str) else ""
+            argv0 = _program(command)
             if argv0.startswith("/") and posixpath.basename(argv0).startswith("python") and not argv0.startswith(VENV):
                 raise Decline(f"the image runs {argv0} by absolute path, which would bypass the virtualenv")
 
@@ -224,7 +231,11 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         return result
 
     image = stage.from_.image
-    info = lookup_base(ImageRef.parse(image)) if not has_variables(image) else None
+    resolved = resolved_image(df, stage)  # FROM ${BASE}: the ARG default tells the OS release
+    try:
+        info = lookup_base(ImageRef.parse(resolved)) if not has_variables(resolved) else None
+    except ValueError:
+        info = None
     release = info.release if info else ""
     venv = _needs_venv(steps)
     distro_python = venv and info is not None and info.python == ""
@@ -249,7 +260,8 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     ):
         result.notes.append(_note("no build-only packages or build steps: no split needed"))
         return result
-    if not any(p.removed for p in plans.values()) and not _runtime_base_expected(info, context):
+    swap = _runtime_base_expected(info, context) and (not has_variables(image) or bool(context.options.runtime_base))
+    if not any(p.removed for p in plans.values()) and not swap:
         result.notes.append(_note("split not worth it: the runtime stage would keep the same base image "
                                   "(see runtime-base) and there are no build-only packages to leave behind", stage.from_.line))
         return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -23,6 +24,18 @@ INSTALL_HINT = (
     "no image builder found: install buildah (Debian/Ubuntu: apt-get install buildah) "
     "or Docker with buildx (a daemon or a remote builder: docker buildx create --driver kubernetes …)"
 )
+
+
+HEREDOC_BUILDAH = (1, 33)  # first buildah release whose Dockerfile parser reads heredocs
+
+
+def _uses_heredocs(dockerfile: str) -> bool:
+    from .parse import parse
+
+    try:
+        return any(getattr(n, "heredocs", ()) for n in parse(dockerfile).instructions())
+    except DockerslimError:
+        return False
 
 
 class BuilderError(DockerslimError):
@@ -92,8 +105,20 @@ class Buildah:
             raise BuilderError(f"buildah {args[0]} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")
         return proc
 
+    def version(self) -> tuple[int, ...]:
+        out = self._buildah("--version").stdout.decode()
+        m = re.search(r"version (\d+)\.(\d+)", out)
+        return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
               build_contexts: dict[str, str] | None = None) -> BuildOutcome:
+        if _uses_heredocs(dockerfile) and self.version() < HEREDOC_BUILDAH:
+            raise BuilderError(
+                f"buildah {'.'.join(map(str, self.version()))} does not understand heredocs (RUN <<EOF); "
+                f"buildah {'.'.join(map(str, HEREDOC_BUILDAH))} or newer does (Debian 13 ships 1.39), "
+                "or use --builder buildx")
+        if build_contexts and self.version() < (1, 29):
+            raise BuilderError("this buildah does not support --build-context (1.29 or newer does); use --builder buildx")
         with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile", delete=False) as fh:
             fh.write(dockerfile)
         args = ["bud", "--isolation", self.isolation, "--layers", "--format", "docker", f"--pull={self.pull}",

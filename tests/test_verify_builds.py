@@ -102,3 +102,14 @@ def test_cli_verify_json(buildah: Buildah, tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     assert doc["ok"] is True and doc["rewrite"]["size"] < doc["original"]["size"]
     assert doc["rewrite"]["compressed"] < doc["original"]["compressed"]
+
+
+def test_old_buildah_says_it_cannot_build_heredocs(buildah: Buildah) -> None:
+    """Bookworm's buildah (1.28) mis-reads heredocs; verify must say so instead of a confusing failure."""
+    from dockerslim.builders import HEREDOC_BUILDAH
+
+    if buildah.version() >= HEREDOC_BUILDAH:
+        pytest.skip("this buildah understands heredocs")
+    report = verify(REWRITE / "heredoc-install" / "Dockerfile", builder=buildah, smoke="true", compressed=False)
+    first = report.checks[0]
+    assert not first.ok and "does not understand heredocs" in first.detail and "--builder buildx" in first.detail

@@ -4,7 +4,8 @@ in the same RUN as ``install``, ``-y``, ``--no-install-recommends`` (a behaviour
 default, switchable), ``rm -rf /var/lib/apt/lists/*``, ``pip --no-cache-dir``, ``apk --no-cache``,
 ``dnf/yum clean all``, ``conda clean -afy``, ``npm cache clean --force``.
 
-Left alone: builder stages (their layers never ship), RUNs with a cache mount, RUNs that are
+Builder stages (their layers never ship) get BuildKit cache mounts for pip/uv/npm/go caches
+instead, so rebuilds do not download again. Left alone: RUNs that already have a cache mount, RUNs that are
 not plain shell (exec form, heredocs, ``||``/pipes at top level) and, for apt, any RUN followed
 by a later ``apt-get install`` that has no ``apt-get update`` of its own: deleting the lists
 would break it.
@@ -144,12 +145,53 @@ def parse_mount_type(flag: ir.Flag) -> str:
     return parse_mount(flag.value)["type"]
 
 
+def _cache_mounts(node: ir.Run, user: str) -> list[str]:
+    """Cache-mount targets for the installers/builds of a builder-stage RUN."""
+    if user.split(":")[0] not in ("root", "0") or any(parse_mount_type(f) == "cache" for f in node.flags):
+        return []
+    script = run_script(node)
+    cmds = commands(script) if script else None
+    targets: list[str] = []
+    for cmd in cmds or []:
+        pip = pip_argv(cmd)
+        if pip is not None:
+            cmd = replace(cmd, argv=(("uv",) if cmd.program == "uv" else ("pip",)) + pip[1:])
+        for rule in load("hygiene")["cache_mount"]:
+            if (cmd.program in rule["programs"] and _subcommand(cmd) == rule["subcommand"]
+                    and not set(rule["disabled_by"]) & set(cmd.argv) and rule["target"] not in targets):
+                targets.append(rule["target"])
+    return targets
+
+
+def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
+    body = list(stage.body)
+    user = "root"
+    for j, node in enumerate(body):
+        if isinstance(node, ir.User):
+            user = node.user
+        if not isinstance(node, ir.Run):
+            continue
+        targets = _cache_mounts(node, user)
+        if not targets:
+            continue
+        mounts = tuple(ir.Flag(name="mount", value=f"type=cache,target={t}") for t in targets)
+        body[j] = replace(node, flags=node.flags + mounts)
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=node.line,
+            message="cache mount " + ", ".join(targets) + " for this builder step",
+            reason="builder stages never ship: their download caches can live in a BuildKit cache mount instead of being thrown away",
+            effect="faster rebuilds (packages are not downloaded again); no change to any image",
+            risk="none"))
+    return replace(stage, body=tuple(body))
+
+
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     shipping = shipping_stages(df)
     stages = list(df.stages)
     for i, stage in enumerate(df.stages):
         if i not in shipping:
+            stages[i] = _builder_stage(stage, result)
             continue
         body = list(stage.body)
         for j, node in enumerate(body):

@@ -123,7 +123,8 @@ def write(rows: list[dict], sp: dict) -> None:
                   "Stand-ins imitate the real bases (tests/standins): Debian bookworm with Python where the real "
                   "image has it; devel variants add compilers and headers. Absolute sizes are therefore smaller "
                   "than with the real images (pytorch devel 6.66 GB vs runtime 3.03 GB); the ratios show what "
-                  "the rewrite itself removes.", "",
+                  "the rewrite itself removes. Build seconds are with buildah's layer cache as earlier runs left it "
+                  "(mostly warm): read them relative to each other, not as cold-build times.", "",
                   "| fixture | verified | size MB before → after | compressed MB before → after | layers | build s | smoke exit |",
                   "|---|---|---|---|---|---|---|"]
         for r in rows:

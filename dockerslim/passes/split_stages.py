@@ -16,7 +16,7 @@ line and the reason, rather than risking a runtime stage that is missing somethi
 from __future__ import annotations
 
 import posixpath
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .. import ir
 from ..catalog import lookup_base
@@ -27,7 +27,7 @@ from ..image import ImageRef, has_variables
 from ..jit import scan_context
 from ..words import resolved_image
 from . import PassResult
-from ._runtime_packages import plan_runtime_packages
+from ._runtime_packages import PackagePlan, plan_runtime_packages
 
 ID = "DS100"
 NAME = "split-stages"
@@ -211,11 +211,54 @@ def _add_python_venv_package(node: ir.Run) -> ir.Run:
     return node
 
 
+@dataclass
+class _Split:
+    """The decisions one split rests on, shared by the functions that build its stages."""
+
+    stage: ir.Stage
+    steps: list[StepInfo]
+    plans: dict[int, PackagePlan]  # id(step) -> runtime version of its package installs
+    release: str
+    venv: bool
+    system_site: bool
+    distro_python: bool
+    builder: str
+    assembly: str
+    artifacts: list[str]
+
+
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
+    split = _decide(df, context, result)
+    if split is None:
+        return result
+    stages = [_builder_stage(split, result)]
+    if context.options.assembly:
+        stages.append(ir.Stage(
+            from_=ir.From(image="scratch", name=split.assembly, leading=(
+                "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
+            body=tuple(_copies(split.builder, split.artifacts)),
+        ))
+        delivery: list[ir.Instruction] = [ir.Copy(flags=(ir.Flag(name="from", value=split.assembly),), paths=("/", "/"))]
+    else:
+        delivery = _copies(split.builder, split.artifacts)
+    if split.venv:
+        delivery.append(ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))))
+    stages.append(_runtime_stage(split, delivery, result))
+    result.dockerfile = replace(df, stages=tuple(stages))
+    _report(split, context, result)
+    return result
+
+
+def _copies(source: str, artifacts: list[str]) -> list[ir.Instruction]:
+    return [ir.Copy(flags=(ir.Flag(name="from", value=source),), paths=(p, _target(p))) for p in artifacts]
+
+
+def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Split | None:
+    """Whether to split, and on what terms; None (with a note saying why) when not."""
     if len(df.stages) != 1:
         result.notes.append(_note("already multi-stage: its stage structure is kept"))
-        return result
+        return None
     stage = df.stages[0]
     steps = _classify(stage)
     final_cmds = [n.command for n in stage.body if isinstance(n, (ir.Cmd, ir.Entrypoint)) and n.command]
@@ -223,12 +266,12 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         s.kind == Kind.SYSTEM_PACKAGES and s.packages for s in steps
     ):
         result.notes.append(_note("nothing is built in this stage: no split needed"))
-        return result
+        return None
     try:
         _check(steps, final_cmds)
     except Decline as exc:
         result.notes.append(_note(f"split declined: {exc}", exc.line, "skipped"))
-        return result
+        return None
 
     image = stage.from_.image
     resolved = resolved_image(df, stage)  # FROM ${BASE}: the ARG default tells the OS release
@@ -238,47 +281,50 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         info = None
     release = info.release if info else ""
     venv = _needs_venv(steps)
-    distro_python = venv and info is not None and info.python == ""
-    system_site = info is None or info.packages_in_base  # reuse what the base ships (torch…)
 
     # Runtime versions of the package installs; they decide whether splitting pays off.
     # Code that compiles at run time (the JIT guard) keeps every package the image had.
     jit = scan_context(context.context_dir) if context.context_dir is not None else []
     if jit:
         result.notes.append(_note(f"system packages kept whole in the runtime: {jit[0]} (JIT guard)", jit[0].line, "warning"))
-    plans = {}
+    plans: dict[int, PackagePlan] = {}
     for step in steps:
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
             plan = plan_runtime_packages(step, "" if jit else release, keep_all=bool(jit))
             if plan.why_not and step.kind == Kind.MIXED:
                 result.notes.append(_note(f"split declined: this RUN installs packages and builds, and {plan.why_not}",
                                           step.node.line, "skipped"))
-                return result
+                return None
             plans[id(step)] = plan
     if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not any(
         p.removed for p in plans.values()
     ):
         result.notes.append(_note("no build-only packages or build steps: no split needed"))
-        return result
+        return None
     swap = _runtime_base_expected(info, context) and (not has_variables(image) or bool(context.options.runtime_base))
     if not any(p.removed for p in plans.values()) and not swap:
         result.notes.append(_note("split not worth it: the runtime stage would keep the same base image "
                                   "(see runtime-base) and there are no build-only packages to leave behind", stage.from_.line))
-        return result
+        return None
+    return _Split(
+        stage=stage, steps=steps, plans=plans, release=release, venv=venv,
+        system_site=info is None or info.packages_in_base,  # reuse what the base ships (torch…)
+        distro_python=venv and info is not None and info.python == "",
+        builder=_unique_name(df, "builder"), assembly=_unique_name(df, "assembly"),
+        artifacts=_artifacts(steps, venv),
+    )
 
-    builder_name = _unique_name(df, "builder")
-    assembly_name = _unique_name(df, "assembly")
-    artifacts = _artifacts(steps, venv)
 
-    # --- builder: the original stage, as written, without image-only config
-    builder_body: list[ir.Instruction] = []
+def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
+    """The original stage, as written, without image-only config, with the virtualenv set up."""
+    body: list[ir.Instruction] = []
     venv_added = False
-    for step in steps:
+    for step in split.steps:
         node = step.node
         if isinstance(node, IMAGE_ONLY_CONFIG):
             continue
-        if venv and not venv_added and any(not p.user and p.target is None for p in step.pip):
-            builder_body += _venv_steps(system_site)
+        if split.venv and not venv_added and any(not p.user and p.target is None for p in step.pip):
+            body += _venv_steps(split.system_site)
             venv_added = True
         if any(p.system and p.command.program == "uv" for p in step.pip):
             node = _without_system_flag(step)
@@ -286,43 +332,26 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 rule=ID, pass_name=NAME, line=node.line, message="`uv pip install --system` installs into the virtualenv",
                 reason="in the builder the virtualenv is active; what it holds is what reaches the runtime",
                 effect="the same packages, in /opt/venv instead of the system interpreter", risk="low"))
-        if distro_python and isinstance(node, ir.Run) and any(
+        if split.distro_python and isinstance(node, ir.Run) and any(
             set(pk.packages) & DISTRO_PYTHON_PKGS for pk in step.packages):
             node = _add_python_venv_package(node)
-        builder_body.append(node)
-    while builder_body and not isinstance(builder_body[-1], (ir.Run, ir.Copy)):
-        builder_body.pop()  # trailing config changes nothing the runtime receives
-    builder_from = replace(stage.from_, name=builder_name, leading=stage.from_.leading + (
+        body.append(node)
+    while body and not isinstance(body[-1], (ir.Run, ir.Copy)):
+        body.pop()  # trailing config changes nothing the runtime receives
+    from_ = replace(split.stage.from_, name=split.builder, leading=split.stage.from_.leading + (
         "# dockerslim: build stage (compilers, headers, caches stay here)\n",))
+    return ir.Stage(from_=from_, body=tuple(body))
 
-    stages: list[ir.Stage] = [ir.Stage(from_=builder_from, body=tuple(builder_body))]
-    if context.options.assembly:
-        copies = tuple(ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, _target(p))) for p in artifacts)
-        stages.append(ir.Stage(
-            from_=ir.From(image="scratch", name=assembly_name, leading=(
-                "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
-            body=copies,
-        ))
-        delivery: list[ir.Instruction] = [ir.Copy(flags=(ir.Flag(name="from", value=assembly_name),), paths=("/", "/"))]
-    else:
-        delivery = [ir.Copy(flags=(ir.Flag(name="from", value=builder_name),), paths=(p, _target(p))) for p in artifacts]
-    if venv:
-        delivery.append(ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))))
 
-    # --- runtime: the original order, builder-only work replaced by the artifacts
-    runtime_body: list[ir.Instruction] = []
+def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassResult) -> ir.Stage:
+    """The original order, builder-only work replaced by the artifacts."""
+    body: list[ir.Instruction] = []
     package_runs: set[int] = set()  # positions of package-install RUNs (they never need artifacts)
     first_artifact: int | None = None
-    removed_pkgs: list[str] = []
-    added_pkgs: list[str] = []
-    unknown_dev: list[str] = []
-    for step in steps:
+    for step in split.steps:
         node = step.node
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
-            plan = plans[id(step)]
-            removed_pkgs += plan.removed
-            added_pkgs += plan.added
-            unknown_dev += plan.unknown_dev
+            plan = split.plans[id(step)]
             if plan.why_not or (step.kind == Kind.SYSTEM_PACKAGES and not plan.removed and not plan.added):
                 new_node: ir.Instruction | None = node
             elif plan.script is not None:
@@ -330,67 +359,69 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             else:
                 new_node = None
             if new_node is not None:
-                package_runs.add(len(runtime_body))
-                runtime_body.append(new_node)
+                package_runs.add(len(body))
+                body.append(new_node)
         elif step.kind not in ARTIFACT_KINDS:
-            runtime_body.append(node)
+            body.append(node)
         if step.kind in ARTIFACT_KINDS and first_artifact is None:
-            first_artifact = len(runtime_body)
+            first_artifact = len(body)
         if step.kind == Kind.UNKNOWN:
             result.notes.append(_note(f"kept in the runtime stage unchanged: {step.reason or 'its effects are unknown'}",
                                       node.line, "warning"))
     # Deliver the artifacts where the first of them appeared, but after any package installs
     # that follow it with only config in between: installs do not need the app, and a layer
     # of packages above the app's layer would be rebuilt on every code change.
-    at = len(runtime_body) if first_artifact is None else first_artifact
-    for i in range(at, len(runtime_body)):
+    at = len(body) if first_artifact is None else first_artifact
+    for i in range(at, len(body)):
         if i in package_runs:
             at = i + 1
-        elif isinstance(runtime_body[i], (ir.Run, ir.Copy)):
+        elif isinstance(body[i], (ir.Run, ir.Copy)):
             break
-    runtime_body[at:at] = delivery
-    runtime_from = replace(stage.from_, leading=(
-        "\n", "# dockerslim: runtime stage (only what the app needs to run)\n"))
-    stages.append(ir.Stage(from_=runtime_from, body=tuple(runtime_body)))
+    body[at:at] = delivery
+    from_ = replace(split.stage.from_, leading=("\n", "# dockerslim: runtime stage (only what the app needs to run)\n"))
+    return ir.Stage(from_=from_, body=tuple(body))
 
-    new_df = replace(df, stages=tuple(stages))
-    result.dockerfile = new_df
+
+def _report(split: _Split, context: PassContext, result: PassResult) -> None:
+    stage, steps, plans = split.stage, split.steps, split.plans
     end = max((n.source.end_line for n in stage if n.source), default=None)
     moved = [s for s in steps if s.kind in BUILDER_ONLY]
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=stage.from_.line, end_line=end,
-        message=f"split into {builder_name}" + (f" / {assembly_name}" if context.options.assembly else "") + " / runtime stages",
+        message=f"split into {split.builder}" + (f" / {split.assembly}" if context.options.assembly else "") + " / runtime stages",
         reason=f"{len(moved)} build step(s) (dependency installs, compilation) and their tools stay in the "
-               f"builder; the runtime receives {len(artifacts)} artifact path(s): {', '.join(artifacts)}",
+               f"builder; the runtime receives {len(split.artifacts)} artifact path(s): {', '.join(split.artifacts)}",
         effect="the final image no longer carries compilers, headers, build caches or intermediate layers; "
                + ("one layer brings every artifact" if context.options.assembly else "one layer per artifact path")
                + "; builds take a little longer (two stages) and the runtime layer is rebuilt when any artifact changes",
         risk="low",
     ))
-    if removed_pkgs or added_pkgs:
+    removed = list(dict.fromkeys(p for plan in plans.values() for p in plan.removed))
+    added = list(dict.fromkeys(p for plan in plans.values() for p in plan.added))
+    if removed or added:
         pkg_line = next((s.node.line for s in steps if id(s) in plans and (plans[id(s)].removed or plans[id(s)].added)), None)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=pkg_line,
-            message=f"runtime stage drops build-only packages ({', '.join(dict.fromkeys(removed_pkgs)) or 'none'})"
-                    + (f" and installs their runtime libraries ({', '.join(dict.fromkeys(added_pkgs))})" if added_pkgs else ""),
+            message=f"runtime stage drops build-only packages ({', '.join(removed) or 'none'})"
+                    + (f" and installs their runtime libraries ({', '.join(added)})" if added else ""),
             reason="compilers and -dev packages are needed to build, not to run; compiled artifacts need only the shared libraries"
-                   + (f" (runtime names for {release})" if release else ""),
+                   + (f" (runtime names for {split.release})" if split.release else ""),
             effect="smaller runtime layer for system packages",
             risk="medium",
         ))
-    for pkg in dict.fromkeys(unknown_dev):
-        result.notes.append(_note(f"{pkg}: no runtime library known for release {release or '(unknown)'}; kept in the runtime stage",
-                                  level="warning"))
-    if venv:
+    for pkg in dict.fromkeys(p for plan in plans.values() for p in plan.unknown_dev):
+        result.notes.append(_note(f"{pkg}: no runtime library known for release {split.release or '(unknown)'}; "
+                                  "kept in the runtime stage", level="warning"))
+    if split.venv:
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=next((s.node.line for s in steps if s.pip), None),
             message=f"Python dependencies install into a virtualenv at {VENV}"
-                    + (" that also sees the base image's packages (--system-site-packages)" if system_site else ""),
+                    + (" that also sees the base image's packages (--system-site-packages)" if split.system_site else ""),
             reason="a virtualenv is one directory the runtime can receive whole, without a compiler"
-                   + ("; it reuses the packages the base image already ships (torch…) instead of copying them" if system_site else ""),
+                   + ("; it reuses the packages the base image already ships (torch…) instead of copying them"
+                      if split.system_site else ""),
             effect=f"final image Env gains VIRTUAL_ENV={VENV} and {VENV}/bin at the front of PATH",
             risk="low", config=("Env.VIRTUAL_ENV", "Env.PATH"),
         ))
-    if distro_python:
+    if split.distro_python:
         result.notes.append(_note("python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))
-    return result

@@ -12,7 +12,7 @@ from dockerslim import parse, rewrite
 from dockerslim.image_config import final_config
 from dockerslim.parse import parse as parse_df
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, dockerfiles
 
 CASES = sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "Dockerfile").exists())
 
@@ -98,3 +98,22 @@ def test_layer_counts_in_json(case: Path) -> None:
                                "after": count(entry["text"])}
     assert entry["passes"] == ["context-hygiene", "models-out", "tools-from-images", "split-stages", "runtime-base",
                                "package-hygiene", "merge-runs"]
+
+
+ALL_INPUTS = dockerfiles()
+
+
+@pytest.mark.parametrize("path", ALL_INPUTS, ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_whole_corpus_rewrite_is_idempotent_and_keeps_config(path: Path) -> None:
+    """Property over every fixture Dockerfile (syntax corpus included): rewriting a rewrite
+    changes nothing, and the final config is kept except what a change declares."""
+    text = path.read_bytes().decode("utf-8")
+    result = rewrite(text, path=str(path), context_dir=path.parent)
+    assert rewrite(result.text, context_dir=path.parent).text == result.text
+    before, after = final_config(parse(text)), final_config(parse_df(result.text))
+    for key in {c for change in result.changes for c in change.config}:
+        field, _, name = key.partition(".")
+        if field in before:
+            before[field].pop(name, None)  # type: ignore[union-attr]
+            after[field].pop(name, None)  # type: ignore[union-attr]
+    assert after == before

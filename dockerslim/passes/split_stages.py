@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from .. import ir
 from ..catalog import lookup_base
 from ..changes import Change, Note
-from ..classify import Kind, PipInstall, StepInfo, classify_run, copy_artifacts, resolve_dir
+from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir
 from ..context import PassContext
 from ..image import ImageRef, has_variables
 from ..jit import scan_context
@@ -103,8 +103,7 @@ def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
         line = step.node.line
         if step.unaccounted and (step.kind in ARTIFACT_KINDS):
             raise Decline(f"cannot locate the effects of this step: {step.unaccounted}", line)
-        if step.kind == Kind.UNKNOWN and any(c.program in ("make", "gcc", "g++", "cc", "cmake", "nvcc", "cargo", "go")
-                                             for c in step.commands):
+        if step.kind == Kind.UNKNOWN and any(category(c) == "build" for c in step.commands):
             raise Decline("a build step is mixed with commands dockerslim cannot follow", line)
         for pip in step.pip:
             if pip.system and (pip.command.program != "uv" or step.node.heredocs or not isinstance(step.node.command, str)):  # type: ignore[attr-defined]

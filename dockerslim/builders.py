@@ -26,6 +26,7 @@ INSTALL_HINT = (
 )
 
 
+SETUP_FAILURES = ("sealing memfd copy",)  # container set-up errors, not the command's
 HEREDOC_BUILDAH = (1, 33)  # first buildah release whose Dockerfile parser reads heredocs
 
 
@@ -160,6 +161,16 @@ class Buildah:
             return sum(int(layer["size"]) for layer in manifest["layers"])
 
     def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome:
+        """Run ``argv`` in a fresh container of ``image``. A failure of the container set-up
+        itself (not of the command) is retried twice: chroot isolation occasionally loses a
+        race sealing its memfd copy ("Device or resource busy")."""
+        for attempt in range(3):
+            outcome = self._run_once(image, argv, timeout)
+            if outcome.exit_code == 0 or not any(m in outcome.output for m in SETUP_FAILURES):
+                return outcome
+        return outcome
+
+    def _run_once(self, image: str, argv: list[str], timeout: float) -> RunOutcome:
         ctr = self._buildah("from", "--pull=never", "-q", image).stdout.decode().strip()
         try:
             proc = _run(["buildah", "run", "--isolation", self.isolation, ctr, "--", *argv], env=self.env, timeout=timeout)

@@ -60,6 +60,7 @@ class BaseInfo:
     image: ImageRef
     runtime: ImageRef | None  # None when no runtime variant is known
     static_runtime: ImageRef | None
+    cuda_free_runtime: ImageRef | None  # nvidia/cuda base tag, for apps that use no CUDA
     family: str  # debian, ubuntu, rockylinux…
     release: str  # bookworm, jammy…
     python: str  # interpreter path ("" for none)
@@ -108,11 +109,12 @@ def lookup_base(ref: ImageRef) -> BaseInfo | None:
             runtime = ImageRef.parse(rule["runtime_image"].format(release=release, **groups))
         if "static_runtime_image" in rule:
             static = ImageRef.parse(rule["static_runtime_image"])
+        cuda_free = ref.with_tag(rule["cuda_free_runtime"].format(**groups)) if "cuda_free_runtime" in rule else None
         version = rule.get("python_version", "")
         if version.startswith("tag:"):
             version = groups.get(version[4:], "")
         return BaseInfo(
-            image=ref, runtime=runtime, static_runtime=static, family=family, release=release,
+            image=ref, runtime=runtime, static_runtime=static, cuda_free_runtime=cuda_free, family=family, release=release,
             python=rule.get("python", ""), python_version=version,
             packages_in_base=rule.get("packages_in_base", False), note=rule.get("note", ""),
             sizes=rule.get("sizes", {}),

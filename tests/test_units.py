@@ -117,3 +117,16 @@ def test_keep_base_and_runtime_base_options() -> None:
     text = "FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN pip install .\nCMD [\"python\", \"-m\", \"app\"]\n"
     assert "python:3.12-slim" not in rewrite(text, options=Options(keep_base=True)).text
     assert "FROM python:3.12-slim-bookworm" in rewrite(text, options=Options(runtime_base="python:3.12-slim-bookworm")).text
+
+
+def test_cuda_base_tag_only_when_nothing_uses_cuda() -> None:
+    from .conftest import FIXTURES
+
+    free = FIXTURES / "rewrite" / "cuda-distro-python"
+    used = FIXTURES / "rewrite" / "cuda-cupy"
+    assert "FROM nvidia/cuda:12.4.1-base-ubuntu22.04" in rewrite((free / "Dockerfile").read_text(), context_dir=free).text
+    result = rewrite((used / "Dockerfile").read_text(), context_dir=used)
+    assert "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04" in result.text
+    assert any("infer.py:1: cupy uses them" in n.message for n in result.notes)
+    # without a build context nothing proves the app CUDA-free: keep the runtime tag
+    assert "-cudnn-runtime-" in rewrite((free / "Dockerfile").read_text()).text

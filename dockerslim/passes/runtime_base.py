@@ -17,13 +17,13 @@ import posixpath
 from dataclasses import replace
 
 from .. import ir
-from ..catalog import BaseInfo, lookup_base
+from ..catalog import BaseInfo, load, lookup_base
 from ..changes import Change, Note
-from ..classify import Kind, classify_run
+from ..classify import Kind, category, classify_run
 from ..context import PassContext
 from ..image import ImageRef, has_variables
-from ..jit import scan_context
-from ..shell import commands
+from ..jit import scan_context, uses_modules
+from ..shell import commands, run_script
 from ..words import resolved_image
 from . import PassResult
 
@@ -65,7 +65,7 @@ def _installed(stage: ir.Stage) -> set[str]:
     out: set[str] = set()
     for node in stage.body:
         if isinstance(node, ir.Run) and isinstance(node.command, str):
-            for c in commands(node.command) or []:
+            for c in commands(run_script(node) or "") or []:
                 if c.program in ("apt-get", "apt", "apk", "dnf", "yum", "microdnf"):
                     out.update(a.split("=")[0] for a in c.argv[2:] if not a.startswith("-"))
     return out
@@ -101,17 +101,35 @@ def _is_static_go(df: ir.Dockerfile) -> bool:
         if isinstance(node, ir.Env) and ("CGO_ENABLED", "0") in node.pairs:
             return True
         if isinstance(node, ir.Run) and isinstance(node.command, str):
-            for c in commands(node.command) or []:
+            for c in commands(run_script(node) or "") or []:
                 if c.program == "go" and "CGO_ENABLED=0" in c.assignments:
                     return True
     return False
 
 
-def _choose(info: BaseInfo, df: ir.Dockerfile, final: ir.Stage) -> ImageRef | None:
+def _compiles_anything(df: ir.Dockerfile) -> bool:
+    for node in df.instructions():
+        if isinstance(node, ir.Run):
+            script = run_script(node) if isinstance(node.command, str) else " ".join(node.command)
+            cmds = commands(script) if script is not None else None
+            if cmds is None or any(category(c) == "build" for c in cmds):
+                return True
+    return False
+
+
+def _choose(info: BaseInfo, df: ir.Dockerfile, final: ir.Stage, context: PassContext,
+            result: PassResult) -> ImageRef | None:
     if info.static_runtime and _is_static_go(df) and not any(isinstance(n, ir.Run) for n in final.body):
         user = next((n.user for n in reversed(final.body) if isinstance(n, ir.User)), "root")
         if user.split(":")[0] in ("root", "0", "nonroot", "65532") or user.split(":")[0].isdigit():
             return info.static_runtime
+    if info.cuda_free_runtime and context.context_dir is not None and not _compiles_anything(df):
+        users = uses_modules(context.context_dir, set(load("base_images")["cuda"]["modules"]))
+        if not users:
+            result.notes.append(_note(f"no source or requirement in the context uses CUDA and nothing is compiled: "
+                                      f"{info.cuda_free_runtime} (CUDA base only) instead of {info.runtime}"))
+            return info.cuda_free_runtime
+        result.notes.append(_note(f"{info.runtime} keeps the CUDA libraries: {users[0]} uses them"))
     return info.runtime
 
 
@@ -163,7 +181,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         for line, why in blockers:
             result.notes.append(_note(f"runtime base not used: {why}", line, "skipped"))
         return result
-    new_ref = ImageRef.parse(forced) if forced else (_choose(info, df, final) if info else None)
+    new_ref = ImageRef.parse(forced) if forced else (_choose(info, df, final, context, result) if info else None)
     if new_ref is None or str(new_ref) == image:
         return result
     new_from = replace(final.from_, image=str(new_ref))

@@ -103,3 +103,25 @@ def test_dockerignore_matching_rules() -> None:
     assert ignored("a/b/__pycache__/x.pyc", rules)
     assert ignored("CHANGES.md", rules) and not ignored("README.md", rules)
     assert ignored("data/train.csv", rules) and not ignored("database.py", rules)
+
+
+def test_sarif_validates_against_the_sarif_2_1_0_model() -> None:
+    """Every object must load into sarif-pydantic's SARIF 2.1.0 model with no field the
+    model does not know (it allows extras, so we check that none were needed)."""
+    from pydantic import BaseModel
+    from sarif_pydantic import Sarif
+
+    def extras(node: object, path: str = "$") -> list[str]:
+        if isinstance(node, BaseModel):
+            found = [f"{path}: {sorted(node.model_extra)}"] if node.model_extra else []
+            for name in type(node).model_fields:
+                found += extras(getattr(node, name), f"{path}.{name}")
+            return found
+        if isinstance(node, list):
+            return [e for i, v in enumerate(node) for e in extras(v, f"{path}[{i}]")]
+        return []
+
+    for case in ("python-psycopg2", "configure-make-unknown", "pytorch-torch-compile"):
+        proc = run_cli("rewrite", "--format", "sarif", str(FIXTURES / "rewrite" / case / "Dockerfile"))
+        model = Sarif.model_validate(json.loads(proc.stdout))
+        assert extras(model) == [] and model.runs[0].results

@@ -91,6 +91,7 @@ def rewrite(
     keep_base: Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")] = False,
     runtime_base: Annotated[Optional[str], typer.Option("--runtime-base", help="Use IMAGE as the runtime base.")] = None,
     keep_recommends: Annotated[bool, typer.Option("--keep-recommends", help="Do not add apt --no-install-recommends.")] = False,
+    pin_digest: Annotated[bool, typer.Option("--pin-digest", help="Pin tool images by digest (from the catalog).")] = False,
     models_context: Annotated[Optional[str], typer.Option("--models-context", help="Copy model configs from this build context; weights stay out.")] = None,
     color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour the diff (default: on a terminal).")] = None,
 ) -> None:
@@ -113,7 +114,7 @@ def rewrite(
         only=frozenset(only) if only else None, skip=frozenset(skip) if skip else None,
         assembly=False if no_assembly else None, keep_base=True if keep_base else None,
         runtime_base=runtime_base, no_install_recommends=False if keep_recommends else None,
-        models_context=models_context,
+        models_context=models_context, pin_digest=True if pin_digest else None,
     )
     if only and not skip:
         overrides["skip"] = frozenset()  # --only on the command line wins over a configured skip

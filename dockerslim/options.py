@@ -15,6 +15,7 @@ class Options:
     no_install_recommends: bool = True  # add --no-install-recommends (a behaviour change)
     models_context: str | None = None  # build-context name for model files
     data: tuple[str, ...] = ()  # folders with extra catalog files (base_images.toml, …)
+    pin_digest: bool = False  # tools-from-images: image@sha256 from the catalog's digests
 
     def enabled(self, pass_id: str, pass_name: str) -> bool:
         if self.only and not ({pass_id, pass_name} & self.only):

@@ -130,3 +130,16 @@ def test_cuda_base_tag_only_when_nothing_uses_cuda() -> None:
     assert any("infer.py:1: cupy uses them" in n.message for n in result.notes)
     # without a build context nothing proves the app CUDA-free: keep the runtime tag
     assert "-cudnn-runtime-" in rewrite((free / "Dockerfile").read_text()).text
+
+
+def test_pin_digest_uses_catalog_digests_and_says_when_it_has_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "FROM python:3.12-slim\nRUN pip install uv==0.7.11\n"
+    plain = rewrite(text, options=Options(only=frozenset({"tools-from-images"}), pin_digest=True))
+    assert "ghcr.io/astral-sh/uv:0.7.11 /uv" in plain.text
+    assert any("no digest known for ghcr.io/astral-sh/uv:0.7.11" in n.message for n in plain.notes)
+    digest = "sha256:" + "ab" * 32
+    (tmp_path / "tools.toml").write_text(f'[[tool]]\nname = "uv"\nimage = "ghcr.io/astral-sh/uv:{{version}}"\n'
+                                         f'version = "0.7.11"\npaths = ["/uv", "/uvx"]\ndest = "/bin/"\npip = ["uv"]\n'
+                                         f'scripts = []\ndigests = {{ "0.7.11" = "{digest}" }}\n')
+    pinned = rewrite(text, options=Options(only=frozenset({"tools-from-images"}), pin_digest=True, data=(str(tmp_path),)))
+    assert f"COPY --from=ghcr.io/astral-sh/uv:0.7.11@{digest} /uv /uvx /bin/" in pinned.text

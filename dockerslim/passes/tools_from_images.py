@@ -55,8 +55,16 @@ def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict, str] | None:
     return None
 
 
-def _copy(tool: dict, version: str, leading: tuple[str, ...]) -> ir.Copy:
+def _copy(tool: dict, version: str, leading: tuple[str, ...], pin: bool, result: PassResult, line: int | None) -> ir.Copy:
     image = tool["image"].format(version=version)
+    if pin:
+        digest = tool.get("digests", {}).get(version)
+        if digest:
+            image = f"{image}@{digest}"
+        else:
+            result.notes.append(Note(rule=ID, pass_name=NAME, level="warning", line=line, message=(
+                f"--pin-digest: no digest known for {image}; resolve it (`docker buildx imagetools inspect {image}`) "
+                f"and add it under digests in a tools.toml of your own data folder")))
     return ir.Copy(flags=(ir.Flag(name="from", value=image),), paths=(*tool["paths"], tool["dest"]), leading=leading)
 
 
@@ -81,7 +89,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 body.append(node)
                 continue
             tool, version = found
-            copy = _copy(tool, version, node.leading)
+            copy = _copy(tool, version, node.leading, context.options.pin_digest, result, node.line)
             body.append(copy)
             result.changes.append(Change(
                 rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,

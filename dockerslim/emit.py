@@ -75,14 +75,11 @@ def argument_lines(node: ir.Instruction) -> list[str]:
 def render_instruction(node: ir.Instruction, escape: str = "\\") -> str:
     """A node in canonical style, LF newlines, ending in a newline."""
     heredocs = getattr(node, "heredocs", ())
-    return render(
-        "instruction.j2",
-        keyword=node.keyword,
-        flags=[_flag(f) for f in node.flags],
-        lines=argument_lines(node),
-        heredocs=heredocs,
-        escape=escape,
-    )
+    head = " ".join([node.keyword, *(_flag(f) for f in node.flags)])
+    lines = argument_lines(node)
+    rows = [f"{head} {lines[0]}" if lines and lines[0] else head] + [f"    {line}" for line in lines[1:]]
+    width = max((len(r) for r in rows[:-1]), default=0)
+    return render("instruction.j2", rows=rows, width=width, heredocs=heredocs, escape=escape)
 
 
 def instruction_text(node: ir.Instruction, escape: str = "\\", newline: str = "\n") -> str:

@@ -1,7 +1,9 @@
 """DS203 tools-from-images: a RUN that only installs a tool which ships as an image (uv, ruff…)
 becomes ``COPY --from=<image:tag> <paths> <dest>`` (catalog: ``data/tools.toml``).
 
-Handles ``pip install uv[==X]`` and the install scripts (``curl -LsSf https://astral.sh/uv/install.sh | sh``).
+Handles ``pip install uv[==X]``, the install scripts (``curl -LsSf https://astral.sh/uv/install.sh | sh``)
+and apt packages the catalog names (``apt-get install ffmpeg`` → a static ffmpeg image, a
+medium risk: a static build is not Debian's).
 Left alone, with a note: a RUN that installs the tool together with other things (the
 other installs would need the same RUN rewritten around them).
 """
@@ -55,6 +57,26 @@ def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict, str] | None:
     return None
 
 
+def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dict, ir.Run | None] | None:
+    """A catalogued tool installed with apt-get: (tool, the RUN without it — None when nothing
+    but the package manager is left), or None."""
+    for tool in load("tools")["tool"]:
+        for cmd in cmds:
+            if cmd.program not in ("apt-get", "apt") or "install" not in cmd.argv:
+                continue
+            hits = [i for i, w in enumerate(cmd.argv) if w in tool.get("apt", ())]
+            if not hits:
+                continue
+            packages = [w for w in cmd.argv[cmd.argv.index("install") + 1:] if not w.startswith("-")]
+            if len(packages) > len(hits):
+                start, end = cmd.words[hits[0]]
+                rest = (script[:start].rstrip(" ") + " " + script[end:].lstrip(" ")).strip()
+                return tool, replace(node, command=rest)
+            others = [c for c in cmds if c.program not in ("apt-get", "apt", "rm")]
+            return (tool, None) if not others else None
+    return None
+
+
 def _copy(tool: dict, version: str, leading: tuple[str, ...], pin: bool, result: PassResult, line: int | None) -> ir.Copy:
     image = tool["image"].format(version=version)
     if pin:
@@ -75,6 +97,8 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         body: list[ir.Instruction] = []
         for node in stage.body:
             found = None
+            script: str | None = None
+            cmds: list[SimpleCommand] | None = None
             if isinstance(node, ir.Run) and not node.flags:
                 script = run_script(node)
                 cmds = commands(script) if script is not None else None
@@ -85,11 +109,18 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                     if found is None and any(_tool_of_pip(c) for c in cmds):
                         result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
                                                  message="a tool that ships as an image is installed together with other commands; left as is"))
+            remaining: ir.Run | None = None
+            if found is None and isinstance(node, ir.Run) and cmds:
+                apt = _apt_tool(node, cmds, script or "")
+                if apt:
+                    found, remaining = (apt[0], apt[0]["version"]), apt[1]
             if found is None:
                 body.append(node)
                 continue
             tool, version = found
-            copy = _copy(tool, version, node.leading, context.options.pin_digest, result, node.line)
+            copy = _copy(tool, version, () if remaining else node.leading, context.options.pin_digest, result, node.line)
+            if remaining is not None:
+                body.append(remaining)
             body.append(copy)
             result.changes.append(Change(
                 rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
@@ -98,7 +129,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                        "no package index and no network in the RUN",
                 effect=f"one small layer with {', '.join(tool['paths'])} in {tool['dest']}; "
                        "the tag pins the version (pin a digest for full reproducibility)",
-                risk="low", before=str(node.command), after=" ".join(copy.paths),
+                risk=tool.get("risk", "low"), before=str(node.command), after=" ".join(copy.paths),
                 config=tuple(f"Python.{name}" for name in tool["pip"]),
             ))
         stages.append(replace(stage, body=tuple(body)))

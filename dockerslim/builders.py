@@ -196,28 +196,47 @@ class Buildah:
 
 @dataclass
 class Buildx:
-    """BuildKit through ``docker buildx build`` (local daemon, or any buildx builder)."""
+    """BuildKit through Docker: ``docker buildx build`` where the buildx plugin is installed
+    (a local daemon, or any remote/Kubernetes buildx builder), else the daemon's built-in
+    BuildKit (``DOCKER_BUILDKIT=1 docker build``)."""
 
     builder: str | None = None  # docker buildx --builder NAME
+    docker: str = "docker"  # the docker client to call
+    network: str | None = None  # --network for RUN steps (e.g. host where the daemon has no bridge)
+    run_network: str | None = None  # --network for smoke runs (e.g. none)
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # DOCKER_HOST…
     name: str = "buildx"
 
-    def _docker(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        proc = _run(["docker", *args], timeout=timeout)
+    def _docker(self, *args: str, timeout: float | None = None, check: bool = True,
+                input: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        proc = _run([self.docker, *args], timeout=timeout, input=input, env={**self.env, **(env or {})})
         if check and proc.returncode != 0:
             raise BuilderError(f"docker {args[0]} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")
         return proc
 
+    def has_buildx(self) -> bool:
+        return self._docker("buildx", "version", check=False).returncode == 0
+
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
               build_contexts: dict[str, str] | None = None) -> BuildOutcome:
-        args = ["buildx", "build", "--load", "-t", tag, "-f", "-"]
-        if self.builder:
-            args += ["--builder", self.builder]
+        env = None
+        if self.has_buildx():
+            args = ["buildx", "build", "--load", "-t", tag, "-f", "-"]
+            if self.builder:
+                args += ["--builder", self.builder]
+        else:
+            if build_contexts:
+                raise BuilderError("--build-context needs the buildx plugin (docker buildx); install it or use buildah")
+            args = ["build", "-t", tag, "-f", "-"]
+            env = {"DOCKER_BUILDKIT": "1"}
+        if self.network:
+            args += ["--network", self.network]
         for k, v in (build_args or {}).items():
             args += ["--build-arg", f"{k}={v}"]
         for k, v in (build_contexts or {}).items():
             args += ["--build-context", f"{k}={v}"]
         start = time.monotonic()
-        proc = _run(["docker", *args, str(context)], input=dockerfile.encode())
+        proc = self._docker(*args, str(context), input=dockerfile.encode(), env=env, check=False)
         log = (proc.stdout + proc.stderr).decode(errors="replace")
         if proc.returncode != 0:
             raise BuilderError(f"build of {tag} failed:\n{_tail(log)}")
@@ -227,14 +246,19 @@ class Buildx:
         data = json.loads(self._docker("image", "inspect", image).stdout)[0]
         packed = None
         if compressed:
-            proc = subprocess.run(f"docker save {shlex.quote(image)} | gzip -c | wc -c", shell=True, capture_output=True)
-            packed = int(proc.stdout.strip() or 0)
+            save = subprocess.Popen([self.docker, "save", image], stdout=subprocess.PIPE, env=self.env)
+            gz = subprocess.run(["gzip", "-c"], stdin=save.stdout, capture_output=True)
+            save.wait()
+            packed = len(gz.stdout)
         return ImageFacts(config=data.get("Config") or {}, layers=len(data["RootFS"]["Layers"]),
                           size=int(data.get("Size", 0)), compressed=packed)
 
     def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome:
+        args = ["run", "--rm", "--entrypoint", argv[0]]
+        if self.run_network:
+            args += ["--network", self.run_network]
         try:
-            proc = _run(["docker", "run", "--rm", "--entrypoint", argv[0], image, *argv[1:]], timeout=timeout)
+            proc = self._docker(*args, image, *argv[1:], timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return RunOutcome(124, f"timed out after {timeout:.0f} s")
         return RunOutcome(proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace"))
@@ -244,8 +268,8 @@ class Buildx:
         ctr = self._docker("create", image, "true").stdout.decode().strip()
         tmp = Path(tempfile.mkdtemp(prefix="dockerslim-rootfs-"))
         try:
-            export = subprocess.Popen(["docker", "export", ctr], stdout=subprocess.PIPE)
-            subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=export.stdout, check=True)
+            export = subprocess.Popen([self.docker, "export", ctr], stdout=subprocess.PIPE, env=self.env)
+            subprocess.run(["tar", "-x", "--numeric-owner", "-C", str(tmp)], stdin=export.stdout, check=True)
             export.wait()
             yield tmp
         finally:
@@ -263,8 +287,8 @@ def detect(choice: str | None = None, **options: object) -> Builder:
             raise BuilderError(INSTALL_HINT)
         return Buildah(**options)  # type: ignore[arg-type]
     if choice == "buildx":
-        if not shutil.which("docker") or _run(["docker", "buildx", "version"]).returncode != 0:
-            raise BuilderError("docker buildx is not available. " + INSTALL_HINT)
+        if not shutil.which("docker") or _run(["docker", "info"], timeout=10).returncode != 0:
+            raise BuilderError("no Docker daemon answers (docker info). " + INSTALL_HINT)
         return Buildx(**options)  # type: ignore[arg-type]
     if choice not in (None, "auto"):
         raise BuilderError(f"unknown builder {choice!r}: use buildah or buildx")

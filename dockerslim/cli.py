@@ -196,6 +196,7 @@ def verify(
     smoke: Annotated[Optional[str], typer.Option("--smoke", help="Command run in both images (default: the HEALTHCHECK).")] = None,
     builder: Annotated[str, typer.Option("--builder", help="auto, buildah or buildx.")] = "auto",
     pull: Annotated[str, typer.Option("--pull", help="buildah pull policy: missing, never or always.")] = "missing",
+    network: Annotated[Optional[str], typer.Option("--network", help="buildx: network for RUN steps (e.g. host).")] = None,
     build_arg: Annotated[Optional[list[str]], typer.Option("--build-arg", help="KEY=VALUE, repeatable.")] = None,
     build_context: Annotated[Optional[list[str]], typer.Option("--build-context", help="NAME=PATH, repeatable.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
@@ -213,7 +214,8 @@ def verify(
 
     args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
     try:
-        chosen = detect(builder, **({"pull": pull} if builder in ("auto", "buildah") else {}))
+        chosen = detect(builder, **({"pull": pull} if builder in ("auto", "buildah") else
+                                    {"network": network} if network else {}))
         report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
                             build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
                             options=Options(assembly=not no_assembly, keep_base=keep_base))

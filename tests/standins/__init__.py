@@ -141,3 +141,49 @@ def ensure() -> dict[str, str]:
             if proc.returncode != 0:
                 raise RuntimeError(f"stand-in {standin.dockerfile} failed:\n{proc.stderr.decode()[-3000:]}")
     return env
+
+
+DOCKER = "/usr/bin/docker"  # Debian's docker.io client: the daemon's built-in BuildKit without the buildx plugin
+
+
+def docker_available() -> str | None:
+    """None when a private Docker daemon can be started here, else why not."""
+    if os.geteuid() != 0:
+        return "starting dockerd needs root"
+    for tool in ("dockerd", DOCKER):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (.ci/install-build-tools installs docker.io)"
+    return None
+
+
+def start_dockerd() -> tuple[subprocess.Popen, dict[str, str]]:
+    """A private dockerd (own socket and data root, no bridge or iptables: this sandbox has
+    neither); returns the process and the client environment (DOCKER_HOST)."""
+    import time
+
+    root = cache_dir() / "docker"
+    root.mkdir(parents=True, exist_ok=True)
+    sock = root / "docker.sock"
+    log = open(root / "dockerd.log", "ab")
+    proc = subprocess.Popen(
+        ["dockerd", "--iptables=false", "--bridge=none", f"--data-root={root}/data", f"--exec-root={root}/exec",
+         f"--pidfile={root}/docker.pid", "-H", f"unix://{sock}"], stdout=log, stderr=log)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    for _ in range(60):
+        if subprocess.run([DOCKER, "info"], env=env, capture_output=True).returncode == 0:
+            return proc, env
+        time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError(f"dockerd did not start; see {root / 'dockerd.log'}")
+
+
+def load_into_docker(buildah: dict[str, str], docker: dict[str, str], tags: list[str]) -> None:
+    """Copy stand-in images from buildah's storage into the daemon (skipping those present)."""
+    for tag in tags:
+        if subprocess.run([DOCKER, "image", "inspect", tag], env=docker, capture_output=True).returncode == 0:
+            continue
+        with tempfile.TemporaryDirectory(prefix="dockerslim-load-", dir=cache_dir()) as tmp:
+            archive = f"{tmp}/image.tar"  # docker-daemon: transport breaks its pipe here; an archive does not
+            subprocess.run(["buildah", "push", "-q", tag, f"docker-archive:{archive}:{tag}"], env=buildah,
+                           check=True, capture_output=True)
+            subprocess.run([DOCKER, "load", "-i", archive], env=docker, check=True, capture_output=True)

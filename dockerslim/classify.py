@@ -242,7 +242,8 @@ def copy_artifacts(node: ir.Copy, cwd: str) -> list[str]:
     """Absolute paths a COPY/ADD writes (the destination, refined per source when it can be)."""
     dest = node.dest
     absolute = posixpath.normpath(posixpath.join(cwd, dest))
-    if node.heredocs or not dest.endswith("/") and len(node.sources) == 1:
+    into_dir = dest.endswith("/") or dest in (".", "..") or len(node.sources) > 1  # `COPY app.py .` too
+    if node.heredocs or not into_dir:
         return [absolute]
     out = []
     for src in node.sources:

@@ -143,3 +143,11 @@ def test_pin_digest_uses_catalog_digests_and_says_when_it_has_none(tmp_path) -> 
                                          f'scripts = []\ndigests = {{ "0.7.11" = "{digest}" }}\n')
     pinned = rewrite(text, options=Options(only=frozenset({"tools-from-images"}), pin_digest=True, data=(str(tmp_path),)))
     assert f"COPY --from=ghcr.io/astral-sh/uv:0.7.11@{digest} /uv /uvx /bin/" in pinned.text
+
+
+def test_trap_install_mixed_with_unknown_commands_declines_the_split() -> None:
+    text = ("FROM python:3.12\nWORKDIR /app\nCOPY . .\n"
+            "RUN pip install -r requirements.txt && python -m spacy download en_core_web_sm\nCMD [\"python\", \"a.py\"]\n")
+    result = rewrite(text)
+    assert "AS builder" not in result.text
+    assert any("dependency install is mixed" in n.message and n.line == 4 for n in result.notes)

@@ -103,8 +103,8 @@ def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
         line = step.node.line
         if step.unaccounted and (step.kind in ARTIFACT_KINDS):
             raise Decline(f"cannot locate the effects of this step: {step.unaccounted}", line)
-        if step.kind == Kind.UNKNOWN and any(category(c) == "build" for c in step.commands):
-            raise Decline("a build step is mixed with commands dockerslim cannot follow", line)
+        if step.kind == Kind.UNKNOWN and any(category(c) in ("build", "python") for c in step.commands):
+            raise Decline("a build step or dependency install is mixed with commands dockerslim cannot follow", line)
         for pip in step.pip:
             if pip.system and (pip.command.program != "uv" or step.node.heredocs or not isinstance(step.node.command, str)):  # type: ignore[attr-defined]
                 raise Decline("`--system` installs into the interpreter outside a virtualenv", line)
@@ -261,7 +261,9 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     stage = df.stages[0]
     steps = _classify(stage)
     final_cmds = [n.command for n in stage.body if isinstance(n, (ir.Cmd, ir.Entrypoint)) and n.command]
-    if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not any(
+    hidden_builds = any(s.kind == Kind.UNKNOWN and any(category(c) in ("build", "python") for c in s.commands)
+                        for s in steps)
+    if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not hidden_builds and not any(
         s.kind == Kind.SYSTEM_PACKAGES and s.packages for s in steps
     ):
         result.notes.append(_note("nothing is built in this stage: no split needed"))

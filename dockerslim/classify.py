@@ -14,7 +14,7 @@ from enum import Enum
 
 from . import ir
 from .catalog import load
-from .shell import SimpleCommand, commands, run_script
+from .shell import SimpleCommand, run_commands
 
 
 class Kind(str, Enum):
@@ -182,13 +182,7 @@ def _home(user: str) -> str:
 
 
 def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
-    script = run_script(node)
-    if isinstance(node.command, tuple):
-        cmds: list[SimpleCommand] | None = [SimpleCommand(node.command, (), cwd, " ".join(node.command))]
-    elif script is None:
-        cmds = None
-    else:
-        cmds = commands(script, cwd)
+    cmds = run_commands(node, cwd)
     if cmds is None:
         return StepInfo(node, Kind.UNKNOWN, cwd, user, reason="the command could not be analysed")
     info = StepInfo(node, Kind.FS_EDIT, cwd, user, commands=cmds)

@@ -7,7 +7,7 @@ one pass must never hand the user a Dockerfile that does not build.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import passes

@@ -48,6 +48,14 @@ def run_script(run: ir.Run) -> str | None:
     return run.command.replace("\n", " ")  # "\n" in a shell-form command is only a line-break hint
 
 
+def run_commands(run: ir.Run, cwd: str | None = "/") -> list[SimpleCommand] | None:
+    """The simple commands of a RUN (exec form: its one argv), or None when unreadable."""
+    if isinstance(run.command, tuple):
+        return [SimpleCommand(run.command, (), cwd, " ".join(run.command))]
+    script = run_script(run)
+    return commands(script, cwd) if script is not None else None
+
+
 def _walk(node: bashlex.ast.node, script: str, out: list[tuple[bashlex.ast.node, str]]) -> None:
     kind = node.kind
     if kind == "command":

@@ -9,7 +9,7 @@ import dockerfile as buildkit
 import pytest
 
 from dockerslim import ir, parse
-from dockerslim.emit import emit, render_instruction
+from dockerslim.emit import render_instruction
 
 from .conftest import dockerfiles, fixture_id
 

@@ -20,13 +20,23 @@ from ..catalog import load
 from ..changes import Change
 from ..classify import pip_argv
 from ..context import PassContext
-from ..shell import SimpleCommand, chain, commands, run_script, top_level_operators
+from ..shell import SimpleCommand, chain, commands, run_commands, run_script, top_level_operators
 from . import PassResult
 from .merge_runs import _segments
 
 ID = "DS202"
 NAME = "package-hygiene"
 SUMMARY = "installer flags and cache cleanup in the layers that ship"
+
+
+def as_installer(cmd: SimpleCommand) -> SimpleCommand:
+    """``python -m pip install …`` and ``uv pip install …`` seen as ``pip``/``uv`` with their
+    argv (and word spans) starting at the installer, so the rules can match one spelling."""
+    pip = pip_argv(cmd)
+    if pip is None:
+        return cmd
+    skip = len(cmd.argv) - len(pip)
+    return replace(cmd, argv=(("uv",) if cmd.program == "uv" else ("pip",)) + pip[1:], words=cmd.words[skip:])
 
 
 def _subcommand(cmd: SimpleCommand) -> str:
@@ -60,8 +70,7 @@ def _env_names(stage: ir.Stage, upto: ir.Instruction) -> set[str]:
 def _later_apt_without_update(stage: ir.Stage, index: int) -> bool:
     for node in stage.body[index + 1:]:
         if isinstance(node, ir.Run):
-            script = run_script(node)
-            cmds = commands(script) if script else None
+            cmds = run_commands(node)
             if cmds is None:
                 return True
             progs = [(c.program, _subcommand(c)) for c in cmds]
@@ -88,11 +97,7 @@ def _fix(node: ir.Run, stage: ir.Stage, index: int, context: PassContext) -> tup
     seen_update = False
     appended: list[str] = []
     for cmd in cmds:
-        pip = pip_argv(cmd)
-        if pip is not None:  # `python -m pip …` and `uv pip …` count as pip / uv
-            skip = len(cmd.argv) - len(pip)
-            cmd = replace(cmd, argv=(("uv",) if pip[0] == "pip" and cmd.program == "uv" else ("pip",)) + pip[1:],
-                          words=cmd.words[skip:])
+        cmd = as_installer(cmd)
         sub = _subcommand(cmd)
         if cmd.program in ("apt-get", "apt") and sub == "update":
             seen_update = True
@@ -149,13 +154,10 @@ def _cache_mounts(node: ir.Run, user: str) -> list[str]:
     """Cache-mount targets for the installers/builds of a builder-stage RUN."""
     if user.split(":")[0] not in ("root", "0") or any(parse_mount_type(f) == "cache" for f in node.flags):
         return []
-    script = run_script(node)
-    cmds = commands(script) if script else None
+    cmds = run_commands(node)
     targets: list[str] = []
     for cmd in cmds or []:
-        pip = pip_argv(cmd)
-        if pip is not None:
-            cmd = replace(cmd, argv=(("uv",) if cmd.program == "uv" else ("pip",)) + pip[1:])
+        cmd = as_installer(cmd)
         for rule in load("hygiene")["cache_mount"]:
             if (cmd.program in rule["programs"] and _subcommand(cmd) == rule["subcommand"]
                     and not set(rule["disabled_by"]) & set(cmd.argv) and rule["target"] not in targets):

@@ -23,7 +23,7 @@ from ..classify import Kind, category, classify_run
 from ..context import PassContext
 from ..image import ImageRef, has_variables
 from ..jit import scan_context, uses_modules
-from ..shell import commands, run_script
+from ..shell import commands, run_commands
 from ..words import resolved_image
 from . import PassResult
 
@@ -65,7 +65,7 @@ def _installed(stage: ir.Stage) -> set[str]:
     out: set[str] = set()
     for node in stage.body:
         if isinstance(node, ir.Run) and isinstance(node.command, str):
-            for c in commands(run_script(node) or "") or []:
+            for c in run_commands(node) or []:
                 if c.program in ("apt-get", "apt", "apk", "dnf", "yum", "microdnf"):
                     out.update(a.split("=")[0] for a in c.argv[2:] if not a.startswith("-"))
     return out
@@ -101,7 +101,7 @@ def _is_static_go(df: ir.Dockerfile) -> bool:
         if isinstance(node, ir.Env) and ("CGO_ENABLED", "0") in node.pairs:
             return True
         if isinstance(node, ir.Run) and isinstance(node.command, str):
-            for c in commands(run_script(node) or "") or []:
+            for c in run_commands(node) or []:
                 if c.program == "go" and "CGO_ENABLED=0" in c.assignments:
                     return True
     return False
@@ -110,8 +110,7 @@ def _is_static_go(df: ir.Dockerfile) -> bool:
 def _compiles_anything(df: ir.Dockerfile) -> bool:
     for node in df.instructions():
         if isinstance(node, ir.Run):
-            script = run_script(node) if isinstance(node.command, str) else " ".join(node.command)
-            cmds = commands(script) if script is not None else None
+            cmds = run_commands(node)
             if cmds is None or any(category(c) == "build" for c in cmds):
                 return True
     return False

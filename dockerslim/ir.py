@@ -263,6 +263,17 @@ class Dockerfile:
                 return d.value
         return None
 
+    def shipping_stages(self) -> set[int]:
+        """Indexes of the stages whose layers reach the final image: the last stage and the
+        stages it is built FROM (builder stages only feed COPY --from and never ship)."""
+        out: set[int] = set()
+        i: int | None = len(self.stages) - 1
+        while i is not None and i not in out:
+            out.add(i)
+            parent = self.stage_named(self.stages[i].from_.image)
+            i = self.stages.index(parent) if parent else None
+        return out
+
     def stage_named(self, name: str) -> Stage | None:
         for stage in self.stages:
             if stage.name and stage.name.lower() == name.lower():

@@ -123,3 +123,24 @@ def chain(parts: list[str]) -> str:
     if len(one_line) <= 80 or len(parts) == 1:
         return one_line
     return "\n&& ".join(parts)
+
+
+def and_segments(script: str) -> list[str] | None:
+    """Top-level ``&&``-joined commands as written, or None when other operators join them."""
+    ops = top_level_operators(script)
+    if ops is None or any(op != "&&" for op in ops):
+        return None
+    try:
+        tree = bashlex.parse(script)[0]
+    except Exception:
+        return None
+    if tree.kind != "list":
+        return [script.strip()]
+    return [script[p.pos[0]:p.pos[1]].strip() for p in tree.parts if p.kind != "operator"]
+
+
+def remove_words(script: str, spans: list[tuple[int, int]]) -> str:
+    """``script`` without the words at ``spans`` (from SimpleCommand.words), blanks tidied."""
+    for start, end in sorted(spans, reverse=True):
+        script = script[:start].rstrip(" ") + " " + script[end:].lstrip(" ")
+    return script.strip()

@@ -20,9 +20,8 @@ from ..catalog import load
 from ..changes import Change
 from ..classify import pip_argv
 from ..context import PassContext
-from ..shell import SimpleCommand, chain, commands, run_commands, run_script, top_level_operators
+from ..shell import SimpleCommand, and_segments, chain, commands, run_commands, run_script, top_level_operators
 from . import PassResult
-from .merge_runs import _segments
 
 ID = "DS202"
 NAME = "package-hygiene"
@@ -44,17 +43,6 @@ def _subcommand(cmd: SimpleCommand) -> str:
     if cmd.program == "uv" and words[:1] == ["pip"]:
         words = words[1:]
     return words[0] if words else ""
-
-
-def shipping_stages(df: ir.Dockerfile) -> set[int]:
-    """Indexes of the final stage and the stages it is built FROM."""
-    out: set[int] = set()
-    i: int | None = len(df.stages) - 1
-    while i is not None and i not in out:
-        out.add(i)
-        parent = df.stage_named(df.stages[i].from_.image)
-        i = df.stages.index(parent) if parent else None
-    return out
 
 
 def _env_names(stage: ir.Stage, upto: ir.Instruction) -> set[str]:
@@ -137,7 +125,7 @@ def _fix(node: ir.Run, stage: ir.Stage, index: int, context: PassContext) -> tup
         merged[offset] = merged.get(offset, "") + text
     for offset in sorted(merged, reverse=True):
         new = new[:offset] + merged[offset] + new[offset:]
-    parts = _segments(new) if all(op == "&&" for op in ops) else None
+    parts = and_segments(new) if all(op == "&&" for op in ops) else None
     parts = (parts or [new.strip()]) + appended
     return replace(node, command=chain(parts)), reasons, risk
 
@@ -189,7 +177,7 @@ def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
-    shipping = shipping_stages(df)
+    shipping = df.shipping_stages()
     stages = list(df.stages)
     for i, stage in enumerate(df.stages):
         if i not in shipping:

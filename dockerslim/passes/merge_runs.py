@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import bashlex
-
 from .. import ir
 from ..changes import Change, Note
 from ..context import PassContext
-from ..shell import commands, run_script, top_level_operators
+from ..shell import and_segments, commands, run_script
 from . import PassResult
 
 ID = "DS201"
@@ -30,20 +28,6 @@ SUMMARY = "merge consecutive RUN instructions into one layer"
 STATEFUL = {"cd", "pushd", "popd", "export", "set", "source", ".", "umask", "unset", "alias", "trap", "exit",
             "exec", "shopt", "ulimit", "declare", "readonly", "local"}
 POSIX_SHELLS = {"/bin/sh", "/bin/bash", "sh", "bash", "/usr/bin/bash", "/bin/dash"}
-
-
-def _segments(script: str) -> list[str] | None:
-    """Top-level ``&&``-joined commands as written, or None when other operators join them."""
-    ops = top_level_operators(script)
-    if ops is None or any(op != "&&" for op in ops):
-        return None
-    try:
-        tree = bashlex.parse(script)[0]
-    except Exception:
-        return None
-    if tree.kind != "list":
-        return [script.strip()]
-    return [script[p.pos[0]:p.pos[1]].strip() for p in tree.parts if p.kind != "operator"]
 
 
 def _why_not(first: ir.Run, second: ir.Run, posix: bool) -> str | None:
@@ -63,7 +47,7 @@ def _why_not(first: ir.Run, second: ir.Run, posix: bool) -> str | None:
                       {"VAR=value" for c in cmds if c.assignments and not c.argv})
     if stateful:
         return f"the first changes shell state ({', '.join(stateful)}) that the second would inherit"
-    if _segments(run_script(second) or "") is None:
+    if and_segments(run_script(second) or "") is None:
         return "the second joins its commands with ; || or a newline"
     if "&" in script.replace("&&", ""):
         return "the first starts a background job"
@@ -71,8 +55,8 @@ def _why_not(first: ir.Run, second: ir.Run, posix: bool) -> str | None:
 
 
 def _merge(first: ir.Run, second: ir.Run) -> ir.Run:
-    parts = _segments(run_script(first) or "") or [str(first.command).strip()]
-    parts += _segments(run_script(second) or "") or []
+    parts = and_segments(run_script(first) or "") or [str(first.command).strip()]
+    parts += and_segments(run_script(second) or "") or []
     return ir.Run(command="\n&& ".join(parts), flags=first.flags, leading=first.leading + second.leading,
                   source=first.source)
 
@@ -82,11 +66,9 @@ def _posix(shell: ir.Shell | None) -> bool:
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
-    from .hygiene import shipping_stages
-
     result = PassResult(dockerfile=df)
     stages = []
-    shipping = shipping_stages(df)
+    shipping = df.shipping_stages()
     for index, stage in enumerate(df.stages):
         if index not in shipping:  # builder layers never ship; separate RUNs cache better there
             stages.append(stage)

@@ -38,14 +38,6 @@ TOOL_PACKAGES = {"gcc": ("gcc", "build-essential"), "g++": ("g++", "build-essent
                  "ssh": ("openssh-client",)}
 
 
-def _parses(text: str) -> bool:
-    try:
-        ImageRef.parse(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _note(message: str, line: int | None = None, level: str = "info") -> Note:
     return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)  # type: ignore[arg-type]
 
@@ -143,7 +135,8 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         resolved = resolved_image(df, final)
         hint = ""
         if not has_variables(resolved):
-            info = lookup_base(ImageRef.parse(resolved)) if _parses(resolved) else None
+            parsed = ImageRef.try_parse(resolved)
+            info = lookup_base(parsed) if parsed else None
             if info and info.runtime:
                 hint = (f"; it defaults to {resolved}, whose runtime variant is {info.runtime}: pass "
                         f"--runtime-base {info.runtime} (not done automatically, since --build-arg would then "
@@ -155,13 +148,10 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         return result
     forced = context.options.runtime_base
     resolved = resolved_image(df, final)
-    if not _parses(resolved):
-        if not forced:
-            return result
-        ref, info = None, None
-    else:
-        ref = ImageRef.parse(resolved)
-        info = lookup_base(ref)
+    ref = ImageRef.try_parse(resolved)
+    if ref is None and not forced:
+        return result
+    info = lookup_base(ref) if ref else None
     if info is None and not forced:
         why = "it is pinned by digest" if ref and ref.digest else "the catalog knows no runtime variant of it"
         result.notes.append(_note(f"base {image} kept: {why}", final.from_.line))

@@ -25,6 +25,7 @@ from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_
 from ..context import PassContext
 from ..image import ImageRef, has_variables
 from ..jit import scan_context
+from ..shell import remove_words
 from ..words import resolved_image
 from . import PassResult
 from ._runtime_packages import PackagePlan, plan_runtime_packages
@@ -192,9 +193,7 @@ def _without_system_flag(step: StepInfo) -> ir.Instruction:
     script = node.command.replace("\n", " ")
     spans = [span for pip in step.pip if pip.system and pip.command.program == "uv"
              for word, span in zip(pip.command.argv, pip.command.words) if word == "--system"]
-    for start, end in sorted(spans, reverse=True):
-        script = script[:start].rstrip(" ") + " " + script[end:].lstrip(" ")
-    return replace(node, command=script)
+    return replace(node, command=remove_words(script, spans))
 
 
 def _add_python_venv_package(node: ir.Run) -> ir.Run:
@@ -276,10 +275,8 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
 
     image = stage.from_.image
     resolved = resolved_image(df, stage)  # FROM ${BASE}: the ARG default tells the OS release
-    try:
-        info = lookup_base(ImageRef.parse(resolved)) if not has_variables(resolved) else None
-    except ValueError:
-        info = None
+    parsed = ImageRef.try_parse(resolved)
+    info = lookup_base(parsed) if parsed else None
     release = info.release if info else ""
     venv = _needs_venv(steps)
 

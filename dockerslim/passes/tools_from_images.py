@@ -18,7 +18,7 @@ from ..catalog import load
 from ..changes import Change, Note
 from ..classify import pip_argv
 from ..context import PassContext
-from ..shell import SimpleCommand, run_commands, run_script
+from ..shell import SimpleCommand, remove_words, run_commands, run_script
 from . import PassResult
 
 ID = "DS203"
@@ -69,9 +69,7 @@ def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dic
                 continue
             packages = [w for w in cmd.argv[cmd.argv.index("install") + 1:] if not w.startswith("-")]
             if len(packages) > len(hits):
-                start, end = cmd.words[hits[0]]
-                rest = (script[:start].rstrip(" ") + " " + script[end:].lstrip(" ")).strip()
-                return tool, replace(node, command=rest)
+                return tool, replace(node, command=remove_words(script, [cmd.words[hits[0]]]))
             others = [c for c in cmds if c.program not in ("apt-get", "apt", "rm")]
             return (tool, None) if not others else None
     return None

@@ -55,6 +55,9 @@ class ImageFacts:
     layers: int
     size: int  # uncompressed bytes
     compressed: int | None = None  # bytes of gzip-compressed layers, when measured
+    image_id: str = ""  # the config digest: what identifies a base image in observation cache keys
+    diff_ids: tuple[str, ...] = ()  # uncompressed layer digests, base layers first
+    history: tuple[dict, ...] = ()  # image-config history entries (created_by, empty_layer)
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,15 @@ class Builder(Protocol):
     name: str
 
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
-              build_contexts: dict[str, str] | None = None) -> BuildOutcome: ...
+              build_contexts: dict[str, str] | None = None, target: str | None = None,
+              platform: str | None = None) -> BuildOutcome: ...
 
     def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts: ...
+
+    def export_oci(self, image: str, dest: Path) -> None:
+        """Write ``image`` under ``dest`` as an OCI layout (``index.json`` + ``blobs/``) or a
+        ``docker save`` archive (``manifest.json``), layers as tars: what observation reads."""
+        ...
 
     def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome: ...
 
@@ -88,6 +97,11 @@ def _run(argv: list[str], *, env: dict[str, str] | None = None, timeout: float |
 
 def _tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _target_platform(target: str | None, platform: str | None) -> list[str]:
+    """``--target``/``--platform`` arguments, the same spelling for buildah and buildx."""
+    return (["--target", target] if target else []) + (["--platform", platform] if platform else [])
 
 
 @dataclass
@@ -111,7 +125,8 @@ class Buildah:
         return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
-              build_contexts: dict[str, str] | None = None) -> BuildOutcome:
+              build_contexts: dict[str, str] | None = None, target: str | None = None,
+              platform: str | None = None) -> BuildOutcome:
         if _uses_heredocs(dockerfile) and self.version() < HEREDOC_BUILDAH:
             raise BuilderError(
                 f"buildah {'.'.join(map(str, self.version()))} does not understand heredocs (RUN <<EOF); "
@@ -127,6 +142,7 @@ class Buildah:
             args += ["--build-arg", f"{k}={v}"]
         for k, v in (build_contexts or {}).items():
             args += ["--build-context", f"{k}={v}"]
+        args += _target_platform(target, platform)
         start = time.monotonic()
         try:
             proc = _run(["buildah", *args, str(context)], env=self.env)
@@ -149,7 +165,14 @@ class Buildah:
         manifest = json.loads(data.get("Manifest") or "{}")
         size = sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))  # uncompressed layer tars
         packed = self._compressed_size(image) if compressed else None
-        return ImageFacts(config=config, layers=layers, size=size, compressed=packed)
+        return ImageFacts(config=config, layers=layers, size=size, compressed=packed,
+                          image_id=data.get("FromImageID") or "",
+                          diff_ids=tuple(((data.get("OCIv1") or {}).get("rootfs") or {}).get("diff_ids") or ()),
+                          history=tuple((data.get("OCIv1") or {}).get("history") or ()))
+
+    def export_oci(self, image: str, dest: Path) -> None:
+        """``buildah push -D IMG oci:DEST``: uncompressed layer tars, read in place."""
+        self._buildah("push", "--disable-compression", "--format", "oci", image, f"oci:{dest}")
 
     def _compressed_size(self, image: str) -> int:
         with tempfile.TemporaryDirectory(prefix="dockerslim-push-") as tmp:
@@ -217,7 +240,8 @@ class Buildx:
         return self._docker("buildx", "version", check=False).returncode == 0
 
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
-              build_contexts: dict[str, str] | None = None) -> BuildOutcome:
+              build_contexts: dict[str, str] | None = None, target: str | None = None,
+              platform: str | None = None) -> BuildOutcome:
         env = None
         if self.has_buildx():
             args = ["buildx", "build", "--load", "-t", tag, "-f", "-"]
@@ -234,6 +258,7 @@ class Buildx:
             args += ["--build-arg", f"{k}={v}"]
         for k, v in (build_contexts or {}).items():
             args += ["--build-context", f"{k}={v}"]
+        args += _target_platform(target, platform)
         start = time.monotonic()
         proc = self._docker(*args, str(context), input=dockerfile.encode(), env=env, check=False)
         log = (proc.stdout + proc.stderr).decode(errors="replace")
@@ -250,7 +275,17 @@ class Buildx:
             save.wait()
             packed = len(gz.stdout)
         return ImageFacts(config=data.get("Config") or {}, layers=len(data["RootFS"]["Layers"]),
-                          size=int(data.get("Size", 0)), compressed=packed)
+                          size=int(data.get("Size", 0)), compressed=packed, image_id=data.get("Id") or "",
+                          diff_ids=tuple(data["RootFS"].get("Layers") or ()))  # history: read from export_oci
+
+    def export_oci(self, image: str, dest: Path) -> None:
+        """``docker save`` unpacked into ``dest``: its ``manifest.json`` lists the config and the
+        layer tars in order (Docker 25+ also writes an OCI layout beside it)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        save = subprocess.Popen([self.docker, "save", image], stdout=subprocess.PIPE, env=self.env)
+        proc = subprocess.run(["tar", "-x", "-C", str(dest)], stdin=save.stdout, capture_output=True)
+        if save.wait() != 0 or proc.returncode != 0:
+            raise BuilderError(f"docker save {image} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")
 
     def run(self, image: str, argv: list[str], *, timeout: float = 300) -> RunOutcome:
         args = ["run", "--rm", "--entrypoint", argv[0]]

@@ -1,0 +1,73 @@
+"""What an ELF file asks of the dynamic loader, read with pyelftools without running anything:
+DT_NEEDED sonames, DT_RPATH, DT_RUNPATH, its class and machine (a 64-bit x86 binary cannot
+load a 32-bit or arm64 library of the same name, and ld.so skips such files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSegment
+from elftools.elf.elffile import ELFFile
+
+ELF_MAGIC = b"\x7fELF"
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    needed: tuple[str, ...]
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    elfclass: int  # 32 or 64
+    machine: str  # EM_X86_64, EM_AARCH64, …
+    interpreter: str | None  # PT_INTERP: the loader an executable names (None for libraries)
+
+
+def is_elf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == ELF_MAGIC
+    except OSError:
+        return False
+
+
+def read_elf(path: Path) -> ElfInfo | None:
+    """The dynamic-linking facts of ``path``, or None when it is not a readable ELF file."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != ELF_MAGIC:
+                return None
+            fh.seek(0)
+            elf = ELFFile(fh)
+            needed: list[str] = []
+            rpath: list[str] = []
+            runpath: list[str] = []
+            interp = None
+            for segment in elf.iter_segments():  # segments, not sections: a dozen headers, not dozens
+                if segment.header.p_type == "PT_INTERP":
+                    interp = segment.get_interp_name()
+                elif isinstance(segment, DynamicSegment):
+                    for tag in segment.iter_tags():
+                        if tag.entry.d_tag == "DT_NEEDED":
+                            needed.append(tag.needed)
+                        elif tag.entry.d_tag == "DT_RPATH":
+                            rpath.extend(p for p in tag.rpath.split(":") if p)
+                        elif tag.entry.d_tag == "DT_RUNPATH":
+                            runpath.extend(p for p in tag.runpath.split(":") if p)
+            return ElfInfo(tuple(needed), tuple(rpath), tuple(runpath), elf.elfclass, elf["e_machine"], interp)
+    except (ELFError, OSError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
+        return None
+
+
+def elf_kind(path: Path) -> tuple[int, str] | None:
+    """(class, machine) of an ELF file, cheaply (header only); None when not ELF."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != ELF_MAGIC:
+                return None
+            fh.seek(0)
+            elf = ELFFile(fh)
+            return elf.elfclass, elf["e_machine"]
+    except (ELFError, OSError, ValueError):
+        return None

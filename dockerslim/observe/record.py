@@ -1,0 +1,116 @@
+"""What one real build showed: per instruction, the files its layer added, changed or deleted.
+
+Plain data that round-trips through JSON (the on-disk cache), plus the questions the passes
+ask of it: what a step wrote, whether it only filled package-manager caches, which accounts
+it created. Paths are absolute image paths ("/usr/local/bin/tool").
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import asdict, dataclass, field
+
+from ..catalog import load
+
+ADDED, CHANGED, DELETED, CLEARED = "added", "changed", "deleted", "cleared"  # cleared: opaque directory
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    op: str  # added | changed | deleted | cleared
+    kind: str = "f"  # f file, d directory, l symlink, h hard link, o other (device, fifo)
+    size: int = 0
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    elf: bool = False
+    target: str | None = None  # symlink or hard-link target
+
+    @property
+    def written(self) -> bool:
+        return self.op in (ADDED, CHANGED)
+
+
+@dataclass
+class Step:
+    """One instruction of the observed stage chain and what its layer held."""
+
+    line: int  # the instruction's first line in the Dockerfile
+    instruction: str  # created_by as the builder recorded it
+    keyword: str  # RUN, COPY, ENV, …
+    files: list[FileChange] = field(default_factory=list)
+    accounts: dict[str, list[str]] = field(default_factory=dict)  # users/groups this step created
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files if f.written)
+
+
+@dataclass
+class Observation:
+    key: str  # cache key (Dockerfile, args, context, base images)
+    builder: str
+    steps: dict[int, Step] = field(default_factory=dict)  # by instruction line
+    base_images: dict[str, str] = field(default_factory=dict)  # reference -> image id
+    seconds: float = 0.0  # time the build and the layer reading took
+    cached: bool = False  # True when read back from the cache (no build ran)
+    notes: list[str] = field(default_factory=list)
+
+    # -- questions the passes ask -------------------------------------------------------
+    def step(self, line: int) -> Step:
+        try:
+            return self.steps[line]
+        except KeyError:
+            raise KeyError(f"no observed step at line {line} (observed: {sorted(self.steps)})") from None
+
+    def step_outputs(self, line: int) -> list[FileChange]:
+        """Files, links and directories the step added or changed (deletions left out)."""
+        return [f for f in self.step(line).files if f.written]
+
+    def written_paths(self, line: int) -> list[str]:
+        """Paths of the files and links the step wrote (directories left out: every write
+        also touches its parents)."""
+        return [f.path for f in self.step_outputs(line) if f.kind != "d"]
+
+    def deleted_paths(self, line: int) -> list[str]:
+        return [f.path for f in self.step(line).files if f.op in (DELETED, CLEARED)]
+
+    def is_cache_only(self, line: int) -> bool:
+        """True when everything the step wrote lies in package-manager or cache paths (apt
+        lists, pip/npm caches, logs, /tmp): a build-only step whose output nothing reads.
+        A step that wrote nothing is not cache-only (it is simply empty)."""
+        written = self.written_paths(line)
+        return bool(written) and all(is_cache_path(p) for p in written)
+
+    def created_accounts(self, line: int) -> dict[str, list[str]]:
+        """{"users": [...], "groups": [...]} the step added to /etc/passwd and /etc/group."""
+        return {k: list(v) for k, v in self.step(line).accounts.items()}
+
+    # -- JSON ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["steps"] = {str(k): v for k, v in out["steps"].items()}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Observation":
+        steps = {}
+        for k, v in data.get("steps", {}).items():
+            files = [FileChange(**f) for f in v.get("files", [])]
+            steps[int(k)] = Step(line=v["line"], instruction=v["instruction"], keyword=v["keyword"], files=files,
+                                 accounts={a: list(b) for a, b in (v.get("accounts") or {}).items()})
+        return cls(key=data["key"], builder=data.get("builder", ""), steps=steps,
+                   base_images=dict(data.get("base_images") or {}), seconds=float(data.get("seconds", 0.0)),
+                   cached=bool(data.get("cached", False)), notes=list(data.get("notes") or []))
+
+
+def is_cache_path(path: str) -> bool:
+    """Package-manager state and caches (``data/observe.toml``)."""
+    for pattern in load("observe")["cache_paths"]["patterns"]:
+        if pattern.endswith("/"):
+            if path.startswith(pattern) or path == pattern.rstrip("/"):
+                return True
+        elif fnmatch.fnmatchcase(path, pattern):
+            return True
+    return False

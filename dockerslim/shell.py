@@ -1,20 +1,40 @@
-"""Shell analysis of RUN commands with a real shell parser (bashlex), not string splitting.
+"""Shell analysis of RUN commands with a real shell grammar (tree-sitter-bash), not string splitting.
 
 A RUN becomes a list of simple commands (argv after quote removal, leading assignments) with
-the working directory each one runs in, tracking ``cd``. Anything bashlex cannot parse
-(arithmetic, ``[[ ]]``, ``case``) yields None, and callers treat the RUN as unknown: safe.
+the working directory each one runs in, tracking ``cd`` (a ``cd`` inside ``( … )`` ends with
+the subshell). Anything the analysis cannot follow exactly — control flow (``if``, ``for``,
+``while``, ``case``, functions), ``[[ ]]``, parse errors, a word joined across a line
+continuation, a carriage return, ``$'\\u…'`` escapes — yields None, and callers treat the RUN
+as unknown: safe.
+
+Each script text is parsed once (``_analyse`` is memoised and returns immutable data), however
+many passes ask about it. Comments are dropped exactly where the shell drops them: a ``#`` that
+starts a word begins a comment to the end of the line; ``a#b`` is a word.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-import bashlex
+import tree_sitter_bash
+from tree_sitter import Language, Node, Parser, Tree
 
 from . import ir
 
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/env bash", "dash"}
+
+_PARSER = Parser(Language(tree_sitter_bash.language()))
+
+# Node kinds whose text a shell keeps as written in our argv (expanded only at run time).
+_EXPANSIONS = {"simple_expansion", "expansion", "command_substitution", "arithmetic_expansion",
+               "process_substitution"}
+_REDIRECTS = {"file_redirect", "heredoc_redirect", "herestring_redirect"}
+# Node kinds inside which a backslash-newline is text, not a line continuation.
+_LITERAL = {"raw_string", "ansi_c_string", "heredoc_body", "comment"}
+_OPERATOR_CHARS = set(";&|()<> \t\n")
 
 
 @dataclass(frozen=True)
@@ -22,7 +42,7 @@ class SimpleCommand:
     argv: tuple[str, ...]
     assignments: tuple[str, ...] = ()
     cwd: str | None = None  # None: after a cd dockerslim could not follow
-    text: str = ""  # the command as written in the script
+    text: str = ""  # the command as written in the script (redirections included)
     words: tuple[tuple[int, int], ...] = ()  # span of each argv word in the script
 
     @property
@@ -32,6 +52,367 @@ class SimpleCommand:
     def args(self) -> list[str]:
         """Arguments that are not options."""
         return [a for a in self.argv[1:] if not a.startswith("-")]
+
+
+class _Unsupported(Exception):
+    """A construct whose effect the analysis cannot state exactly."""
+
+
+# A subshell boundary in the recorded command stream: cwd changes inside do not leak out.
+_ENTER, _LEAVE = "(", ")"
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """Everything callers ask about one script, computed from one parse."""
+
+    events: tuple[SimpleCommand | str, ...] | None  # commands (cwd unset) and subshell marks
+    operators: tuple[str, ...] | None  # None: the script does not parse
+    segments: tuple[str, ...] | None  # top-level &&-joined pipelines as written
+    comment: bool
+
+
+def _tree(script: str) -> Tree:
+    return _PARSER.parse(script.encode("utf-8"))
+
+
+@lru_cache(maxsize=1 << 16)
+def _analyse(script: str) -> _Analysis:
+    tree = _tree(script)
+    src = script.encode("utf-8")
+    root = tree.root_node
+    text = _Text(script, src)
+    comment = _has_comment_node(root)
+    if root.has_error or _bad_separator(root):
+        return _Analysis(None, None, None, comment or "#" in script)  # unreadable: assume the worst
+    statements, joins, pipelines = _top_level(root)
+    operators = joins + ["|"] * pipelines
+    segments: tuple[str, ...] | None = None
+    if not comment and all(op == "&&" for op in joins):
+        segments = tuple(text.of(s).strip() for s in statements)
+    try:
+        if "\r" in script:  # tree-sitter-bash reads CR as a blank; sh keeps it in the word
+            raise _Unsupported("carriage return")
+        _check_continuations(root, src)
+        events: list[SimpleCommand | str] = []
+        for statement in statements:
+            _statement(statement, text, events)
+        found: tuple[SimpleCommand | str, ...] | None = tuple(events)
+    except _Unsupported:
+        found = None
+    return _Analysis(found, tuple(operators), segments, comment)
+
+
+class _Text:
+    """Source text of nodes, with byte offsets (tree-sitter) turned into str offsets."""
+
+    def __init__(self, script: str, src: bytes) -> None:
+        self.script = script
+        self.src = src
+        self._chars: list[int] | None = None
+        if not script.isascii():
+            chars = [0] * (len(src) + 1)
+            pos = 0
+            for i, ch in enumerate(script):
+                pos += len(ch.encode("utf-8"))
+                chars[pos] = i + 1
+            self._chars = chars
+
+    def index(self, byte: int) -> int:
+        return byte if self._chars is None else self._chars[byte]
+
+    def span(self, node: Node) -> tuple[int, int]:
+        return self.index(node.start_byte), self.index(node.end_byte)
+
+    def of(self, node: Node) -> str:
+        return self.src[node.start_byte:node.end_byte].decode("utf-8")
+
+
+def _has_comment_node(node: Node) -> bool:
+    if node.type == "comment":
+        return True
+    return any(_has_comment_node(c) for c in node.children)
+
+
+def _bad_separator(root: Node) -> bool:
+    """``;;`` outside ``case`` parses in tree-sitter-bash but is a syntax error in the shell."""
+    return any(c.type == ";;" for c in root.children)
+
+
+def _top_level(root: Node) -> tuple[list[Node], list[str], int]:
+    """The top-level pipelines in order, the operators joining them (``\\n`` for a line
+    break) and how many of them are pipelines (``a | b``, ``! a``)."""
+    statements: list[Node] = []
+    joins: list[str] = []
+    pending: str | None = None
+    for child in root.children:
+        if child.type == "comment":
+            continue
+        if not child.is_named:
+            pending = child.type  # ; or &
+            if statements:
+                joins.append(pending)
+            continue
+        if statements and pending is None:
+            joins.append("\n")
+        pending = None
+        _flatten(child, statements, joins)
+    return statements, joins, sum(s.type in ("pipeline", "negated_command") for s in statements)
+
+
+def _flatten(node: Node, statements: list[Node], joins: list[str]) -> None:
+    if node.type == "list":
+        for child in node.children:
+            if child.type == "comment":
+                continue
+            if child.is_named:
+                _flatten(child, statements, joins)
+            else:
+                joins.append(child.type)
+        return
+    statements.append(node)
+
+
+def _check_continuations(root: Node, src: bytes) -> None:
+    """tree-sitter-bash reads ``ab\\<newline>cd`` as two words; the shell joins them into one."""
+    for match in re.finditer(rb"\\\n", src):
+        i = match.start()
+        before = src[i - 1:i].decode("latin-1")
+        after = src[i + 2:i + 3].decode("latin-1")
+        if not before or not after or before in _OPERATOR_CHARS or after in _OPERATOR_CHARS:
+            continue
+        node: Node | None = root.descendant_for_byte_range(i, i + 2)
+        while node is not None and node.type not in _LITERAL and node.type != "string":
+            node = node.parent
+        if node is None:
+            raise _Unsupported("word joined across a line continuation")
+
+
+def _statement(node: Node, text: _Text, out: list[SimpleCommand | str], outer: Node | None = None) -> None:
+    kind = node.type
+    if kind in ("pipeline", "negated_command", "compound_statement", "list"):
+        for child in node.named_children:
+            if child.type != "comment":
+                _statement(child, text, out)
+    elif kind == "subshell":
+        out.append(_ENTER)
+        for child in node.named_children:
+            if child.type != "comment":
+                _statement(child, text, out)
+        out.append(_LEAVE)
+    elif kind == "redirected_statement":
+        body = node.child_by_field_name("body")
+        if body is None:
+            raise _Unsupported("redirection without a command")
+        for child in node.named_children:
+            if child != body and child.type in _REDIRECTS:
+                _check_redirect(child)
+        _statement(body, text, out, outer=node)
+    elif kind == "command":
+        out.append(_simple(node, text, outer or node))
+    elif kind in ("variable_assignment", "variable_assignments"):
+        assigns = [node] if kind == "variable_assignment" else node.named_children
+        out.append(SimpleCommand((), tuple(_assignment(a, text) for a in assigns), None, text.of(outer or node)))
+    elif kind in ("declaration_command", "unset_command"):
+        out.append(_declaration(node, text, outer or node))
+    elif kind == "test_command":
+        out.append(_test(node, text, outer or node))
+    else:
+        raise _Unsupported(kind)  # if/for/while/case/function, [[ ]], and anything new
+
+
+def _check_redirect(node: Node) -> None:
+    """Redirections that hide words or commands from the analysis: ``> f b`` (tree-sitter-bash
+    takes ``b`` as part of the redirection; the shell passes it to the command) and
+    ``<<EOF | sh`` (a pipeline inside the here-document redirection)."""
+    targets = [c for c in node.named_children if c.type not in ("file_descriptor", "heredoc_start",
+                                                                "heredoc_body", "heredoc_end")]
+    if node.type == "heredoc_redirect":
+        if targets and any(c.type != "file_redirect" for c in targets):
+            raise _Unsupported("command inside a here-document redirection")
+        for c in targets:
+            _check_redirect(c)
+    elif len(targets) > 1:
+        raise _Unsupported("words after a redirection target")
+
+
+def _simple(node: Node, text: _Text, outer: Node) -> SimpleCommand:
+    argv: list[str] = []
+    spans: list[tuple[int, int]] = []
+    assigns: list[str] = []
+    for child in node.children:
+        kind = child.type
+        if kind == "variable_assignment" and not argv:
+            assigns.append(_assignment(child, text))
+        elif kind == "command_name":
+            if len(child.named_children) != 1:
+                raise _Unsupported("command name")
+            argv.append(_word(child.named_children[0], text))
+            spans.append(text.span(child))
+        elif kind in _REDIRECTS:
+            _check_redirect(child)
+        elif kind == "comment":
+            continue
+        elif child.is_named:
+            argv.append(_word(child, text))
+            spans.append(text.span(child))
+        else:
+            raise _Unsupported(f"token {kind!r} in a command")  # $"…" and the like
+    return SimpleCommand(tuple(argv), tuple(assigns), None, _command_text(outer, text), tuple(spans))
+
+
+def _command_text(node: Node, text: _Text) -> str:
+    """The command as written, line continuations blanked (same length) outside quotes."""
+    raw = text.of(node)
+    if "\\\n" not in raw:
+        return raw
+    keep = [(c.start_byte, c.end_byte) for c in _descendants(node) if c.type in _LITERAL]
+    src = bytearray(text.src[node.start_byte:node.end_byte])
+    for match in re.finditer(rb"\\\n", bytes(src)):
+        at = node.start_byte + match.start()
+        if not any(a <= at < b for a, b in keep):
+            src[match.start():match.end()] = b"  "
+    return src.decode("utf-8")
+
+
+def _descendants(node: Node) -> list[Node]:
+    out = []
+    for child in node.children:
+        out.append(child)
+        out += _descendants(child)
+    return out
+
+
+def _assignment(node: Node, text: _Text) -> str:
+    """``NAME=value`` with quotes removed from the value."""
+    value = node.child_by_field_name("value")
+    if value is None:
+        return text.of(node)
+    head = text.src[node.start_byte:value.start_byte].decode("utf-8")
+    if value.type == "array":
+        return head + text.of(value)
+    return head + _word(value, text)
+
+
+def _declaration(node: Node, text: _Text, outer: Node) -> SimpleCommand:
+    """``export A=1 B``: argv as the shell's builtin sees it."""
+    keyword = node.children[0]
+    argv = [text.of(keyword)]
+    spans = [text.span(keyword)]
+    for child in node.children[1:]:
+        if child.type == "variable_assignment":
+            argv.append(_assignment(child, text))
+        elif child.type == "variable_name" or child.is_named:
+            argv.append(_word(child, text) if child.type != "variable_name" else text.of(child))
+        else:
+            raise _Unsupported(f"token {child.type!r} in {argv[0]}")
+        spans.append(text.span(child))
+    return SimpleCommand(tuple(argv), (), None, _command_text(outer, text), tuple(spans))
+
+
+def _test(node: Node, text: _Text, outer: Node) -> SimpleCommand:
+    """``[ -f x ]`` is the command ``[`` with its words; ``[[ ]]`` is bash syntax we leave alone."""
+    if not node.children or node.children[0].type != "[":
+        raise _Unsupported("[[ ]]")
+    argv: list[str] = []
+    spans: list[tuple[int, int]] = []
+
+    def tokens(n: Node) -> None:
+        if n.type in _WORDS:
+            argv.append(_word(n, text))
+            spans.append(text.span(n))
+        elif n.child_count == 0:
+            argv.append(text.of(n))
+            spans.append(text.span(n))
+        elif n.type in ("unary_expression", "binary_expression", "parenthesized_expression"):
+            for c in n.children:
+                tokens(c)
+        else:
+            raise _Unsupported(n.type)
+
+    for child in node.children:
+        tokens(child)
+    return SimpleCommand(tuple(argv), (), None, _command_text(outer, text), tuple(spans))
+
+
+_WORDS = {"word", "number", "string", "raw_string", "ansi_c_string", "concatenation", "test_operator",
+          "variable_name"} | _EXPANSIONS
+
+
+def _word(node: Node, text: _Text) -> str:
+    """A word after quote removal; expansions (``$VAR``, ``$(…)``) stay as written."""
+    kind = node.type
+    raw = text.of(node)
+    if kind in ("word", "number", "test_operator", "variable_name"):
+        return _unescape(raw)
+    if kind == "raw_string":
+        return raw[1:-1]
+    if kind == "string":
+        return _double_quoted(node, text)
+    if kind == "ansi_c_string":
+        return _ansi_c(raw[2:-1])
+    if kind in _EXPANSIONS:
+        return raw
+    if kind == "concatenation":
+        parts = []
+        end = node.start_byte
+        for child in node.children:
+            if child.start_byte != end or not child.is_named:
+                raise _Unsupported("concatenation")
+            parts.append(_word(child, text))
+            end = child.end_byte
+        return "".join(parts)
+    raise _Unsupported(kind)
+
+
+_PLAIN_ESCAPE = re.compile(r"\\(\n|.)", re.S)
+_DQ_ESCAPE = re.compile(r'\\([$`"\\\n])')
+
+
+def _unescape(raw: str) -> str:
+    """Unquoted text: a backslash quotes the next character; backslash-newline disappears."""
+    return _PLAIN_ESCAPE.sub(lambda m: "" if m.group(1) == "\n" else m.group(1), raw)
+
+
+def _double_quoted(node: Node, text: _Text) -> str:
+    """Inside "…": expansions as written, backslash quotes only ``$ ` " \\`` and newline."""
+    out = []
+    pos = node.start_byte + 1
+    end = node.end_byte - 1
+    for child in node.named_children:
+        if child.type in _EXPANSIONS:
+            out.append(_DQ_ESCAPE.sub(_dq_sub, text.src[pos:child.start_byte].decode("utf-8")))
+            out.append(text.of(child))
+            pos = child.end_byte
+        elif child.type != "string_content":
+            raise _Unsupported(f"{child.type} in a double-quoted string")
+    out.append(_DQ_ESCAPE.sub(_dq_sub, text.src[pos:end].decode("utf-8")))
+    return "".join(out)
+
+
+def _dq_sub(match: re.Match[str]) -> str:
+    return "" if match.group(1) == "\n" else match.group(1)
+
+
+_ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
+         "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+_ANSI_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.S)
+
+
+def _ansi_c(body: str) -> str:
+    """``$'…'`` decoded as bash does; escapes we do not model (``\\u``, ``\\c``) are unsupported."""
+
+    def sub(match: re.Match[str]) -> str:
+        esc = match.group(1)
+        if esc in _ANSI:
+            return _ANSI[esc]
+        if esc[0] == "x" and len(esc) > 1:
+            return chr(int(esc[1:], 16))
+        if esc[0] in "01234567":
+            return chr(int(esc, 8) & 0xFF)
+        raise _Unsupported(f"$'\\{esc}'")
+
+    return _ANSI_ESCAPE.sub(sub, body)
 
 
 def run_script(run: ir.Run) -> str | None:
@@ -56,64 +437,49 @@ def run_commands(run: ir.Run, cwd: str | None = "/") -> list[SimpleCommand] | No
     return commands(script, cwd) if script is not None else None
 
 
-def _walk(node: bashlex.ast.node, script: str, out: list[tuple[bashlex.ast.node, str]]) -> None:
-    kind = node.kind
-    if kind == "command":
-        out.append((node, script[node.pos[0]:node.pos[1]]))
-        return
-    if kind in ("list", "pipeline", "compound"):
-        for child in getattr(node, "parts", None) or getattr(node, "list", []):
-            _walk(child, script, out)
-        return
-    if kind in ("if", "for", "while", "until", "function"):
-        raise ValueError(kind)  # control flow: effects depend on run-time values
-
-
 def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
     """The simple commands of ``script`` in order, or None when it cannot be analysed."""
-    text = script.replace("\\\n", "  ")  # same length: word spans index the script
-    try:
-        trees = bashlex.parse(text)
-        found: list[tuple[bashlex.ast.node, str]] = []
-        for tree in trees:
-            _walk(tree, text, found)
-    except Exception:  # bashlex raises many types for what it does not support
+    events = _analyse(script).events
+    if events is None:
         return None
     result: list[SimpleCommand] = []
-    for node, raw in found:
-        argv: list[str] = []
-        assigns: list[str] = []
-        spans: list[tuple[int, int]] = []
-        for part in node.parts:
-            if part.kind == "word":
-                argv.append(part.word)
-                spans.append((part.pos[0], part.pos[1]))
-            elif part.kind == "assignment" and not argv:
-                assigns.append(part.word)
-            elif part.kind == "reservedword":
-                continue
-        if argv and argv[0] == "cd":
-            target = argv[1] if len(argv) > 1 else None
-            cwd = posixpath.normpath(posixpath.join(cwd, target)) if (cwd and target and "$" not in target) else None
-        result.append(SimpleCommand(tuple(argv), tuple(assigns), cwd, raw, tuple(spans)))
+    saved: list[str | None] = []
+    for event in events:
+        if event == _ENTER:
+            saved.append(cwd)
+            continue
+        if event == _LEAVE:
+            cwd = saved.pop()
+            continue
+        assert isinstance(event, SimpleCommand)
+        cwd = _cd(event, cwd)
+        result.append(SimpleCommand(event.argv, event.assignments, cwd, event.text, event.words))
     return result
 
 
-def top_level_operators(script: str) -> list[str] | None:
-    """The operators (``&&``, ``;``, ``||``, ``|``) joining the script's top-level commands."""
-    try:
-        trees = bashlex.parse(script.replace("\\\n", "  ").replace("\n", " "))
-    except Exception:
+def _cd(cmd: SimpleCommand, cwd: str | None) -> str | None:
+    """The working directory after ``cmd``; None once it cannot be known."""
+    if cmd.argv[:1] in (("pushd",), ("popd",)):
         return None
-    ops: list[str] = []
-    for i, tree in enumerate(trees):
-        if i:
-            ops.append("\n")
-        if tree.kind == "list":
-            ops += [p.op for p in tree.parts if p.kind == "operator"]
-        elif tree.kind == "pipeline":
-            ops.append("|")
-    return ops
+    if cmd.argv[:1] != ("cd",):
+        return cwd
+    target = cmd.argv[1] if len(cmd.argv) == 2 else None
+    if cwd is None or target is None or "$" in target or "`" in target or target[:1] in ("-", "~"):
+        return None
+    return posixpath.normpath(posixpath.join(cwd, target))
+
+
+def top_level_operators(script: str) -> list[str] | None:
+    """The operators (``&&``, ``;``, ``||``, ``&``, ``\\n``; ``|`` for each pipeline) joining the
+    script's top-level commands, or None when it does not parse."""
+    ops = _analyse(script).operators
+    return None if ops is None else list(ops)
+
+
+def has_comment(script: str) -> bool:
+    """Whether the shell would read part of ``script`` as a comment (True when unparseable and a
+    ``#`` occurs: assume the worst)."""
+    return _analyse(script).comment
 
 
 def chain(parts: list[str]) -> str:
@@ -126,17 +492,10 @@ def chain(parts: list[str]) -> str:
 
 
 def and_segments(script: str) -> list[str] | None:
-    """Top-level ``&&``-joined commands as written, or None when other operators join them."""
-    ops = top_level_operators(script)
-    if ops is None or any(op != "&&" for op in ops):
-        return None
-    try:
-        tree = bashlex.parse(script)[0]
-    except Exception:
-        return None
-    if tree.kind != "list":
-        return [script.strip()]
-    return [script[p.pos[0]:p.pos[1]].strip() for p in tree.parts if p.kind != "operator"]
+    """Top-level ``&&``-joined commands (or pipelines) as written, or None when other operators join them or
+    the script holds a comment (joining anything after it would make that comment text)."""
+    segments = _analyse(script).segments
+    return None if segments is None else list(segments)
 
 
 def remove_words(script: str, spans: list[tuple[int, int]]) -> str:

@@ -8,7 +8,6 @@ from dockerslim import Options, rewrite
 from dockerslim.catalog import apt_fate, lookup_base, package_fate
 from dockerslim.image import ImageRef
 from dockerslim.jit import scan_source
-from dockerslim.shell import commands, top_level_operators
 
 
 @pytest.mark.parametrize("text,registry,repo,tag,digest", [
@@ -29,14 +28,6 @@ def test_image_reference_round_trip(text: str, registry: str | None, repo: str, 
 def test_bad_image_references(bad: str) -> None:
     with pytest.raises(ValueError):
         ImageRef.parse(bad)
-
-
-def test_shell_tracks_cd_and_refuses_what_it_cannot_read() -> None:
-    cmds = commands("cd /src && make && cd sub && make install PREFIX=/opt/x")
-    assert [c.cwd for c in cmds] == ["/src", "/src", "/src/sub", "/src/sub"]
-    assert commands("cd $DIR && make")[1].cwd is None
-    assert commands("echo $(( 1 + 2 ))") is None
-    assert top_level_operators("a && b; c || d") == ["&&", ";", "||"]
 
 
 def test_dev_package_maps_to_runtime_library_per_release() -> None:

@@ -37,17 +37,21 @@ class _ArgError(ValueError):
 
 
 def _split_flags(rest: str) -> tuple[list[ir.Flag], str]:
-    """Take the leading ``--name[=value]`` words off an instruction's arguments."""
+    """Take the leading ``--name[=value]`` words off an instruction's arguments. The line is
+    split once (words keep their quotes, so each is a slice of it): linear in its length."""
     flags: list[ir.Flag] = []
-    while rest.startswith("--"):
-        words = shell_words(rest)
-        word = words[0]
-        if word == "--":
+    if not rest.startswith("--"):
+        return flags, rest
+    pos = 0
+    for word in shell_words(rest):
+        if not rest.startswith("--", pos) or word == "--":
             break
         name, eq, value = word[2:].partition("=")
         flags.append(ir.Flag(name=name, value=unquote_word(value) if eq else None, raw=word))
-        rest = rest[len(word):].lstrip(" \t")
-    return flags, rest
+        pos += len(word)
+        while pos < len(rest) and rest[pos] in " \t":
+            pos += 1
+    return flags, rest[pos:]
 
 
 def _check_flags(keyword: str, flags: list[ir.Flag]) -> None:

@@ -1,0 +1,217 @@
+"""Rewriting many Dockerfiles at once (a monorepo, a fleet): in parallel processes, in the
+order the files were given, with a progress bar on a terminal and one summary at the end.
+
+A rewrite is CPU-bound pure Python, so threads would not help: files go to a
+``ProcessPoolExecutor`` in chunks (one task per file would spend more time pickling and
+waking workers than rewriting on 5,000 small files). A file that fails (not a Dockerfile,
+unreadable, or a bug in a pass) is reported with its error; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .errors import DockerslimError
+from .files import read_text
+from .options import Options
+from .rewrite import rewrite
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+CHUNKS_PER_WORKER = 8  # enough chunks to balance uneven files, few enough to keep overhead low
+MAX_CHUNK = 64
+DEFAULT_OPTIONS = Options()
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What rewriting one file gave: counts for the summary, and the text to write back."""
+
+    path: str
+    changed: bool = False
+    lines_before: int = 0
+    lines_after: int = 0
+    layers_before: int = 0
+    layers_after: int = 0
+    text: str | None = None  # the rewrite (None when not kept or on error)
+    diff: str = ""
+    error: str | None = None  # one line naming the file; the file was not rewritten
+
+
+def default_jobs() -> int:
+    """CPUs this process may use (the affinity mask, not just the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _line_count(text: str) -> int:
+    return len(text.splitlines())
+
+
+def rewrite_file(path: str, options: Options, context: str | None, keep_text: bool) -> FileOutcome:
+    """Rewrite one file; every failure becomes the outcome's error, never an exception."""
+    try:
+        text = read_text(path)
+        ctx = context or os.path.dirname(os.path.abspath(path))
+        result = rewrite(text, path=path, context_dir=ctx, options=options)
+    except DockerslimError as exc:
+        return FileOutcome(path=path, error=str(exc))
+    except OSError as exc:
+        return FileOutcome(path=path, error=f"{path}: {exc.strerror or exc}")
+    except Exception as exc:  # a bug in a pass must not stop the other 4,999 files
+        return FileOutcome(path=path, error=f"{path}: internal error: {type(exc).__name__}: {exc}")
+    return FileOutcome(
+        path=path, changed=result.changed,
+        lines_before=_line_count(result.original), lines_after=_line_count(result.text),
+        layers_before=result.layers_before, layers_after=result.layers_after,
+        text=result.text if keep_text else None, diff=result.diff if keep_text else "",
+    )
+
+
+Job = tuple[str, "Options | FileOutcome"]  # a file with its options, or its outcome already (an error)
+
+
+def _run_job(job: Job, context: str | None, keep_text: bool) -> FileOutcome:
+    path, options = job
+    return options if isinstance(options, FileOutcome) else rewrite_file(path, options, context, keep_text)
+
+
+def _rewrite_chunk(jobs: Sequence[Job], context: str | None, keep_text: bool) -> list[FileOutcome]:
+    """Worker side: one chunk of files (equal Options objects pickle once per chunk)."""
+    return [_run_job(job, context, keep_text) for job in jobs]
+
+
+def _chunks(items: Sequence[Job], jobs: int) -> list[tuple[int, Sequence[Job]]]:
+    size = max(1, min(MAX_CHUNK, len(items) // (jobs * CHUNKS_PER_WORKER) or 1))
+    return [(start, items[start:start + size]) for start in range(0, len(items), size)]
+
+
+def _warm_up() -> None:
+    """Load the catalogs once in the parent, so forked workers inherit them instead of each
+    reading the TOML files again."""
+    try:
+        rewrite("FROM python:3.12\nRUN pip install x\n")
+    except DockerslimError:
+        pass
+
+
+def rewrite_many(
+    paths: Iterable[str],
+    *,
+    jobs: int | None = None,
+    options_for: Callable[[str], Options] | None = None,
+    context: str | None = None,
+    keep_text: bool = True,
+    progress: bool | None = None,
+    console: Console | None = None,
+) -> list[FileOutcome]:
+    """Rewrite every file in ``paths``; outcomes come back in the order of ``paths``.
+
+    ``jobs`` defaults to the CPUs available; 1 runs in this process. ``options_for(path)``
+    gives each file's options (the CLI resolves configuration files and flags there; it runs
+    in this process, so it may be a closure); default ``Options()``. ``progress`` None shows
+    a bar only when ``console`` (default: stderr) is a terminal.
+    """
+    items = [(p, _options(p, options_for)) for p in paths]
+    jobs = max(1, jobs or default_jobs())
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    show = console.is_terminal if progress is None else progress
+    results: list[FileOutcome | None] = [None] * len(items)
+
+    with _progress(console, show, len(items)) as advance:
+        if jobs == 1 or len(items) < 2:
+            for i, job in enumerate(items):
+                results[i] = _run_job(job, context, keep_text)
+                advance(1)
+        else:
+            _warm_up()
+            with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+                pending: dict[Future, int] = {
+                    pool.submit(_rewrite_chunk, chunk, context, keep_text): start
+                    for start, chunk in _chunks(items, jobs)
+                }
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        start = pending.pop(future)
+                        chunk_outcomes = future.result()
+                        results[start:start + len(chunk_outcomes)] = chunk_outcomes
+                        advance(len(chunk_outcomes))
+    return [r for r in results if r is not None]
+
+
+def _options(path: str, options_for: Callable[[str], Options] | None) -> Options | FileOutcome:
+    """The file's options, or its error outcome when its configuration cannot be read."""
+    if options_for is None:
+        return DEFAULT_OPTIONS
+    try:
+        return options_for(path)
+    except DockerslimError as exc:
+        return FileOutcome(path=path, error=str(exc) if path in str(exc) else f"{path}: {exc}")
+
+
+class _progress:
+    """A rich progress bar when ``show``; else a no-op. Yields ``advance(n)``."""
+
+    def __init__(self, console: Console, show: bool, total: int) -> None:
+        self.console, self.show, self.total = console, show, total
+        self.bar = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.show:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("rewriting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=self.console, transient=True)
+        self.bar.start()
+        task = self.bar.add_task("rewrite", total=self.total)
+        return lambda n: self.bar.advance(task, n)  # type: ignore[union-attr]
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def summary_line(outcomes: Sequence[FileOutcome], *, written: bool = False) -> str:
+    """"3 of 40 files would be rewritten" (or "were rewritten" once written), plus the errors."""
+    changed = sum(1 for o in outcomes if o.changed)
+    errors = sum(1 for o in outcomes if o.error)
+    noun = "file" if len(outcomes) == 1 else "files"
+    line = f"{changed} of {len(outcomes)} {noun} {'were' if written else 'would be'} rewritten"
+    if errors:
+        line += f", {errors} could not be rewritten (errors above)"
+    return line
+
+
+def summary_table(outcomes: Sequence[FileOutcome], *, limit: int = 50) -> Table:
+    """One row per changed or failed file (the first ``limit``), then the totals."""
+    from rich.table import Table
+
+    table = Table(title="dockerslim rewrite", show_footer=True)
+    shown = [o for o in outcomes if o.changed or o.error]
+    changed = [o for o in outcomes if o.changed]
+    table.add_column("file", footer=f"total: {len(changed)} of {len(outcomes)} changed")
+    table.add_column("lines", justify="right",
+                     footer=f"{sum(o.lines_before for o in changed)} → {sum(o.lines_after for o in changed)}")
+    table.add_column("layers (final stage)", justify="right",
+                     footer=f"{sum(o.layers_before for o in changed)} → {sum(o.layers_after for o in changed)}")
+    for o in shown[:limit]:
+        if o.error:
+            table.add_row(o.path, "error", o.error)
+        else:
+            table.add_row(o.path, f"{o.lines_before} → {o.lines_after}", f"{o.layers_before} → {o.layers_after}")
+    if len(shown) > limit:
+        table.add_row(f"… and {len(shown) - limit} more", "", "")
+    return table

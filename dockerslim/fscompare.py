@@ -152,3 +152,114 @@ def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: 
         elif rewrite.dists[name] != version:
             dist_problems.append(f"python package {name} {version} -> {rewrite.dists[name]}")
     return Comparison({k: (v[0], v[1]) for k, v in sorted(dropped.items())}, problems, dist_problems)
+
+
+# -- run-time checks on a mounted root file system ------------------------------------------
+# Each answers one question the smoke command may never ask: does the configured USER exist,
+# do the commands the entrypoint script calls exist, do the binaries' libraries resolve.
+
+SCRIPT_KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
+                   "in", "function", "select", "time", "!", "{", "}", "[[", "]]"}
+
+
+def _in_root(root: Path, image_path: str) -> Path | None:
+    from .observe.sonames import resolve_in_root
+
+    return resolve_in_root(root, image_path)
+
+
+def account_names(root: Path, which: str) -> set[str]:
+    """Names in /etc/passwd (``which="passwd"``) or /etc/group of an image."""
+    real = _in_root(root, f"/etc/{which}")
+    if real is None or not real.is_file():
+        return set()
+    return {line.split(":", 1)[0] for line in real.read_text(errors="replace").splitlines() if ":" in line}
+
+
+def user_problems(root: Path, user: str | None) -> list[str]:
+    """Why the image's ``USER name[:group]`` would not resolve in ``root`` (numeric ids always do)."""
+    if not user:
+        return []
+    name, _, group = user.partition(":")
+    problems = []
+    if name and not name.isdigit() and "$" not in name and name not in account_names(root, "passwd"):
+        problems.append(f"USER {user}: no user {name!r} in /etc/passwd")
+    if group and not group.isdigit() and "$" not in group and group not in account_names(root, "group"):
+        problems.append(f"USER {user}: no group {group!r} in /etc/group")
+    return problems
+
+
+def which(root: Path, program: str, path_var: str) -> str | None:
+    """The image path ``program`` runs from under ``PATH`` (or itself, when it is a path)."""
+    if "/" in program:
+        real = _in_root(root, program)
+        return program if real is not None and real.is_file() else None
+    for d in (path_var or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
+        candidate = f"{d.rstrip('/')}/{program}"
+        real = _in_root(root, candidate)
+        if real is not None and real.is_file() and os.access(real, os.X_OK):
+            return candidate
+    return None
+
+
+def script_programs(script: str) -> list[str]:
+    """The programs a shell script runs: from the shell grammar where it reads the script,
+    else from the first word of every command-separated piece (control flow included)."""
+    from .shell import commands
+
+    found = commands(script)
+    if found is not None:
+        return [c.argv[0] for c in found if c.argv and "$" not in c.argv[0]]
+    out: list[str] = []
+    for line in script.splitlines():
+        line = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+        for piece in re.split(r"&&|\|\||[;|&()`]", line):
+            words = [w for w in piece.split() if not re.match(r"^\w+=", w)]
+            while words and words[0] in SCRIPT_KEYWORDS:
+                words.pop(0)
+            if words and "$" not in words[0] and re.match(r"^[\w./+-]+$", words[0]):
+                out.append(words[0])
+    return out
+
+
+def start_programs(root: Path, config: dict) -> list[str]:
+    """The programs the image runs at start: ENTRYPOINT/CMD's executable and, when that is a
+    shell script in the image, every program the script calls."""
+    argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    if not argv:
+        return []
+    env = dict(item.split("=", 1) for item in (config.get("Env") or []) if "=" in item)
+    programs = [argv[0]]
+    workdir = config.get("WorkingDir") or "/"
+    shells = {"sh", "bash", "dash", "ash"}
+    candidates = argv[1:] if os.path.basename(argv[0]) in shells else argv[:1]
+    for word in candidates:
+        if word.startswith("-"):
+            continue
+        image_path = word if word.startswith("/") else (which(root, word, env.get("PATH", "")) if "/" not in word
+                                                        else os.path.normpath(os.path.join(workdir, word)))
+        real = _in_root(root, image_path) if image_path else None
+        if real is None or not real.is_file():
+            continue
+        with real.open("rb") as fh:
+            head = fh.read(2)
+        if head != b"#!" and not (os.path.basename(argv[0]) in shells):
+            continue
+        first = real.read_text(errors="replace").split("\n", 1)[0]
+        if head == b"#!" and not any(s in first for s in ("sh", "bash", "dash")):
+            continue  # a python/node script: its imports are the python check's business
+        programs += script_programs(real.read_text(errors="replace"))
+        break
+    return list(dict.fromkeys(programs))
+
+
+def missing_programs(original: Path, candidate: Path, orig_config: dict, cand_config: dict) -> list[str]:
+    """Programs the original image runs at start that the candidate image does not have."""
+    env_o = dict(item.split("=", 1) for item in (orig_config.get("Env") or []) if "=" in item)
+    env_c = dict(item.split("=", 1) for item in (cand_config.get("Env") or []) if "=" in item)
+    out = []
+    for program in start_programs(original, orig_config):
+        found = which(original, program, env_o.get("PATH", ""))
+        if found and which(candidate, program, env_c.get("PATH", "")) is None:
+            out.append(f"{program} ({found} in the original)")
+    return out

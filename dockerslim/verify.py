@@ -1,5 +1,8 @@
-"""``dockerslim verify``: build the original and the rewrite for real and prove the rewrite
-keeps the image config, keeps the app's files and Python packages, still runs, and is smaller.
+"""``dockerslim verify``: build the original and a candidate (dockerslim's rewrite, or any file
+given with ``against``) for real and prove the candidate keeps the image config, the app's
+files and Python packages, the USER's account, the programs its entrypoint runs and the
+libraries its binaries load, still runs, and is smaller. ``fix`` adds the packages that own
+missing libraries (from the original image's package database) and verifies again.
 
 Config differences are accepted only where a Change declared them (the virtualenv's
 ``VIRTUAL_ENV``/``PATH``) or where both images simply inherit their base image's value (a
@@ -8,16 +11,21 @@ runtime base sets other build-only variables than its devel twin); anything else
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import posixpath
+import re
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome
-from .fscompare import Comparison, compare, walk
+from .catalog import load
+from .errors import DockerslimError
+from .fscompare import Comparison, Tree, compare, missing_programs, user_problems, walk
+from .observe import sonames
 from .options import Options
 from .parse import parse
 from .rewrite import RewriteResult, rewrite
@@ -55,6 +63,10 @@ class VerifyReport:
     comparison: Comparison | None = None
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    against: bool = False  # the candidate came from the user, not from dockerslim's rewrite
+    candidate: str = ""  # the Dockerfile text verified last (with --fix: the fixed one)
+    missing_libraries: dict[str, list[str]] = field(default_factory=dict)  # ELF path -> sonames
+    added_packages: list[str] = field(default_factory=list)  # what --fix installed
 
     @property
     def ok(self) -> bool:
@@ -160,6 +172,223 @@ def _base_of(text: str) -> str | None:
     return image
 
 
+PYTHON_DISTS = (  # prints the distributions the image's own python sees, or nothing without one
+    'for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c '
+    '"import importlib.metadata as m, json; print(json.dumps(sorted({(d.metadata[\'Name\'] or \'\') '
+    'for d in m.distributions()})))"; done; exit 0')
+
+
+def _norm_dist(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _visible_dists(builder: Builder, image: str) -> set[str] | None:
+    """Distributions ``import`` finds with the image's ``python`` on its PATH (a venv that
+    does not chain to the base's own venv sees fewer), or None without a python or a shell."""
+    outcome = builder.run(image, ["/bin/sh", "-c", PYTHON_DISTS], timeout=120)
+    lines = [line for line in outcome.output.splitlines() if line.startswith("[")]
+    if outcome.exit_code != 0 or not lines:
+        return None
+    try:
+        return {_norm_dist(n) for n in json.loads(lines[-1]) if n}
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Original:
+    """The original, built once per verify session (the fix loop and the ladder reuse it)."""
+
+    side: Side
+    facts: ImageFacts
+    base_config: dict | None
+    tree: Tree
+    dists: set[str] | None
+
+
+class Session:
+    """Build the original once, then verify any number of candidate Dockerfiles against it."""
+
+    def __init__(self, text: str, *, path: str, context: Path, builder: Builder, smoke: str | None = None,
+                 build_args: dict[str, str] | None = None, build_contexts: dict[str, str] | None = None,
+                 compressed: bool = True, keep: bool = False) -> None:
+        self.text, self.path, self.context, self.builder = text, path, context, builder
+        self.smoke, self.build_args, self.build_contexts = smoke, build_args, build_contexts
+        self.compressed, self.keep = compressed, keep
+        self.tag = "dockerslim-verify-" + hashlib.sha256(path.encode()).hexdigest()[:12]
+        self._stack = contextlib.ExitStack()
+        self._original: _Original | None = None
+        self._original_error: str | None = None
+        self._original_root: Path | None = None
+        self._images: list[str] = []
+        self._count = 0
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+        if not self.keep:
+            for image in self._images:
+                self.builder.remove(image)
+        self._images.clear()
+
+    def _build(self, text: str, image: str) -> tuple[float | None, str]:
+        try:
+            outcome = self.builder.build(text, self.context, image, build_args=self.build_args,
+                                         build_contexts=self.build_contexts)
+        except BuilderError as exc:
+            return None, str(exc)
+        self._images.append(image)
+        return outcome.seconds, f"{outcome.seconds:.1f} s"
+
+    def _base_config(self, text: str) -> dict | None:
+        base = _base_of(text)
+        try:
+            return self.builder.inspect(base).config if base else None
+        except BuilderError:
+            return None
+
+    def original(self, report: VerifyReport) -> _Original | None:
+        if self._original is None and self._original_error is None:
+            image = f"{self.tag}:original"
+            seconds, detail = self._build(self.text, image)
+            if seconds is None:
+                self._original_error = detail
+            else:
+                facts = self.builder.inspect(image, compressed=self.compressed)
+                side = Side(image=image, build_seconds=seconds, size=facts.size, compressed=facts.compressed,
+                            layers=facts.layers)
+                self._original_root = self._stack.enter_context(self.builder.rootfs(image))
+                argv = smoke_argv(self.smoke, facts.config)
+                if argv is not None:
+                    side.smoke = self.builder.run(image, argv)
+                self._original = _Original(side, facts, self._base_config(self.text), walk(self._original_root),
+                                           _visible_dists(self.builder, image))
+        if self._original is None:
+            report.checks.append(Check("original builds", False, self._original_error or ""))
+            return None
+        report.checks.append(Check("original builds", True, f"{self._original.side.build_seconds:.1f} s"))
+        return self._original
+
+    @property
+    def original_root(self) -> Path | None:
+        return self._original_root
+
+    def verify(self, candidate: str, *, declared: set[str] = frozenset(), replaced: set[str] = frozenset(),  # type: ignore[assignment]
+               moved_out: list[str] = (), against: bool = False) -> VerifyReport:  # type: ignore[assignment]
+        """Check ``candidate`` against the original."""
+        report = VerifyReport(path=self.path, builder=self.builder.name, changed=candidate != self.text,
+                              against=against, candidate=candidate)
+        if not report.changed:
+            report.notes.append("the rewrite leaves this file unchanged: nothing to verify")
+            return report
+        orig = self.original(report)
+        if orig is None:
+            return report
+        report.original = orig.side
+        self._count += 1
+        image = f"{self.tag}:candidate{self._count}"
+        seconds, detail = self._build(candidate, image)
+        report.checks.append(Check("rewrite builds", seconds is not None, detail))
+        if seconds is None:
+            return report
+        facts = self.builder.inspect(image, compressed=self.compressed)
+        side = report.rewrite = Side(image=image, build_seconds=seconds, size=facts.size,
+                                     compressed=facts.compressed, layers=facts.layers)
+
+        failing, accepted = compare_config(orig.facts, facts, declared, orig.base_config, self._base_config(candidate))
+        report.config_diffs, report.accepted_diffs = failing, accepted
+        report.checks.append(Check("image config kept", not failing, "; ".join(failing) or
+                                   (f"{len(accepted)} accepted difference(s)" if accepted else "identical")))
+
+        with self.builder.rootfs(image) as root:
+            original_df = parse(self.text)
+            app = [p for p in _app_paths(original_df) if not any(p == m or p.startswith(m + "/") for m in moved_out)]
+            cmp = compare(orig.tree, walk(root), app, _context_files(original_df, self.context), replaced)
+            report.comparison = cmp
+            report.checks.append(Check("app files kept", not cmp.app_problems,
+                                       "; ".join(cmp.app_problems[:10]) + (" …" if len(cmp.app_problems) > 10 else "")))
+            report.checks.append(Check("python packages kept", not cmp.dist_problems, "; ".join(cmp.dist_problems[:10])))
+            users = user_problems(root, facts.config.get("User"))
+            report.checks.append(Check("USER exists", not users, "; ".join(users)))
+            programs = missing_programs(self._original_root, root, orig.facts.config, facts.config)  # type: ignore[arg-type]
+            report.checks.append(Check("entrypoint programs present", not programs,
+                                       ("missing: " + ", ".join(programs)) if programs else ""))
+            report.missing_libraries = self._new_missing_libraries(root, orig.facts.config, facts.config)
+            libs = [f"{p}: {', '.join(s)}" for p, s in sorted(report.missing_libraries.items())]
+            report.checks.append(Check("runtime libraries resolve", not libs,
+                                       "; ".join(libs[:10]) + (" …" if len(libs) > 10 else "")))
+
+        if orig.dists is not None:
+            seen = _visible_dists(self.builder, image) or set()
+            build_tools = {_norm_dist(n) for n in load("fs_groups")["python"]["build_tools"]}
+            lost = sorted(orig.dists - seen - build_tools - {_norm_dist(r) for r in replaced})
+            report.checks.append(Check("python sees the same packages", not lost,
+                                       ("the image's python cannot import: " + ", ".join(lost[:10])) if lost else ""))
+
+        argv = smoke_argv(self.smoke, orig.facts.config)
+        if argv is None:
+            report.notes.append("no smoke command (give --smoke CMD or a HEALTHCHECK): run not checked")
+        else:
+            side.smoke = self.builder.run(image, argv)
+            ok = orig.side.smoke.exit_code == 0 and side.smoke.exit_code == 0  # type: ignore[union-attr]
+            report.checks.append(Check("smoke command runs", ok,
+                                       f"{shlex.join(argv)}: original exit {orig.side.smoke.exit_code}, "  # type: ignore[union-attr]
+                                       f"rewrite exit {side.smoke.exit_code}"))
+        report.checks.append(Check("rewrite is smaller", side.size < orig.side.size,
+                                   f"{_mb(orig.side.size)} -> {_mb(side.size)}"))
+        return report
+
+    def _new_missing_libraries(self, root: Path, orig_config: dict, config: dict) -> dict[str, list[str]]:
+        """Sonames the candidate's ELF files cannot load that the same files (by name) could
+        load in the original: what the rewrite broke, not what was already unresolved."""
+        missing = sonames.missing_sonames(root, env=config.get("Env"))
+        if not missing or self._original_root is None:
+            return missing
+        names = {posixpath.basename(p) for p in missing}
+        same = [p for p in sonames.elf_files(self._original_root) if posixpath.basename(p) in names]
+        before = sonames.missing_sonames(self._original_root, paths=same, env=orig_config.get("Env")) if same else {}
+        known = {(posixpath.basename(p), s) for p, ss in before.items() for s in ss}
+        out = {}
+        for path, names_missing in missing.items():
+            new = [s for s in names_missing if (posixpath.basename(path), s) not in known]
+            if new:
+                out[path] = new
+        return out
+
+    def fix_packages(self, report: VerifyReport) -> dict[str, str]:
+        """{soname: package} that owns each library the candidate misses, from the original
+        image's package database."""
+        if self._original_root is None or not report.missing_libraries:
+            return {}
+        wanted = {s for ss in report.missing_libraries.values() for s in ss}
+        return sonames.owning_packages(self._original_root, wanted)
+
+
+class FixError(DockerslimError):
+    """A candidate whose final stage cannot take a package install (no package manager)."""
+
+
+def add_packages(text: str, packages: list[str], manager: str) -> str:
+    """``text`` with one install RUN for ``packages`` right after the final stage's FROM (as
+    root, before any USER switch); every other byte unchanged."""
+    df = parse(text)
+    src = df.stages[-1].from_.source
+    if src is None:
+        raise FixError("the final stage's FROM has no source position")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    at = src.end_line  # 1-based last line of FROM == index of the next line
+    if at >= len(lines) and lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += newline
+    lines.insert(at, sonames.install_command(manager, packages) + newline)
+    return "".join(lines)
+
+
 def verify(
     dockerfile: Path,
     *,
@@ -170,77 +399,63 @@ def verify(
     build_contexts: dict[str, str] | None = None,
     options: Options | None = None,
     rewritten: str | None = None,
+    against: str | None = None,
+    fix: bool = False,
     compressed: bool = True,
     keep: bool = False,
+    max_fixes: int = 3,
 ) -> VerifyReport:
-    """Build both images and check them. ``rewritten`` replaces dockerslim's own rewrite (tests
-    use it to prove that a broken rewrite fails)."""
+    """Build the original and a candidate and check the candidate. The candidate is
+    dockerslim's rewrite, or ``against`` (any Dockerfile text: hand-written, another tool's);
+    ``rewritten`` is the same for tests. With ``fix``, packages owning the libraries the
+    candidate misses are installed in its final stage and it is verified again, until it
+    passes or there is nothing left to add (``report.candidate`` is then the fixed text)."""
     text = dockerfile.read_bytes().decode("utf-8")
     context = context_dir or dockerfile.parent
-    result: RewriteResult = rewrite(text, path=str(dockerfile), context_dir=context, options=options)
-    new_text = rewritten if rewritten is not None else result.text
-    report = VerifyReport(path=str(dockerfile), builder=builder.name, changed=new_text != text)
-    if not report.changed:
-        report.notes.append("the rewrite leaves this file unchanged: nothing to verify")
+    given = against if against is not None else rewritten
+    if given is not None:
+        candidate = given
+        declared = {"Env.PATH", "Env.VIRTUAL_ENV"} if against is not None else set()
+        replaced: set[str] = set()
+        moved_out: list[str] = []
+    else:
+        result: RewriteResult = rewrite(text, path=str(dockerfile), context_dir=context, options=options)
+        candidate = result.text
+        declared = {c for change in result.changes for c in change.config}
+        replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
+        moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]  # models-out
+    with Session(text, path=str(dockerfile), context=context, builder=builder, smoke=smoke, build_args=build_args,
+                 build_contexts=build_contexts, compressed=compressed, keep=keep) as session:
+        report = session.verify(candidate, declared=declared, replaced=replaced, moved_out=moved_out,
+                                against=against is not None)
+        if against is not None:
+            report.notes.append("verified a given candidate: only PATH/VIRTUAL_ENV changes that prepend a "
+                                "folder are accepted in the config")
+        added: list[str] = []
+        for _ in range(max_fixes if fix else 0):
+            if report.ok or not report.missing_libraries or report.rewrite is None:
+                break
+            owners = session.fix_packages(report)
+            new = sorted(set(owners.values()) - set(added))
+            unowned = sorted({s for ss in report.missing_libraries.values() for s in ss} - set(owners))
+            if unowned:
+                report.notes.append(f"no package of the original image owns {', '.join(unowned)}: cannot add them")
+            if not new:
+                report.notes.append("--fix: nothing left to add")
+                break
+            with builder.rootfs(report.rewrite.image) as root:
+                manager = sonames.package_manager(root)
+            if manager is None:
+                report.notes.append("--fix: the candidate's final image has no package manager to install "
+                                    f"{', '.join(new)} with")
+                break
+            added += new
+            candidate = add_packages(candidate, new, manager)
+            report = session.verify(candidate, declared=declared, replaced=replaced, moved_out=moved_out,
+                                    against=against is not None)
+            report.added_packages = list(added)
+            report.notes.append(f"--fix installed {', '.join(added)} in the final stage")
         return report
-    tag = "dockerslim-verify-" + hashlib.sha256(f"{dockerfile.resolve()}".encode()).hexdigest()[:12]
-    images = {"original": f"{tag}:original", "rewrite": f"{tag}:rewrite"}
-    sides: dict[str, Side] = {}
-    try:
-        for label, source in (("original", text), ("rewrite", new_text)):
-            try:
-                outcome = builder.build(source, context, images[label], build_args=build_args, build_contexts=build_contexts)
-            except BuilderError as exc:
-                report.checks.append(Check(f"{label} builds", False, str(exc)))
-                return report
-            report.checks.append(Check(f"{label} builds", True, f"{outcome.seconds:.1f} s"))
-            sides[label] = Side(image=images[label], build_seconds=outcome.seconds)
-        facts = {k: builder.inspect(v.image, compressed=compressed) for k, v in sides.items()}
-        for k, side in sides.items():
-            side.size, side.compressed, side.layers = facts[k].size, facts[k].compressed, facts[k].layers
-        report.original, report.rewrite = sides["original"], sides["rewrite"]
-
-        bases = [_base_of(text), _base_of(new_text)]
-        base_facts = []
-        for b in bases:
-            try:
-                base_facts.append(builder.inspect(b).config if b else None)
-            except BuilderError:
-                base_facts.append(None)
-        declared = {c for change in result.changes for c in change.config} if rewritten is None else set()
-        failing, accepted = compare_config(facts["original"], facts["rewrite"], declared, *base_facts)
-        report.config_diffs, report.accepted_diffs = failing, accepted
-        report.checks.append(Check("image config kept", not failing, "; ".join(failing) or
-                                   (f"{len(accepted)} accepted difference(s)" if accepted else "identical")))
-
-        with builder.rootfs(images["original"]) as a, builder.rootfs(images["rewrite"]) as b:
-            original_df = parse(text)
-            replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
-            moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]  # models-out
-            app = [p for p in _app_paths(original_df) if not any(p == m or p.startswith(m + "/") for m in moved_out)]
-            cmp = compare(walk(a), walk(b), app, _context_files(original_df, context), replaced)
-        report.comparison = cmp
-        report.checks.append(Check("app files kept", not cmp.app_problems,
-                                   "; ".join(cmp.app_problems[:10]) + (" …" if len(cmp.app_problems) > 10 else "")))
-        report.checks.append(Check("python packages kept", not cmp.dist_problems, "; ".join(cmp.dist_problems[:10])))
-
-        argv = smoke_argv(smoke, facts["original"].config)
-        if argv is None:
-            report.notes.append("no smoke command (give --smoke CMD or a HEALTHCHECK): run not checked")
-        else:
-            for label, side in sides.items():
-                side.smoke = builder.run(side.image, argv)
-            ok = sides["original"].smoke.exit_code == 0 and sides["rewrite"].smoke.exit_code == 0  # type: ignore[union-attr]
-            report.checks.append(Check("smoke command runs", ok,
-                                       f"{shlex.join(argv)}: original exit {sides['original'].smoke.exit_code}, "  # type: ignore[union-attr]
-                                       f"rewrite exit {sides['rewrite'].smoke.exit_code}"))  # type: ignore[union-attr]
-        report.checks.append(Check("rewrite is smaller", sides["rewrite"].size < sides["original"].size,
-                                   f"{_mb(sides['original'].size)} -> {_mb(sides['rewrite'].size)}"))
-        return report
-    finally:
-        if not keep:
-            for image in images.values():
-                builder.remove(image)
 
 
 def _mb(n: int | None) -> str:
@@ -266,6 +481,10 @@ def render(report: VerifyReport) -> str:
         lines.append(f"  accepted: {diff}")
     for check in report.checks:
         lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}" + (f": {check.detail}" if check.detail else ""))
+    for path, missing in sorted(report.missing_libraries.items())[:20]:
+        lines.append(f"  missing library: {path} needs {', '.join(missing)}")
+    if report.added_packages:
+        lines.append(f"  fixed: installed {' '.join(report.added_packages)} in the final stage")
     for note in report.notes:
         lines.append(f"  note: {note}")
     lines.append("  verified" if report.ok else "  NOT verified")

@@ -1,0 +1,7 @@
+FROM debian:bookworm-slim AS builder
+RUN groupadd --system app && useradd --system --gid app app && mkdir /data && chown app:app /data
+
+FROM debian:bookworm-slim
+COPY --from=builder /data /data
+USER app
+CMD ["id", "-un"]

@@ -1,0 +1,3 @@
+import basepkg
+
+print("basepkg", basepkg.VALUE)

@@ -1,18 +1,38 @@
 """What a pass reports: a ``Change`` for each edit it made, a ``Note`` for what it noticed or
-declined to do (with the reason), so ``--explain``, JSON and SARIF can show every decision."""
+declined to do (with the reason), so ``--explain``, JSON and SARIF can show every decision.
+
+``rule`` is the pass's stable id (``DS1xx``: stage structure and base image, ``DS2xx``: work
+inside a stage); ``PassResult`` is what every pass returns: the new tree plus those records.
+A Change that adds, removes or edits a command some RUN executes says so in ``commands``: the
+pipeline's guard (``guard.py``) accepts no other difference in what the RUNs execute.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .ir import Dockerfile
 
 Risk = Literal["none", "low", "medium", "high"]
 Level = Literal["info", "warning", "skipped"]
+Argv = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CommandEdit:
+    """One command a RUN executes, as the pass changed it (argv after quote removal, leading
+    ``VAR=value`` assignments first): ``before`` None for a command the pass added, ``after``
+    None for one it removed."""
+
+    before: Argv | None
+    after: Argv | None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Change:
-    rule: str  # stable id, e.g. "DS001"
+    rule: str  # stable id of the pass, e.g. "DS201"
     pass_name: str  # e.g. "merge-runs"
     message: str  # what was done
     reason: str  # why it is safe and worth it
@@ -23,6 +43,7 @@ class Change:
     before: str = ""  # source text involved
     after: str = ""  # text that replaces it
     config: tuple[str, ...] = ()  # what this change alters on purpose in the final image: Env.PATH, Python.uv…
+    commands: tuple[CommandEdit, ...] = ()  # what this change alters on purpose in what RUNs execute
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,3 +59,12 @@ class Note:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(kw_only=True)
+class PassResult:
+    """A pass's output: the new tree, the edits it made, what it noticed or declined."""
+
+    dockerfile: Dockerfile
+    changes: list[Change] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)

@@ -1,24 +1,28 @@
-"""The rewrite pipeline: parse → passes → emit, checking itself after every pass.
+"""The rewrite pipeline: parse → passes (``passes.PIPELINE``) → emit, checking itself after
+every pass.
 
-A pass whose output does not re-parse is rolled back and the rollback is reported: a bug in
-one pass must never hand the user a Dockerfile that does not build.
+A pass whose output does not re-parse, or whose RUNs no longer execute the same commands in an
+order the pass declared safe (``guard.py``), is rolled back and the rollback is reported: a bug
+in one pass must never hand the user a Dockerfile that does not build or builds something else.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from . import passes
 from .catalog import EXTRA_DATA
 from .changes import Change, Note
 from .context import PassContext
 from .emit import emit
 from .errors import DockerfileSyntaxError
-from .ir import Dockerfile
+from .guard import Facts, violation
+from .ir import Copy, Dockerfile, Run
 from .options import Options
 from .parse import parse
+from .passes import PIPELINE, Pass
 from .source import BOM
 
 
@@ -26,7 +30,7 @@ from .source import BOM
 class RewriteResult:
     original: str
     text: str
-    diff: str
+    path: str | None = field(default=None, compare=False)
     changes: tuple[Change, ...] = ()
     notes: tuple[Note, ...] = ()
     passes_run: tuple[str, ...] = ()
@@ -36,6 +40,11 @@ class RewriteResult:
     @property
     def changed(self) -> bool:
         return self.text != self.original
+
+    @cached_property
+    def diff(self) -> str:
+        """The unified diff, computed on first use only (most callers never ask for it)."""
+        return unified_diff(self.original, self.text, self.path)
 
 
 def unified_diff(before: str, after: str, path: str | None) -> str:
@@ -55,31 +64,43 @@ def unified_diff(before: str, after: str, path: str | None) -> str:
 
 def layer_count(dockerfile: Dockerfile) -> int:
     """Filesystem layers the final stage adds on top of its base (RUN, COPY, ADD)."""
-    from .ir import Copy, Run
-
     final = dockerfile.stages[-1]
     return sum(1 for node in final.body if isinstance(node, (Run, Copy)))
 
 
-def run_passes(dockerfile: Dockerfile, context: PassContext) -> tuple[Dockerfile, list[Change], list[Note], list[str]]:
+def run_passes(dockerfile: Dockerfile, context: PassContext,
+               pipeline: tuple[Pass, ...] = PIPELINE) -> tuple[Dockerfile, list[Change], list[Note], list[str]]:
+    """Run the enabled passes in order; a pass that fails a check is rolled back with a warning."""
     changes: list[Change] = []
     notes: list[Note] = []
     ran: list[str] = []
-    for module in passes.all_passes():
-        if not context.options.enabled(module.ID, module.NAME):
+    facts = Facts()
+    for step in pipeline:
+        if not context.options.enabled(step.id, step.name):
             continue
-        result = module.run(dockerfile, context)
-        try:
-            parse(emit(result.dockerfile))
-        except DockerfileSyntaxError as exc:
-            notes.append(Note(rule=module.ID, pass_name=module.NAME, level="warning",
-                              message=f"rolled back: its output did not parse ({exc}); please report this"))
+        result = step.run(dockerfile, context)
+        why = _rejected(step, dockerfile, result.dockerfile, result.changes, facts)
+        if why:
+            notes.append(Note(rule=step.id, pass_name=step.name, level="warning",
+                              message=f"rolled back: {why}; please report this"))
             continue
         dockerfile = result.dockerfile
         changes.extend(result.changes)
         notes.extend(result.notes)
-        ran.append(module.NAME)
+        ran.append(step.name)
     return dockerfile, changes, notes, ran
+
+
+def _rejected(step: Pass, before: Dockerfile, after: Dockerfile, changes: list[Change], facts: Facts) -> str | None:
+    """Why a pass's output must not be kept: it does not parse, or runs other commands."""
+    if after is before:
+        return None
+    try:
+        parse(emit(after))
+    except DockerfileSyntaxError as exc:
+        return f"its output did not parse ({exc})"
+    broken = violation(step.commands, before, after, changes, facts)
+    return f"its RUNs no longer execute what they did: {broken}" if broken else None
 
 
 def rewrite(
@@ -109,7 +130,7 @@ def rewrite(
     return RewriteResult(
         original=text,
         text=new_text,
-        diff=unified_diff(text, new_text, path),
+        path=path,
         changes=tuple(changes),
         notes=tuple(notes),
         passes_run=tuple(ran),

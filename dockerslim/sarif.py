@@ -13,11 +13,11 @@ LEVELS = {"info": "note", "warning": "warning", "skipped": "note"}
 
 def _rules() -> list[dict]:
     return [{
-        "id": m.ID, "name": m.NAME,
-        "shortDescription": {"text": m.SUMMARY},
-        "fullDescription": {"text": (m.__doc__ or m.SUMMARY).strip().split("\n\n")[0].replace("\n", " ")},
+        "id": p.id, "name": p.name,
+        "shortDescription": {"text": p.summary},
+        "fullDescription": {"text": p.help.split("\n\n")[0].replace("\n", " ")},
         "defaultConfiguration": {"level": "note"},
-    } for m in passes.all_passes()]
+    } for p in passes.PIPELINE]
 
 
 def _location(path: str, line: int | None) -> list[dict]:

@@ -1,38 +1,75 @@
-"""The ordered list of passes: the table of contents of what dockerslim does.
+"""The pipeline: the passes in the order they run — the table of contents of dockerslim.
 
-Each pass is one module exposing ``ID``, ``NAME``, ``SUMMARY`` and
-``run(dockerfile, context) -> PassResult``. Order matters: structure first (split the stage,
-swap the base), then what works inside stages (tools, hygiene, merging RUNs).
+Each pass is one module (``passes/<name>.py``, its name with ``_`` for ``-``) exposing ``ID``,
+``NAME``, ``SUMMARY`` and ``run(dockerfile, context) -> PassResult``, a pure function over the
+IR; its per-pass fixtures live in ``fixtures/passes/<name>/``. ``PIPELINE`` lists every pass
+once, with the reason for its place and the freedom it has over the commands RUNs execute (the
+``guard.Policy`` checked after it runs). A module not listed here never runs — and
+``tests/test_pipeline.py`` fails.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Protocol
+from typing import Callable
 
-from ..changes import Change, Note
+from ..changes import PassResult
 from ..context import PassContext
+from ..guard import Policy
 from ..ir import Dockerfile
 
-
-@dataclass(kw_only=True)
-class PassResult:
-    dockerfile: Dockerfile
-    changes: list[Change] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
+__all__ = ["PIPELINE", "Pass", "PassResult", "by_name"]
 
 
-class Pass(Protocol):
-    ID: str
-    NAME: str
-    SUMMARY: str
+@dataclass(frozen=True)
+class Pass:
+    id: str  # stable rule id users cite: DS1xx stage structure and base, DS2xx work inside a stage
+    name: str  # = module name with "-" for "_" = fixture folder
+    summary: str
+    run: Callable[[Dockerfile, PassContext], PassResult]
+    commands: Policy  # what it may do to the commands RUNs execute
 
-    def run(self, dockerfile: Dockerfile, context: PassContext) -> PassResult: ...
+    @property
+    def help(self) -> str:
+        """The pass module's docstring: what it does, and what it deliberately leaves alone."""
+        return (sys.modules[self.run.__module__].__doc__ or self.summary).strip()
+
+    @classmethod
+    def of(cls, module: ModuleType, commands: Policy) -> Pass:
+        return cls(module.ID, module.NAME, module.SUMMARY, module.run, commands)
 
 
-def all_passes() -> list[ModuleType]:
-    """The passes in the order they run."""
-    from . import context_hygiene, hygiene, merge_runs, models_out, runtime_base, split_stages, tools_from_images
+from . import (  # noqa: E402  (the modules import PassResult from ..changes, never from here)
+    context_hygiene,
+    merge_runs,
+    models_out,
+    package_hygiene,
+    runtime_base,
+    split_stages,
+    tools_from_images,
+)
 
-    return [context_hygiene, models_out, tools_from_images, split_stages, runtime_base, hygiene, merge_runs]
+PIPELINE: tuple[Pass, ...] = (
+    # Reads the context as the user wrote it and changes nothing: its warning points at their lines.
+    Pass.of(context_hygiene, Policy.SAME),
+    # Before the split: the runtime then receives only model configs, and weights are never artifacts.
+    Pass.of(models_out, Policy.SAME),
+    # Before the split: a tool RUN becomes a COPY --from the split carries as is, not a step to analyse.
+    Pass.of(tools_from_images, Policy.DECLARED),
+    # Structure before the work inside stages: every later pass sees which stages ship.
+    Pass.of(split_stages, Policy.RESTAGED),
+    # After the split, whose runtime stage is the final stage whose base it swaps.
+    Pass.of(runtime_base, Policy.SAME),
+    # After the structure: flags and cleanup for the RUNs of shipping stages, cache mounts in builders.
+    Pass.of(package_hygiene, Policy.DECLARED),
+    # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup.
+    Pass.of(merge_runs, Policy.SAME),
+)
+
+
+def by_name(name_or_id: str) -> Pass | None:
+    """The pass with this name or id."""
+    return next((p for p in PIPELINE if name_or_id in (p.id, p.name)), None)
+

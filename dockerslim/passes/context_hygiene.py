@@ -7,10 +7,9 @@ weights. Reports it with what ``dockerslim dockerignore`` would exclude. Changes
 from __future__ import annotations
 
 from .. import ir
-from ..changes import Note
+from ..changes import Note, PassResult
 from ..context import PassContext
 from ..dockerignore import propose
-from . import PassResult
 
 ID = "DS205"
 NAME = "context-hygiene"

@@ -8,7 +8,9 @@ the first that changes shell state for the second (``cd``, ``export``, ``set``, 
 ``&&`` would run ``b`` even when the first RUN failed). Instructions between RUNs (ENV, ARG,
 WORKDIR, USER, COPY…) always separate them, so the cache boundary a ``COPY requirements.txt``
 draws before the dependency install stays where it is. Comments above the second RUN move
-above the merged one.
+above the merged one. Never merged: a RUN whose script holds a shell comment (``RUN a # note``),
+on either side: the merged RUN is one logical line, so everything after ``#`` — the other RUN's
+commands included — would become comment text.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import ir
-from ..changes import Change, Note
+from ..changes import Change, Note, PassResult
 from ..context import PassContext
-from ..shell import and_segments, commands, run_script
-from . import PassResult
+from ..shell import and_segments, commands, has_comment, run_script
 
 ID = "DS201"
 NAME = "merge-runs"
@@ -40,6 +41,8 @@ def _why_not(first: ir.Run, second: ir.Run, posix: bool) -> str | None:
     if first.heredocs or second.heredocs:
         return "one of them uses a heredoc"
     script = run_script(first)
+    if any(has_comment(s) for s in (script or "", run_script(second) or "")):
+        return "a shell comment in one of them would swallow the commands joined after it"
     cmds = commands(script) if script is not None else None
     if cmds is None:
         return "the first command could not be analysed"

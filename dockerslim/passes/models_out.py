@@ -21,11 +21,10 @@ from pathlib import Path
 
 from .. import ir
 from ..catalog import load
-from ..changes import Change, Note
+from ..changes import Change, Note, PassResult
 from ..context import PassContext
 from ..dockerignore import context_files
 from ..shell import run_script
-from . import PassResult
 
 ID = "DS204"
 NAME = "models-out"

@@ -23,6 +23,7 @@ from ..catalog import lookup_base
 from ..changes import Change, Note
 from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir
 from ..context import PassContext
+from ..guard import edits
 from ..image import ImageRef, has_variables
 from ..jit import scan_context
 from ..shell import remove_words
@@ -329,10 +330,17 @@ def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
             result.changes.append(Change(
                 rule=ID, pass_name=NAME, line=node.line, message="`uv pip install --system` installs into the virtualenv",
                 reason="in the builder the virtualenv is active; what it holds is what reaches the runtime",
-                effect="the same packages, in /opt/venv instead of the system interpreter", risk="low"))
+                effect="the same packages, in /opt/venv instead of the system interpreter", risk="low",
+                commands=edits(step.node, node)))  # type: ignore[arg-type]
         if split.distro_python and isinstance(node, ir.Run) and any(
             set(pk.packages) & DISTRO_PYTHON_PKGS for pk in step.packages):
-            node = _add_python_venv_package(node)
+            venv_ready = _add_python_venv_package(node)
+            if venv_ready is not node:
+                result.changes.append(Change(
+                    rule=ID, pass_name=NAME, line=node.line, message="python3-venv added to the builder's package install",
+                    reason="distro Python needs it to create the virtualenv", effect="builder stage only", risk="none",
+                    commands=edits(node, venv_ready)))
+            node = venv_ready
         body.append(node)
     while body and not isinstance(body[-1], (ir.Run, ir.Copy)):
         body.pop()  # trailing config changes nothing the runtime receives

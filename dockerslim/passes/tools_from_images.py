@@ -15,11 +15,10 @@ from dataclasses import replace
 
 from .. import ir
 from ..catalog import load
-from ..changes import Change, Note
+from ..changes import Change, CommandEdit, Note, PassResult
 from ..classify import pip_argv
 from ..context import PassContext
 from ..shell import SimpleCommand, remove_words, run_commands, run_script
-from . import PassResult
 
 ID = "DS203"
 NAME = "tools-from-images"
@@ -57,9 +56,9 @@ def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict, str] | None:
     return None
 
 
-def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dict, ir.Run | None] | None:
+def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dict, ir.Run | None, CommandEdit | None] | None:
     """A catalogued tool installed with apt-get: (tool, the RUN without it — None when nothing
-    but the package manager is left), or None."""
+    but the package manager is left — and that edit of the install command), or None."""
     for tool in load("tools")["tool"]:
         for cmd in cmds:
             if cmd.program not in ("apt-get", "apt") or "install" not in cmd.argv:
@@ -69,9 +68,11 @@ def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dic
                 continue
             packages = [w for w in cmd.argv[cmd.argv.index("install") + 1:] if not w.startswith("-")]
             if len(packages) > len(hits):
-                return tool, replace(node, command=remove_words(script, [cmd.words[hits[0]]]))
+                kept = cmd.argv[:hits[0]] + cmd.argv[hits[0] + 1:]
+                edit = CommandEdit(cmd.assignments + cmd.argv, cmd.assignments + kept)
+                return tool, replace(node, command=remove_words(script, [cmd.words[hits[0]]])), edit
             others = [c for c in cmds if c.program not in ("apt-get", "apt", "rm")]
-            return (tool, None) if not others else None
+            return (tool, None, None) if not others else None
     return None
 
 
@@ -108,10 +109,11 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                         result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
                                                  message="a tool that ships as an image is installed together with other commands; left as is"))
             remaining: ir.Run | None = None
+            apt_edit: CommandEdit | None = None
             if found is None and isinstance(node, ir.Run) and isinstance(node.command, str) and cmds:
                 apt = _apt_tool(node, cmds, script or "")
                 if apt:
-                    found, remaining = (apt[0], apt[0]["version"]), apt[1]
+                    found, remaining, apt_edit = (apt[0], apt[0]["version"]), apt[1], apt[2]
             if found is None:
                 body.append(node)
                 continue
@@ -129,6 +131,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                        "the tag pins the version (pin a digest for full reproducibility)",
                 risk=tool.get("risk", "low"), before=str(node.command), after=" ".join(copy.paths),
                 config=tuple(f"Python.{name}" for name in tool["pip"]),
+                commands=(apt_edit,) if apt_edit else tuple(CommandEdit(c.assignments + c.argv, None) for c in cmds or ()),
             ))
         stages.append(replace(stage, body=tuple(body)))
     result.dockerfile = replace(df, stages=tuple(stages))

@@ -8,20 +8,21 @@ Builder stages (their layers never ship) get BuildKit cache mounts for pip/uv/np
 instead, so rebuilds do not download again. Left alone: RUNs that already have a cache mount, RUNs that are
 not plain shell (exec form, heredocs, ``||``/pipes at top level) and, for apt, any RUN followed
 by a later ``apt-get install`` that has no ``apt-get update`` of its own: deleting the lists
-would break it.
+would break it. A RUN whose script ends in a shell comment (``RUN apt-get install -y x # why``)
+gets its flags but no appended cleanup, and keeps its comment: text after ``#`` never runs.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
 
 from .. import ir
 from ..catalog import load
-from ..changes import Change
+from ..changes import Change, CommandEdit, PassResult
 from ..classify import pip_argv
 from ..context import PassContext
-from ..shell import SimpleCommand, and_segments, chain, commands, run_commands, run_script, top_level_operators
-from . import PassResult
+from ..shell import SimpleCommand, and_segments, chain, commands, has_comment, run_commands, run_script, top_level_operators
 
 ID = "DS202"
 NAME = "package-hygiene"
@@ -45,48 +46,44 @@ def _subcommand(cmd: SimpleCommand) -> str:
     return words[0] if words else ""
 
 
-def _env_names(stage: ir.Stage, upto: ir.Instruction) -> set[str]:
-    names: set[str] = set()
-    for node in stage.body:
-        if node is upto:
-            break
-        if isinstance(node, (ir.Env, ir.Arg)):
-            names.update(k for k, _ in node.pairs)
-    return names
+def _needs_lists(cmds: list[SimpleCommand] | None) -> bool:
+    """Whether a RUN installs with apt from package lists it does not fetch itself."""
+    if cmds is None:
+        return True  # cannot tell: keep the lists
+    progs = [(c.program, _subcommand(c)) for c in cmds]
+    return any(p in ("apt-get", "apt") and s == "install" for p, s in progs) and not any(
+        p in ("apt-get", "apt") and s == "update" for p, s in progs)
 
 
-def _later_apt_without_update(stage: ir.Stage, index: int) -> bool:
-    for node in stage.body[index + 1:]:
-        if isinstance(node, ir.Run):
-            cmds = run_commands(node)
-            if cmds is None:
-                return True
-            progs = [(c.program, _subcommand(c)) for c in cmds]
-            if any(p in ("apt-get", "apt") and s == "install" for p, s in progs) and not any(
-                    p in ("apt-get", "apt") and s == "update" for p, s in progs):
-                return True
-    return False
+def _full(cmd: SimpleCommand, argv: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A command as the guard reads it: leading assignments, then argv."""
+    return cmd.assignments + (cmd.argv if argv is None else argv)
 
 
-def _fix(node: ir.Run, stage: ir.Stage, index: int, context: PassContext) -> tuple[ir.Run, list[str], str]:
-    """The RUN with hygiene applied, the reasons for each edit, the highest risk."""
+def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
+         context: PassContext) -> tuple[ir.Run, list[str], str, list[CommandEdit]]:
+    """The RUN with hygiene applied, the reasons for each edit, the highest risk, and the
+    commands it added or edited (declared to the guard)."""
     script = run_script(node)
     if node.heredocs or script is None or any(parse_mount_type(f) == "cache" for f in node.flags):
-        return node, [], "none"
+        return node, [], "none", []
     ops = top_level_operators(script)
     cmds = commands(script)
     if ops is None or cmds is None or any(op in ("||", "|", "\n") for op in ops):
-        return node, [], "none"
+        return node, [], "none", []
     data = load("hygiene")
-    env = _env_names(stage, node)
     edits: list[tuple[int, str]] = []  # (offset, text to insert)
+    declared: list[CommandEdit] = []
     reasons: list[str] = []
     risk = "none"
     seen_update = False
+    commented = has_comment(script)  # nothing may follow a comment: it would be comment text
     appended: list[str] = []
-    for cmd in cmds:
-        cmd = as_installer(cmd)
+    for written in cmds:
+        cmd = as_installer(written)
+        skip = len(written.argv) - len(cmd.argv)
         sub = _subcommand(cmd)
+        added_words: list[str] = []
         if cmd.program in ("apt-get", "apt") and sub == "update":
             seen_update = True
         for rule in data["flag"]:
@@ -98,36 +95,44 @@ def _fix(node: ir.Run, stage: ir.Stage, index: int, context: PassContext) -> tup
                 continue
             sub_index = cmd.argv.index(sub) if sub in cmd.argv else 0
             edits.append((cmd.words[sub_index][1], " " + rule["add"]))
+            added_words.append(rule["add"])
             reasons.append(f"{cmd.program} {sub}: {rule['add']} ({rule['reason']})")
             if rule["risk"] != "none":
                 risk = rule["risk"]
+        if added_words:
+            at = skip + (cmd.argv.index(sub) if sub in cmd.argv else 0) + 1
+            declared.append(CommandEdit(_full(written), _full(written, written.argv[:at] + tuple(added_words) + written.argv[at:])))
         for rule in data["cleanup"]:
             if cmd.program not in rule["programs"] or sub != rule["subcommand"]:
                 continue
             if any(p in script for p in rule["present"]):
                 continue
             if rule.get("needs_update_before"):
-                if not seen_update:
+                if not seen_update and not written.assignments:  # `A=1 apt-get install`: A would move to the update
                     edits.append((cmd.words[0][0], "apt-get update && "))
+                    declared.append(CommandEdit(None, ("apt-get", "update")))
                     reasons.append("apt-get update added before install (stale or missing package lists)")
                     seen_update = True
-                if _later_apt_without_update(stage, index):
+                if lists_needed_later:
                     continue
+            if commented:
+                continue
             text = rule["command"].format(program=cmd.program)
             if text not in appended:
                 appended.append(text)
+                declared.append(CommandEdit(None, tuple(shlex.split(text))))
                 reasons.append(f"{text} ({rule['reason']})")
     if not edits and not appended:
-        return node, [], "none"
+        return node, [], "none", []
     new = script
     merged: dict[int, str] = {}
     for offset, text in edits:  # several insertions at one place keep their rule order
         merged[offset] = merged.get(offset, "") + text
     for offset in sorted(merged, reverse=True):
         new = new[:offset] + merged[offset] + new[offset:]
-    parts = and_segments(new) if all(op == "&&" for op in ops) else None
+    parts = and_segments(new) if all(op == "&&" for op in ops) and not commented else None
     parts = (parts or [new.strip()]) + appended
-    return replace(node, command=chain(parts)), reasons, risk
+    return replace(node, command=chain(parts)), reasons, risk, declared
 
 
 def parse_mount_type(flag: ir.Flag) -> str:
@@ -175,30 +180,51 @@ def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
     return replace(stage, body=tuple(body))
 
 
+def _env_before(stage: ir.Stage) -> list[frozenset[str]]:
+    """For each instruction of the stage, the ENV/ARG names set above it (one forward walk)."""
+    names: frozenset[str] = frozenset()
+    out = []
+    for node in stage.body:
+        out.append(names)
+        if isinstance(node, (ir.Env, ir.Arg)):
+            names = names | {k for k, _ in node.pairs}
+    return out
+
+
+def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stage:
+    """Hygiene for every RUN, walking backwards: whether a later RUN still needs the apt lists
+    is known from the later RUNs as this pass leaves them (one scan, and the same answer on a
+    second rewrite, where those RUNs already fetch their own lists)."""
+    body = list(stage.body)
+    env = _env_before(stage)
+    lists_needed_later = False
+    found: list[Change] = []
+    for j in range(len(body) - 1, -1, -1):
+        node = body[j]
+        if not isinstance(node, ir.Run):
+            continue
+        new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context)
+        lists_needed_later = lists_needed_later or _needs_lists(run_commands(new))
+        if new is node:
+            continue
+        body[j] = new
+        found.append(Change(
+            rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
+            message="; ".join(r.split(" (")[0] for r in reasons),
+            reason="; ".join(reasons),
+            effect="caches and package lists stay out of the layer; no change to what is installed"
+                   + (" — except recommended packages, which are no longer installed" if risk == "medium" else ""),
+            risk=risk,  # type: ignore[arg-type]
+            commands=tuple(declared),
+        ))
+    result.changes.extend(reversed(found))
+    return replace(stage, body=tuple(body))
+
+
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     shipping = df.shipping_stages()
-    stages = list(df.stages)
-    for i, stage in enumerate(df.stages):
-        if i not in shipping:
-            stages[i] = _builder_stage(stage, result)
-            continue
-        body = list(stage.body)
-        for j, node in enumerate(body):
-            if not isinstance(node, ir.Run):
-                continue
-            new, reasons, risk = _fix(node, stage, j, context)
-            if new is node:
-                continue
-            body[j] = new
-            result.changes.append(Change(
-                rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
-                message="; ".join(r.split(" (")[0] for r in reasons),
-                reason="; ".join(reasons),
-                effect="caches and package lists stay out of the layer; no change to what is installed"
-                       + (" — except recommended packages, which are no longer installed" if risk == "medium" else ""),
-                risk=risk,  # type: ignore[arg-type]
-            ))
-        stages[i] = replace(stage, body=tuple(body))
+    stages = [_shipping_stage(stage, context, result) if i in shipping else _builder_stage(stage, result)
+              for i, stage in enumerate(df.stages)]
     result.dockerfile = replace(df, stages=tuple(stages))
     return result

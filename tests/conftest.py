@@ -28,7 +28,7 @@ def fixture_id(p: Path) -> str:
     return str(p.relative_to(FIXTURES))
 
 
-def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m dockerslim`` in a subprocess: real exit codes, real streams."""
     env = dict(os.environ, NO_COLOR="1")
     env.pop("DOCKERSLIM_DEBUG", None)

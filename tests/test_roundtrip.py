@@ -57,7 +57,7 @@ def test_text_after_a_file_without_final_newline_starts_on_its_own_line() -> Non
 
     df = parse("FROM alpine\nCMD [\"a\"]")
     stage = df.stages[0]
-    df2 = replace(df, stages=(replace(stage, body=stage.body + (ir.User(user="app"),)),))
+    df2 = replace(df, stages=(replace(stage, body=(*stage.body, ir.User(user="app"))),))
     assert emit(df2) == 'FROM alpine\nCMD ["a"]\nUSER app\n'
 
 

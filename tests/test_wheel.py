@@ -84,6 +84,7 @@ def test_installed_package_renders_through_its_own_templates(installed: Path, tm
         "assert 'site-packages' in str(t._template_dir()), t._template_dir();"
         "print(render_instruction(ir.Run(command='a\\n&& b')), end='')"
     )
-    proc = subprocess.run([str(installed / "bin" / "python"), "-c", code], capture_output=True, cwd=tmp_path, timeout=60)
+    proc = subprocess.run([str(installed / "bin" / "python"), "-c", code],
+                          capture_output=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout.decode() == "RUN a \\\n    && b\n"

@@ -1,64 +1,217 @@
 """The ``dockerslim`` command: a thin layer over the library API.
 
-Exit codes as in black/ruff: 0 ok, 1 ``--check`` found files to rewrite, 2 usage or input
-error. Results go to stdout, messages to stderr; a user never sees a traceback (set
+Exit codes as in black/ruff: 0 ok, 1 ``--check`` found files to rewrite (or an ``-o`` file
+that is not up to date), 2 usage, configuration or input error. Results go to stdout (as UTF-8
+bytes, whatever the locale), messages to stderr; a user never sees a traceback (set
 DOCKERSLIM_DEBUG=1 to get one for a bug report).
+
+Adding a command: write a function decorated with ``@app.command()``; reuse the ``Annotated``
+option types below (``RewriteFlags`` for everything that changes the rewrite, ``Quiet``,
+``Verbose``, ``Colour``) so every command spells a setting the same way, and call
+``_options_for`` so it reads settings by the one road (``settings.resolve``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Optional
 
+import click
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from . import __version__
-from .errors import DockerslimError
-from .files import expand_paths, read_text, write_atomic
+from .errors import DockerslimError, InputError
+from .files import STDIN, expand_paths, read_bytes, read_text, write_text
 from .options import Options
 from .report import as_dict, colour_diff, explain, to_json
+from .rewrite import RewriteResult, unified_diff
 from .rewrite import rewrite as rewrite_text
+from .settings import validated
+
+class TidyCommand(TyperCommand):
+    """Help without typer's ``<str>``/``<bool>``/``<list[str]>`` column: a metavar (FILE, IMAGE)
+    says what a value is, choices are listed, flags show nothing."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for param in self.params:
+            shown = param.metavar
+            desc = getattr(param, "type_descriptor", None)
+            if shown is None and desc is not None and desc.is_choice:
+                shown = "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices or ()) + "]"
+            if isinstance(param, TyperArgument):
+                shown = None  # the name column already says it
+                suffix = "..." if param.nargs != 1 else ""
+                usage = f"{param.metavar or param.name.upper()}{suffix}" if param.name else ""
+                param._usage_display_name = lambda usage=usage, req=param.required: usage if req else f"[{usage}]"  # type: ignore[method-assign]
+                param._rich_display_name = lambda usage=usage: usage  # type: ignore[method-assign]
+            param.display_type_rich = lambda ctx, shown=shown: shown  # type: ignore[method-assign, union-attr]
+        super().format_help(ctx, formatter)
+
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: "[tool.dockerslim]" is text, not rich markup
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Rewrite bloated single-stage Dockerfiles into smaller multi-stage ones.",
 )
 
 
+# --- choices --------------------------------------------------------------------------------
+
 class Format(str, Enum):
+    """What goes to stdout: the text itself, or a JSON / SARIF report."""
+
     text = "text"
     json = "json"
     sarif = "sarif"
 
 
-def _error(message: str) -> None:
-    typer.echo(f"dockerslim: error: {message}", err=True)
+class VerifyFormat(str, Enum):
+    text = "text"
+    json = "json"
 
 
-def _options(path: str, overrides: dict) -> Options:
-    """Configuration nearest to ``path`` (or the working directory), then the flags."""
-    from pathlib import Path
-
-    from .settings import find_config, merge, options_from
-
-    found = find_config(Path(path if path != "-" else ".").absolute())
-    base = options_from(found[1], found[0]) if found else Options()
-    return merge(base, **overrides)
+class BuilderChoice(str, Enum):
+    auto = "auto"
+    buildah = "buildah"
+    buildx = "buildx"
 
 
-def _usage(message: str) -> None:
-    _error(message)
+class PullPolicy(str, Enum):
+    missing = "missing"
+    never = "never"
+    always = "always"
+
+
+class WriteBack(str, Enum):
+    """Where a rewrite goes; chosen once, up front, from the flags (black's ``WriteBack``)."""
+
+    STDOUT = "stdout"  # print the rewritten file
+    DIFF = "diff"  # print a unified diff, write nothing
+    CHECK = "check"  # print nothing (or the diff), exit 1 when a file would change
+    IN_PLACE = "in-place"  # replace each changed file
+    OUTPUT = "output"  # write the one rewrite to FILE; with --check: is FILE up to date?
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the flags decided about output, so the per-file loop makes no decision."""
+
+    write_back: WriteBack
+    check: bool = False  # exit 1 when something would change
+    show_diff: bool = False
+    output: str | None = None
+    fmt: Format = Format.text
+    explain: bool = False
+
+
+class UsageError(DockerslimError):
+    """Flags that contradict each other: exit 2 with the reason."""
+
+
+def plan_write_back(*, inputs: list[str], check: bool, diff: bool, in_place: bool, output: str | None,
+                    fmt: Format, explain_: bool) -> Plan:
+    """The one write-back decision; contradictions raise UsageError with a one-line reason."""
+    if in_place and output:
+        raise UsageError("--in-place and --output cannot be combined")
+    if check and in_place:
+        raise UsageError("--check writes nothing; it cannot be combined with --in-place")
+    if diff and in_place:
+        raise UsageError("--diff writes nothing; it cannot be combined with --in-place")
+    if diff and output and not check:
+        raise UsageError("--diff writes nothing; with --output it needs --check (show how FILE differs)")
+    if diff and fmt is not Format.text:
+        raise UsageError(f"--diff prints a text diff; it cannot be combined with --format {fmt.value}")
+    if inputs.count(STDIN) > 1:
+        raise UsageError("stdin ('-') can be read only once")
+    if in_place and STDIN in inputs:
+        raise UsageError("--in-place cannot rewrite stdin; use --output FILE")
+    if output and len(inputs) != 1:
+        raise UsageError(f"--output takes exactly one input file (got {len(inputs)})")
+    if output:
+        mode = WriteBack.OUTPUT
+    elif in_place:
+        mode = WriteBack.IN_PLACE
+    elif check:
+        mode = WriteBack.CHECK
+    elif diff:
+        mode = WriteBack.DIFF
+    else:
+        mode = WriteBack.STDOUT
+    return Plan(write_back=mode, check=check, show_diff=diff, output=output, fmt=fmt, explain=explain_)
+
+
+# --- output ---------------------------------------------------------------------------------
+
+@dataclass
+class Out:
+    """Messages on stderr at the chosen verbosity; results on stdout as UTF-8."""
+
+    quiet: bool = False
+    verbose: bool = False
+    colour: Optional[bool] = None
+
+    def error(self, message: str) -> None:
+        typer.echo(f"dockerslim: error: {message}", err=True)
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            typer.echo(f"dockerslim: warning: {message}", err=True)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            typer.echo(message, err=True)
+
+    def detail(self, message: str) -> None:
+        if self.verbose and not self.quiet:
+            typer.echo(message, err=True)
+
+    def stdout(self, text: str) -> None:
+        """Text as UTF-8 bytes: a Dockerfile's bytes do not depend on the terminal's locale."""
+        stream = sys.stdout
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            stream.write(text)
+            return
+        stream.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+
+    def diff(self, text: str) -> None:
+        self.stdout(colour_diff(text) if use_colour(self.colour) else text)
+
+
+def use_colour(choice: Optional[bool], stream: Any = None) -> bool:
+    """``--color``/``--no-color`` if given, else rich's decision (a terminal, NO_COLOR, FORCE_COLOR)."""
+    if choice is not None:
+        return choice
+    from rich.console import Console
+
+    console = Console(file=stream or sys.stdout)
+    return console.is_terminal and console.color_system is not None and not console.no_color
+
+
+def _fail(message: str) -> NoReturn:
+    Out().error(message)
     raise typer.Exit(2)
 
 
-def _use_colour(choice: Optional[bool]) -> bool:
-    if choice is not None:
-        return choice
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+@contextmanager
+def _errors_exit_2() -> Iterator[None]:
+    """A DockerslimError anywhere in a command is one line on stderr and exit 2."""
+    try:
+        yield
+    except DockerslimError as exc:
+        _fail(str(exc))
 
 
 def _version(value: bool) -> None:
@@ -67,116 +220,246 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+# --- options every command spells the same way ---------------------------------------------
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors on stderr.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also say which files were unchanged and which passes ran.")]
+Colour = Annotated[Optional[bool], typer.Option("--color/--no-color", show_default=False,
+                                                help="Colour diffs (default: on a terminal; NO_COLOR and FORCE_COLOR are honoured).")]
+ContextDir = Annotated[Optional[str], typer.Option("--context", metavar="DIR", help="Build context folder (default: the Dockerfile's folder).")]
+ConfigFile = Annotated[Optional[str], typer.Option("--config", metavar="FILE", help="Read settings from FILE only (a .dockerslim.toml, or a pyproject.toml's [tool.dockerslim]).")]
+Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore every configuration file.")]
+Only = Annotated[Optional[list[str]], typer.Option("--only", metavar="PASS", help="Run only this pass (name or id); repeatable.")]
+Skip = Annotated[Optional[list[str]], typer.Option("--skip", metavar="PASS", help="Skip this pass (name or id); repeatable.")]
+NoAssembly = Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")]
+KeepBase = Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")]
+RuntimeBase = Annotated[Optional[str], typer.Option("--runtime-base", metavar="IMAGE", help="Use IMAGE as the runtime base.")]
+KeepRecommends = Annotated[bool, typer.Option("--keep-recommends", help="Do not add apt --no-install-recommends.")]
+PinDigest = Annotated[bool, typer.Option("--pin-digest", help="Pin tool images by digest (from the catalog).")]
+ModelsContext = Annotated[Optional[str], typer.Option("--models-context", metavar="NAME", help="Copy model configs from this build context; weights stay out.")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="What stdout carries.")]
+
+
+@dataclass(frozen=True)
+class SettingsRoad:
+    """Flags that change the rewrite, plus where configuration comes from."""
+
+    flags: dict[str, Any] = field(default_factory=dict)
+    config: Optional[str] = None
+    isolated: bool = False
+
+
+def rewrite_flags(*, only: Optional[list[str]] = None, skip: Optional[list[str]] = None, no_assembly: bool = False,
+                  keep_base: bool = False, runtime_base: Optional[str] = None, keep_recommends: bool = False,
+                  pin_digest: bool = False, models_context: Optional[str] = None, config: Optional[str] = None,
+                  isolated: bool = False) -> SettingsRoad:
+    """The flags actually given (None: not given), for ``settings.resolve``."""
+    if config and isolated:
+        raise UsageError("--config and --isolated cannot be combined")
+    flags = dict(
+        only=only or None, skip=skip or None,
+        assembly=False if no_assembly else None, keep_base=True if keep_base else None,
+        runtime_base=runtime_base, no_install_recommends=False if keep_recommends else None,
+        models_context=models_context, pin_digest=True if pin_digest else None,
+    )
+    given = {k: v for k, v in flags.items() if v is not None}
+    validated(given, source="command line", flags=True)  # a bad flag fails once, before any file
+    return SettingsRoad(flags=given, config=config, isolated=isolated)
+
+
+_resolved: dict[tuple[Any, ...], Options] = {}
+
+
+def _options_for(anchor: Optional[str], road: SettingsRoad) -> Options:
+    """Options for a Dockerfile at ``anchor`` (None: the working directory), by the one road."""
+    from .settings import Found, discover, explicit, resolve
+
+    if road.isolated:
+        found = Found()
+    elif road.config:
+        found = explicit(Path(road.config))
+    else:
+        found = discover(Path(anchor).absolute() if anchor else Path.cwd())
+    key = (found, tuple(sorted((k, repr(v)) for k, v in road.flags.items())))
+    if key not in _resolved:
+        _resolved[key] = resolve(road.flags, found.config_file, found.pyproject)
+    return _resolved[key]
+
+
+# --- commands -------------------------------------------------------------------------------
+
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """dockerslim: smaller images from the Dockerfiles you already have."""
+    _resolved.clear()
 
 
-@app.command()
+@dataclass
+class _Tally:
+    seen: int = 0
+    changed: int = 0
+    failed: int = 0
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    sarif: list[tuple[str, RewriteResult]] = field(default_factory=list)
+
+
+@app.command(cls=TidyCommand)
 def rewrite(
-    paths: Annotated[list[str], typer.Argument(help="Dockerfiles or folders to search ('-' for stdin).")],
-    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write the rewrite to FILE.")] = None,
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Dockerfiles or folders to search ('-' for stdin).", show_default=False)],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the rewrite to FILE (with --check: exit 1 unless FILE is up to date).")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", "-i", help="Rewrite the files in place.")] = False,
-    diff: Annotated[bool, typer.Option("--diff", help="Show a unified diff instead of the file (dry run).")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff instead of the file (writes nothing).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if any file would change (writes nothing).")] = False,
-    explain_: Annotated[bool, typer.Option("--explain", help="Explain every change (on stderr).")] = False,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
-    context: Annotated[Optional[str], typer.Option("--context", help="Build context folder (default: the Dockerfile's folder).")] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="Run only this pass (name or id); repeatable.")] = None,
-    skip: Annotated[Optional[list[str]], typer.Option("--skip", help="Skip this pass (name or id); repeatable.")] = None,
-    no_assembly: Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")] = False,
-    keep_base: Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")] = False,
-    runtime_base: Annotated[Optional[str], typer.Option("--runtime-base", help="Use IMAGE as the runtime base.")] = None,
-    keep_recommends: Annotated[bool, typer.Option("--keep-recommends", help="Do not add apt --no-install-recommends.")] = False,
-    pin_digest: Annotated[bool, typer.Option("--pin-digest", help="Pin tool images by digest (from the catalog).")] = False,
-    models_context: Annotated[Optional[str], typer.Option("--models-context", help="Copy model configs from this build context; weights stay out.")] = None,
-    color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour the diff (default: on a terminal).")] = None,
+    explain_: Annotated[bool, typer.Option("--explain", help="Explain every change on stderr (any --format).")] = False,
+    fmt: FormatOpt = Format.text,
+    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", metavar="PATH", help="Where stdin's Dockerfile lives: its folder is the build context and config is found from it.")] = None,
+    context: ContextDir = None,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    only: Only = None,
+    skip: Skip = None,
+    no_assembly: NoAssembly = False,
+    keep_base: KeepBase = False,
+    runtime_base: RuntimeBase = None,
+    keep_recommends: KeepRecommends = False,
+    pin_digest: PinDigest = False,
+    models_context: ModelsContext = None,
+    color: Colour = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Rewrite Dockerfiles and print, write, diff or check the result.
 
-    Settings come from .dockerslim.toml or [tool.dockerslim] in pyproject.toml (nearest to
-    each Dockerfile); flags override them."""
-    if in_place and output:
-        _usage("--in-place and --output cannot be combined")
-    try:
+    Settings come from .dockerslim.toml or [tool.dockerslim] in pyproject.toml (the nearest to
+    each Dockerfile); flags override them.
+    """
+    out = Out(quiet=quiet, verbose=verbose, colour=color)
+    with _errors_exit_2():
+        if stdin_filename is not None and STDIN not in paths:
+            raise UsageError("--stdin-filename names the file read from stdin; give '-' as the input")
+        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
+                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
+                             models_context=models_context, config=config, isolated=isolated)
         files = expand_paths(paths)
-    except DockerslimError as exc:
-        _error(str(exc))
-        raise typer.Exit(2)
-    if output and len(files) != 1:
-        _usage("--output takes exactly one input file")
-    if in_place and "-" in files:
-        _usage("--in-place cannot rewrite stdin")
-    overrides = dict(
-        only=frozenset(only) if only else None, skip=frozenset(skip) if skip else None,
-        assembly=False if no_assembly else None, keep_base=True if keep_base else None,
-        runtime_base=runtime_base, no_install_recommends=False if keep_recommends else None,
-        models_context=models_context, pin_digest=True if pin_digest else None,
-    )
-    if only and not skip:
-        overrides["skip"] = frozenset()  # --only on the command line wins over a configured skip
-    from . import passes
-
-    known = {m.ID for m in passes.all_passes()} | {m.NAME for m in passes.all_passes()}
-    for name in list(only or ()) + list(skip or ()):
-        if name not in known:
-            _usage(f"unknown pass {name!r}; passes: " + ", ".join(f"{m.ID} {m.NAME}" for m in passes.all_passes()))
-    failed = would_change = False
-    entries: list[dict] = []
-    sarif_results: list = []
+        plan = plan_write_back(inputs=files, check=check, diff=diff, in_place=in_place, output=output,
+                               fmt=fmt, explain_=explain_)
+    tally = _Tally()
     for path in files:
-        label = "<stdin>" if path == "-" else path
-        try:
-            text = read_text(path)
-            ctx = context or (os.path.dirname(os.path.abspath(path)) if path != "-" else None)
-            options = _options(path, overrides)
-            result = rewrite_text(text, path=label, context_dir=ctx, options=options)
-            if check or diff or fmt is not Format.text:
-                pass
-            elif in_place:
-                if result.changed:
-                    write_atomic(path, result.text)
-                    typer.echo(f"rewrote {label}", err=True)
-            elif output:
-                write_atomic(output, result.text)
-            else:
-                if len(files) > 1:
-                    typer.echo(f"==> {label} <==")
-                sys.stdout.write(result.text)
-        except DockerslimError as exc:
-            _error(str(exc))
-            failed = True
-            continue
-        except OSError as exc:
-            _error(f"{label}: {exc.strerror or exc}")
-            failed = True
-            continue
-        would_change |= result.changed
-        if fmt is Format.json:
-            entries.append(as_dict(label, result))
-            continue
-        if fmt is Format.sarif:
-            sarif_results.append((label, result))
-            continue
-        if diff and result.diff:
-            sys.stdout.write(colour_diff(result.diff) if _use_colour(color) else result.diff)
-        if check and result.changed:
-            typer.echo(f"would rewrite {label}", err=True)
-        if explain_:
-            typer.echo(explain(label, result), err=True, nl=False)
-    if fmt is Format.json:
-        sys.stdout.write(to_json(entries))
-    if fmt is Format.sarif:
+        _rewrite_one(path, plan, road, out, tally, many=len(files) > 1, context=context, stdin_filename=stdin_filename)
+    if plan.fmt is Format.json:
+        out.stdout(to_json(tally.entries))
+    elif plan.fmt is Format.sarif:
         from .sarif import to_sarif
 
-        sys.stdout.write(to_sarif(sarif_results))
-    if failed:
+        out.stdout(to_sarif(tally.sarif))
+    _summary(plan, tally, out)
+    if tally.failed:
         raise typer.Exit(2)
-    if check and would_change:
+    if plan.check and tally.changed:
         raise typer.Exit(1)
+
+
+def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Tally, *, many: bool,
+                 context: Optional[str], stdin_filename: Optional[str]) -> None:
+    """Rewrite one file and send the result where the plan says; errors are counted, not raised."""
+    stdin = path == STDIN
+    anchor = stdin_filename if stdin else path
+    label = (stdin_filename or "<stdin>") if stdin else path
+    try:
+        text = read_text(path, label)
+        ctx = context or (os.path.dirname(os.path.abspath(anchor)) if anchor else None)
+        options = _options_for(anchor, road)
+        result = rewrite_text(text, path=label, context_dir=ctx, options=options)
+        differs = _deliver(path, label, result, plan, out, many=many)
+    except DockerslimError as exc:
+        out.error(str(exc))
+        tally.failed += 1
+        return
+    tally.seen += 1
+    tally.changed += differs
+    if plan.fmt is Format.json:
+        tally.entries.append(as_dict(label, result))
+    elif plan.fmt is Format.sarif:
+        tally.sarif.append((label, result))
+    if plan.explain:
+        typer.echo(explain(label, result), err=True, nl=False)
+    else:
+        for note in result.notes:
+            if note.level == "warning":
+                out.warn(f"{label}:{note.line or 1}: {note.message} [{note.rule}]")
+    out.detail(f"{label}: passes run: {', '.join(result.passes_run) or 'none'}")
+
+
+def _deliver(path: str, label: str, result: RewriteResult, plan: Plan, out: Out, *, many: bool) -> bool:
+    """Write, print or compare one result; returns whether it counts as a change for --check."""
+    text_out = plan.fmt is Format.text
+    mode = plan.write_back
+    if mode is WriteBack.OUTPUT:
+        assert plan.output is not None
+        if plan.check:
+            return _check_output(plan.output, label, result, plan, out)
+        write_text(plan.output, result.text)
+        out.detail(f"wrote {plan.output}")
+        return result.changed
+    if mode is WriteBack.IN_PLACE:
+        if result.changed:
+            write_text(path, result.text)
+            out.info(f"rewrote {label}")
+        else:
+            out.detail(f"unchanged {label}")
+        return result.changed
+    if mode in (WriteBack.CHECK, WriteBack.DIFF):
+        if plan.show_diff and result.diff:
+            out.diff(result.diff)
+        if mode is WriteBack.CHECK:
+            if result.changed:
+                out.info(f"would rewrite {label}")
+            else:
+                out.detail(f"unchanged {label}")
+        return result.changed
+    if text_out:  # STDOUT
+        if many:
+            out.stdout(f"==> {label} <==\n")
+        out.stdout(result.text)
+    return result.changed
+
+
+def _check_output(output: str, label: str, result: RewriteResult, plan: Plan, out: Out) -> bool:
+    """``--check -o FILE``: is FILE byte-identical to the rewrite? (the generated-file check)."""
+    try:
+        current: Optional[bytes] = read_bytes(output)
+    except InputError as exc:
+        if exc.message != "no such file":
+            raise
+        current = None
+    wanted = result.text.encode("utf-8")
+    if current == wanted:
+        out.detail(f"{output} is up to date")
+        return False
+    if current is None:
+        out.info(f"{output} does not exist; it would be written from {label}")
+    else:
+        out.info(f"{output} is not up to date with the rewrite of {label}")
+    if plan.show_diff and current is not None:
+        out.diff(unified_diff(current.decode("utf-8", errors="replace"), result.text, output))
+    return True
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _summary(plan: Plan, tally: _Tally, out: Out) -> None:
+    """One closing line on stderr for --check and --in-place (black/ruff style)."""
+    total = tally.seen + tally.failed
+    failed = f"; {tally.failed} could not be rewritten" if tally.failed else ""
+    if plan.check and plan.write_back is not WriteBack.OUTPUT:
+        out.info(f"{tally.changed} of {_plural(total, 'file')} would be rewritten{failed}")
+    elif plan.write_back is WriteBack.IN_PLACE:
+        out.info(f"rewrote {tally.changed} of {_plural(total, 'file')}{failed}")
 
 
 def _pairs(values: Optional[list[str]], flag: str) -> dict[str, str]:
@@ -184,97 +467,129 @@ def _pairs(values: Optional[list[str]], flag: str) -> dict[str, str]:
     for value in values or []:
         key, eq, val = value.partition("=")
         if not eq or not key:
-            _usage(f"{flag} takes KEY=VALUE, got {value!r}")
+            raise UsageError(f"{flag} takes KEY=VALUE, got {value!r}")
         out[key] = val
     return out
 
 
-@app.command()
+@app.command(cls=TidyCommand)
 def verify(
-    path: Annotated[str, typer.Argument(help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
-    context: Annotated[Optional[str], typer.Option("--context", help="Build context (default: the Dockerfile's folder).")] = None,
-    smoke: Annotated[Optional[str], typer.Option("--smoke", help="Command run in both images (default: the HEALTHCHECK).")] = None,
-    builder: Annotated[str, typer.Option("--builder", help="auto, buildah or buildx.")] = "auto",
-    pull: Annotated[str, typer.Option("--pull", help="buildah pull policy: missing, never or always.")] = "missing",
-    network: Annotated[Optional[str], typer.Option("--network", help="buildx: network for RUN steps (e.g. host).")] = None,
-    build_arg: Annotated[Optional[list[str]], typer.Option("--build-arg", help="KEY=VALUE, repeatable.")] = None,
-    build_context: Annotated[Optional[list[str]], typer.Option("--build-context", help="NAME=PATH, repeatable.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.text,
+    path: Annotated[str, typer.Argument(metavar="DOCKERFILE", help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
+    context: ContextDir = None,
+    smoke: Annotated[Optional[str], typer.Option("--smoke", metavar="COMMAND", help="Command run in both images (default: the HEALTHCHECK).")] = None,
+    builder: Annotated[BuilderChoice, typer.Option("--builder", help="Which builder runs the builds.")] = BuilderChoice.auto,
+    pull: Annotated[PullPolicy, typer.Option("--pull", help="buildah pull policy.")] = PullPolicy.missing,
+    network: Annotated[Optional[str], typer.Option("--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
+    build_arg: Annotated[Optional[list[str]], typer.Option("--build-arg", metavar="KEY=VALUE", help="Build argument; repeatable.")] = None,
+    build_context: Annotated[Optional[list[str]], typer.Option("--build-context", metavar="NAME=PATH", help="Extra build context; repeatable.")] = None,
+    fmt: Annotated[VerifyFormat, typer.Option("--format", help="What stdout carries.")] = VerifyFormat.text,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the built images.")] = False,
     compressed: Annotated[bool, typer.Option("--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,
-    no_assembly: Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")] = False,
-    keep_base: Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")] = False,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    only: Only = None,
+    skip: Skip = None,
+    no_assembly: NoAssembly = False,
+    keep_base: KeepBase = False,
+    runtime_base: RuntimeBase = None,
+    keep_recommends: KeepRecommends = False,
+    pin_digest: PinDigest = False,
+    models_context: ModelsContext = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Build the original and the rewrite; check config, files, smoke run and size (exit 0 only if all hold)."""
+    """Build the original and the rewrite; check config, files, smoke run and size (exit 0 only if all hold).
+
+    The rewrite is the one `dockerslim rewrite` prints for the same file, settings and flags.
+    """
     import json as _json
-    from pathlib import Path
 
     from .builders import detect
-    from .verify import render, verify as run_verify
+    from .verify import render
+    from .verify import verify as run_verify
 
-    args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
-    try:
-        chosen = detect(builder, **({"pull": pull} if builder in ("auto", "buildah") else
-                                    {"network": network} if network else {}))
-        report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
-                            build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
-                            options=Options(assembly=not no_assembly, keep_base=keep_base))
-    except DockerslimError as exc:
-        _error(str(exc))
-        raise typer.Exit(2)
-    except OSError as exc:
-        _error(f"{path}: {exc.strerror or exc}")
-        raise typer.Exit(2)
-    if fmt is Format.json:
-        sys.stdout.write(_json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    with _errors_exit_2():
+        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
+                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
+                             models_context=models_context, config=config, isolated=isolated)
+        args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
+        read_bytes(path)  # a missing or non-regular file is an InputError before any build starts
+        options = _options_for(path, road)
+        extra: dict[str, object] = {}
+        if builder in (BuilderChoice.auto, BuilderChoice.buildah):
+            extra["pull"] = pull.value
+        elif network:
+            extra["network"] = network
+        chosen = detect(builder.value, **extra)
+        try:
+            report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
+                                build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
+                                options=options)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    out = Out(quiet=quiet, verbose=verbose)
+    if fmt is VerifyFormat.json:
+        out.stdout(_json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
-        sys.stdout.write(render(report))
+        out.stdout(render(report))
     raise typer.Exit(0 if report.ok else 1)
 
 
-@app.command()
+@app.command(cls=TidyCommand)
 def dockerignore(
-    context: Annotated[str, typer.Argument(help="The build context folder.")] = ".",
-    dockerfile: Annotated[Optional[str], typer.Option("--dockerfile", "-f", help="Dockerfile (default: CONTEXT/Dockerfile).")] = None,
+    context: Annotated[str, typer.Argument(metavar="CONTEXT", help="The build context folder.")] = ".",
+    dockerfile: Annotated[Optional[str], typer.Option("--dockerfile", "-f", metavar="FILE", help="Dockerfile (default: CONTEXT/Dockerfile).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Write the proposed .dockerignore.")] = False,
-    color: Annotated[Optional[bool], typer.Option("--color/--no-color", help="Colour the diff (default: on a terminal).")] = None,
+    color: Colour = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Propose (or extend) .dockerignore from what the context holds; never ignores a path a COPY/ADD needs."""
-    from pathlib import Path
-
     from .dockerignore import propose, proposed_text
-    from .parse import parse_file
-    from .rewrite import unified_diff
+    from .parse import parse
 
+    out = Out(quiet=quiet, verbose=verbose, colour=color)
     ctx = Path(context)
     if not ctx.is_dir():
-        _usage(f"{context}: not a folder")
+        _fail(f"{context}: not a folder")
     df_path = Path(dockerfile) if dockerfile else ctx / "Dockerfile"
-    try:
-        df = parse_file(df_path) if df_path.exists() else None
-    except DockerslimError as exc:
-        _error(str(exc))
-        raise typer.Exit(2)
-    before, after = proposed_text(ctx, df)
-    for pattern, why, size in propose(ctx, df):
-        typer.echo(f"{pattern}: {why} ({size / 1e6:.1f} MB)", err=True)
-    if before == after:
-        typer.echo(".dockerignore: nothing to add", err=True)
-        return
-    diff = unified_diff(before, after, str(ctx / ".dockerignore"))
-    sys.stdout.write(colour_diff(diff) if _use_colour(color) else diff)
-    if write:
-        write_atomic(str(ctx / ".dockerignore"), after)
-        typer.echo(f"wrote {ctx / '.dockerignore'}", err=True)
-    typer.echo("note: .dockerignore filters the build context only; it does not apply to COPY --from", err=True)
+    with _errors_exit_2():
+        df = parse(read_bytes(str(df_path)), str(df_path)) if dockerfile or df_path.exists() else None
+        before, after = proposed_text(ctx, df)
+        for pattern, why, size in propose(ctx, df):
+            out.info(f"{pattern}: {why} ({size / 1e6:.1f} MB)")
+        if before == after:
+            out.info(".dockerignore: nothing to add")
+            return
+        target = str(ctx / ".dockerignore")
+        out.diff(unified_diff(before, after, target))
+        if write:
+            write_text(target, after)
+            out.info(f"wrote {target}")
+    out.info("note: .dockerignore filters the build context only; it does not apply to COPY --from")
+
+
+@app.command("config-schema", cls=TidyCommand)
+def config_schema() -> None:
+    """Print the JSON schema of .dockerslim.toml / [tool.dockerslim] (for editors and CI)."""
+    from .settings import json_schema_text
+
+    Out().stdout(json_schema_text())
 
 
 def main() -> None:
     """Console entry point: typer handles usage errors (exit 2); no traceback reaches a user."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")  # a path in a message never fails to print
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `dockerslim rewrite … | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except Exception as exc:  # a bug: one line for the user, the traceback on request
         if os.environ.get("DOCKERSLIM_DEBUG"):
             raise

@@ -1,4 +1,10 @@
-"""Errors a user can act on: each names the file and line, and the CLI maps them to exit 2."""
+"""Errors a user can act on: each names the file (and line) it is about; the CLI maps them to exit 2.
+
+- ``InputError``: a file that cannot be read (missing, a folder, a FIFO, no permission).
+- ``OutputError``: a file that cannot be written; names the *output* path.
+- ``DockerfileSyntaxError``: text that is not a valid Dockerfile (with the line).
+- ``SettingsError``: a configuration file or flag with an unknown key or a bad value.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,34 @@ class DockerslimError(Exception):
     """Base class of every error dockerslim reports to a user (never a traceback)."""
 
 
+class _PathError(DockerslimError):
+    """An error about one path, printed as ``PATH: message``."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class InputError(_PathError):
+    """An input file (or folder) cannot be read: missing, unreadable, not a regular file."""
+
+
+class OutputError(_PathError):
+    """An output file cannot be written; the message names the output, not the input."""
+
+
+class SettingsError(DockerslimError, ValueError):
+    """A configuration key or value (file or flag) that dockerslim does not accept.
+
+    A ``ValueError`` too, so ``Options(skip={"mrege-runs"})`` fails the way Python code expects."""
+
+
 class DockerfileSyntaxError(DockerslimError):
-    """The Dockerfile cannot be read as a Dockerfile: malformed, unknown instruction, bad encoding."""
+    """The text is not a valid Dockerfile: malformed, unknown instruction, bad encoding."""
 
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
         self.message = message

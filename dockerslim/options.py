@@ -1,8 +1,13 @@
-"""Rewrite options, shared by the library API, the CLI and configuration files."""
+"""Rewrite options, shared by the library API, the CLI and configuration files.
+
+``Options`` validates itself through the settings model (``settings.Settings``), so a library
+caller gets the same checks as a configuration file: ``Options(skip={"mrege-runs"})`` raises
+``SettingsError`` with a did-you-mean, and ``Options(skip="merge-runs")`` skips that one pass.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,6 +21,12 @@ class Options:
     models_context: str | None = None  # build-context name for model files
     data: tuple[str, ...] = ()  # folders with extra catalog files (base_images.toml, …)
     pin_digest: bool = False  # tools-from-images: image@sha256 from the catalog's digests
+
+    def __post_init__(self) -> None:
+        from .settings import validated  # settings needs the pass registry, which needs Options
+
+        for name, value in validated({f.name: getattr(self, f.name) for f in fields(self)}, source="Options").items():
+            object.__setattr__(self, name, value)
 
     def enabled(self, pass_id: str, pass_name: str) -> bool:
         if self.only and not ({pass_id, pass_name} & self.only):

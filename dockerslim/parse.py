@@ -244,13 +244,11 @@ def parse(text: str | bytes | SourceText, path: str | None = None) -> ir.Dockerf
 
 
 def parse_file(path: str | Path) -> ir.Dockerfile:
-    """Read and parse a file; a missing or unreadable file is a DockerfileSyntaxError too."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise DockerfileSyntaxError(f"cannot read file: {exc.strerror or exc}", path=str(path)) from None
-    return parse(data, str(path))
+    """Read and parse a file: a missing, unreadable or non-regular file raises InputError, text
+    that is not a Dockerfile DockerfileSyntaxError."""
+    from .files import read_bytes
+
+    return parse(read_bytes(str(path)), str(path))
 
 
 def _parse(src: SourceText) -> ir.Dockerfile:

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from dockerslim import DockerfileSyntaxError, parse, rewrite
 
-from .conftest import FIXTURES, dockerfiles, run_cli
+from .conftest import FIXTURES, dockerfiles
+from .test_cli import invoke
 
 CASES = {
     "unknown instruction": (b"FROM alpine\nFOO bar\n", 2, "unknown instruction: FOO"),
@@ -49,9 +50,9 @@ def test_cli_reports_file_and_line_and_exits_2(name: str, tmp_path: Path) -> Non
     f = tmp_path / "Dockerfile"
     f.write_bytes(data)
     out = tmp_path / "out.Dockerfile"
-    proc = run_cli("rewrite", str(f), "-o", str(out))
-    err = proc.stderr.decode()
-    assert proc.returncode == 2
+    result = invoke("rewrite", str(f), "-o", str(out))
+    err = result.stderr
+    assert result.exit_code == 2
     assert err.strip().splitlines() == [f"dockerslim: error: {f}:{line}: {err.split(': ', 3)[-1].strip()}"]
     assert message in err and "Traceback" not in err
     assert not out.exists()
@@ -61,15 +62,14 @@ def test_cli_reports_file_and_line_and_exits_2(name: str, tmp_path: Path) -> Non
 def test_in_place_never_touches_a_file_it_cannot_parse(tmp_path: Path) -> None:
     f = tmp_path / "Dockerfile"
     f.write_bytes(CASES["unterminated heredoc"][0])
-    proc = run_cli("rewrite", "--in-place", str(f))
-    assert proc.returncode == 2
+    assert invoke("rewrite", "--in-place", str(f)).exit_code == 2
     assert f.read_bytes() == CASES["unterminated heredoc"][0]
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    proc = run_cli("rewrite", str(tmp_path / "nope"))
-    assert proc.returncode == 2
-    assert proc.stderr.decode().strip() == f"dockerslim: error: {tmp_path / 'nope'}: no such file"
+    result = invoke("rewrite", str(tmp_path / "nope"))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"dockerslim: error: {tmp_path / 'nope'}: no such file"
 
 
 SEEDS = [p.read_bytes().decode("utf-8") for p in dockerfiles(FIXTURES)]
@@ -113,7 +113,7 @@ def test_library_on_random_text(text: str) -> None:
         assert exc.line is not None
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data(), raw=st.binary(max_size=64))
 def test_cli_on_mutated_and_random_input_exits_0_or_2_with_one_line(data: st.DataObject, raw: bytes, tmp_path: Path) -> None:
     text = _mutate(data.draw(st.sampled_from(SEEDS)), data).encode("utf-8")
@@ -121,10 +121,10 @@ def test_cli_on_mutated_and_random_input_exits_0_or_2_with_one_line(data: st.Dat
     out = tmp_path / "out"
     if out.exists():
         out.unlink()
-    proc = run_cli("rewrite", "-", "-o", str(out), stdin=payload)
-    assert proc.returncode in (0, 2)
-    err = proc.stderr.decode()
+    result = invoke("rewrite", "-q", "-", "-o", str(out), stdin=payload)
+    assert result.exit_code in (0, 2)
+    err = result.stderr
     assert "Traceback" not in err
-    if proc.returncode == 2:
+    if result.exit_code == 2:
         assert len(err.strip().splitlines()) == 1 and err.startswith("dockerslim: error: <stdin>:")
         assert not out.exists()

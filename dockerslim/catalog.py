@@ -67,6 +67,8 @@ class BaseInfo:
     python_version: str
     packages_in_base: bool
     note: str
+    python_env: str = "prefix"  # prefix: a real Python installation; venv: the base's Python is a virtualenv
+    pip_in_runtime: bool = False  # the runtime variant has the same Python and pip (pip installs of wheels work there)
     sizes: dict[str, str] = field(default_factory=dict)
 
     def size(self, ref: ImageRef | None) -> str | None:
@@ -90,12 +92,18 @@ def _os(spec: str, groups: dict[str, str]) -> tuple[str, str]:
     return family, release
 
 
+@lru_cache(maxsize=None)
+def _canonical(repository: str) -> str:
+    return ImageRef.parse(repository).canonical_name
+
+
 def lookup_base(ref: ImageRef) -> BaseInfo | None:
     """The first catalog rule matching ``ref`` (digest-pinned references never match)."""
     if ref.digest:
         return None
+    name = ref.canonical_name  # docker.io/library/python, index.docker.io/… → python
     for rule in load("base_images")["rule"]:
-        if rule["repository"] != ref.name:
+        if _canonical(rule["repository"]) != name:
             continue
         m = re.match(rule["match"], ref.tag or "latest")
         if not m:
@@ -118,6 +126,7 @@ def lookup_base(ref: ImageRef) -> BaseInfo | None:
             python=rule.get("python", ""), python_version=version,
             packages_in_base=rule.get("packages_in_base", False), note=rule.get("note", ""),
             sizes=rule.get("sizes", {}),
+            python_env=rule.get("python_env", "prefix"), pip_in_runtime=rule.get("pip_in_runtime", False),
         )
     return None
 

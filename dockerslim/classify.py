@@ -9,12 +9,13 @@ the artifacts each step leaves (paths whose contents the runtime stage must rece
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
 from . import ir
 from .catalog import load
-from .shell import SimpleCommand, run_commands
+from .shell import SimpleCommand, run_commands, run_script
 
 
 class Kind(str, Enum):
@@ -130,6 +131,50 @@ def category(cmd: SimpleCommand) -> str:
     return "unknown"
 
 
+REDIRECT_RE = re.compile(r"\d?>>?\s*(?P<target>'[^']*'|\"[^\"]*\"|[^\s;&|)]+)")
+
+
+def runtime_setup(cmd: SimpleCommand) -> bool:
+    """A command whose effect the running image needs whatever stage it ran in: it creates users
+    or groups, or writes a file under /etc (``data/commands.toml`` ``[runtime_setup]``)."""
+    cfg = _cfg()["runtime_setup"]
+    if cmd.program in cfg["programs"]:
+        return True
+    if cmd.program in cfg["readers"] or category(cmd) != "fs":
+        return False
+    return any(a.startswith(tuple(cfg["paths"])) for a in cmd.argv[1:])
+
+
+def command_texts(node: ir.Run, cmds: list[SimpleCommand]) -> list[str]:
+    """Each command of a RUN as written, with the redirections that follow its words
+    (``echo x > /etc/f``), so that replaying it elsewhere writes what it wrote."""
+    script = run_script(node)
+    out: list[str] = []
+    for i, cmd in enumerate(cmds):
+        text = cmd.text.strip()
+        if script is not None and cmd.words:
+            script_ = script.replace("\\\n", "  ")
+            stop = cmds[i + 1].words[0][0] if i + 1 < len(cmds) and cmds[i + 1].words else len(script_)
+            tail = script_[cmd.words[-1][1]:stop]
+            redirects = [m.group(0) for m in REDIRECT_RE.finditer(tail)]
+            missing = [r for r in redirects if r not in text]
+            if missing:
+                text = " ".join([text, *missing])
+        out.append(text)
+    return out
+
+
+def redirect_targets(text: str) -> list[str]:
+    return [m.group("target").strip("'\"") for m in REDIRECT_RE.finditer(text)]
+
+
+def setup_commands(node: ir.Run, cmds: list[SimpleCommand]) -> list[str]:
+    """The run-time setup commands of a RUN as written (redirections into /etc included), in order."""
+    paths = tuple(_cfg()["runtime_setup"]["paths"])
+    return [text for cmd, text in zip(cmds, command_texts(node, cmds))
+            if runtime_setup(cmd) or any(t.startswith(paths) for t in redirect_targets(text))]
+
+
 def _packages(cmd: SimpleCommand) -> PackageInstall | None:
     prog, argv = cmd.program, cmd.argv
     words = [a for a in argv[1:] if not a.startswith("-")]
@@ -217,7 +262,11 @@ def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
         elif cat == "unknown":
             info.reason = f"`{cmd.text}` is not a command dockerslim knows the effects of"
     cats.discard("fs")
-    if "unknown" in cats:
+    if "download" in cats and cats & {"python", "build"}:
+        # where a download lands (--local-dir, -O, clone dir) is not tracked: not builder-only work
+        info.reason = info.reason or "it downloads files together with a build or install step"
+        info.kind = Kind.UNKNOWN
+    elif "unknown" in cats:
         info.kind = Kind.UNKNOWN
     elif "system" in cats and cats & {"python", "build"}:
         info.kind = Kind.MIXED

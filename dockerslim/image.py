@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+DOCKER_HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
 DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}$")
 TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
@@ -66,6 +67,17 @@ class ImageRef:
     def name(self) -> str:
         """Registry and repository, without tag or digest: what a catalog is keyed by."""
         return f"{self.registry}/{self.repository}" if self.registry else self.repository
+
+    @property
+    def canonical_name(self) -> str:
+        """The name as catalogs key it, whatever spelling the user chose: Docker Hub's hosts
+        (``docker.io``, ``index.docker.io``, ``registry-1.docker.io``) and its ``library/``
+        namespace dropped, so ``docker.io/library/python`` is ``python``; other registries
+        (``localhost:5000/x``, ``ghcr.io/…``) keep their host."""
+        registry = (self.registry or "").lower()
+        if registry and registry not in DOCKER_HUB_HOSTS:
+            return f"{registry}/{self.repository}"
+        return self.repository.removeprefix("library/") if self.repository.count("/") == 1 else self.repository
 
     @property
     def hub_name(self) -> str:

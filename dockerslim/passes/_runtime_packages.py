@@ -80,11 +80,15 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) 
     if ops is None or any(op in ("||", "|") for op in ops):
         plan.why_not = "its commands are joined by || or pipes (or it is not plain shell form)"
         return plan
-    from ..classify import category
+    from ..classify import category, command_texts, setup_commands
+
+    setup_commands_of = set(setup_commands(step.node, step.commands))  # type: ignore[arg-type]
 
     parts: list[str] = []
+    setup: list[str] = []  # users, groups, /etc files: needed at run time even without installs
     installs = 0
-    for cmd in step.commands:
+    texts = command_texts(step.node, step.commands)  # type: ignore[arg-type]
+    for cmd, text in zip(step.commands, texts):
         cat = category(cmd)
         if cat in ("python", "build"):
             continue
@@ -97,8 +101,12 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) 
             installs += 1
             parts.append(" ".join(argv))
             continue
-        parts.append(cmd.text)
+        parts.append(text)
+        if text in setup_commands_of:
+            setup.append(text)
     if installs == 0:
-        return plan  # only updates/cleanups would be left: drop the RUN
+        # only updates/cleanups would be left: drop the RUN, but keep what sets up the runtime
+        plan.script = chain(setup) if setup else None
+        return plan
     plan.script = chain(parts)
     return plan

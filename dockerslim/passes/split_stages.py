@@ -19,14 +19,15 @@ import posixpath
 from dataclasses import dataclass, replace
 
 from .. import ir
-from ..catalog import lookup_base
-from ..changes import Change, Note
-from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir
+from ..base_decision import BaseDecision, compiler_guard, decide_runtime_base
+from ..catalog import BaseInfo, lookup_base
+from ..changes import Change, CommandEdit, Note
+from ..classify import (Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir,
+                        setup_commands)
 from ..context import PassContext
-from ..guard import edits
-from ..image import ImageRef, has_variables
-from ..jit import scan_context
-from ..shell import remove_words
+from ..guard import Facts, edits
+from ..image import ImageRef
+from ..shell import chain, remove_words
 from ..words import resolved_image
 from . import PassResult
 from ._runtime_packages import PackagePlan, plan_runtime_packages
@@ -160,16 +161,6 @@ def _artifacts(steps: list[StepInfo], venv: bool) -> list[str]:
     return out
 
 
-def _runtime_base_expected(info, context: PassContext) -> bool:  # type: ignore[no-untyped-def]
-    """Whether the runtime stage can move to a smaller base (what makes a split pay off when
-    no packages are dropped): a catalogued runtime tag, not --keep-base, and no run-time JIT."""
-    if context.options.runtime_base:
-        return True
-    if context.options.keep_base or info is None or info.runtime is None:
-        return False
-    return context.context_dir is None or not scan_context(context.context_dir)
-
-
 def _unique_name(df: ir.Dockerfile, wanted: str) -> str:
     names = {s.name.lower() for s in df.stages if s.name}
     name, n = wanted, 2
@@ -178,12 +169,51 @@ def _unique_name(df: ir.Dockerfile, wanted: str) -> str:
     return name
 
 
-def _venv_steps(system_site: bool) -> list[ir.Instruction]:
-    flag = " --system-site-packages" if system_site else ""
+# Lists the base interpreter's own site-packages in the new virtualenv: --system-site-packages
+# alone only reaches a real prefix, and a base whose Python is itself a virtualenv (or one the
+# catalogue does not know) would lose its packages (venvs do not chain).
+CHAIN_BASE_ENV = ("python3 -c 'import site; print(\"\\n\".join(site.getsitepackages()))' > "
+                  f"\"$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')/_base_python.pth\"")
+
+
+def _venv_steps(system_site: bool, chain_base: bool) -> list[ir.Instruction]:
+    flag = " --system-site-packages" if system_site or chain_base else ""
+    command = f"python3 -m venv{flag} {VENV}"
+    if chain_base:
+        command = chain([command, CHAIN_BASE_ENV])
     return [
-        ir.Run(command=f"python3 -m venv{flag} {VENV}", leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
+        ir.Run(command=command, leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
         ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))),
     ]
+
+
+def _python_env(info: BaseInfo | None, image: str, steps: list[StepInfo]) -> tuple[str, str]:
+    """What the ``python3`` the pip installs use is: ``prefix`` (a real installation, which
+    --system-site-packages reaches), ``venv`` (a virtualenv, which it does not), or ``unknown``;
+    with the evidence. The file's own words come first (``ENV VIRTUAL_ENV``, or ``python -m venv
+    DIR`` with ``DIR/bin`` put on PATH before the first install), then the catalogue."""
+    made: dict[str, int | None] = {}
+    for step in steps:
+        node = step.node
+        if step.pip:
+            break
+        if isinstance(node, ir.Env):
+            for key, value in node.pairs:
+                if key == "VIRTUAL_ENV":
+                    return "venv", f"ENV VIRTUAL_ENV at line {node.line}"
+                if key == "PATH":
+                    for folder, line in made.items():
+                        if f"{folder.rstrip('/')}/bin" in value:
+                            return "venv", f"the virtualenv {folder} made at line {line} is on PATH (line {node.line})"
+        for cmd in step.commands:
+            argv = cmd.argv
+            if cmd.program == "virtualenv" or (cmd.program.startswith("python") and argv[1:3] == ("-m", "venv")):
+                target = next((a for a in reversed(argv[1:]) if not a.startswith("-") and a not in ("venv", "-m")), None)
+                if target:
+                    made[resolve_dir(step.cwd, target)] = node.line
+    if info is None:
+        return "unknown", f"{image} is not in the catalogue, so whether its Python is a real prefix is not known"
+    return info.python_env, f"catalogue: the Python of {image} is {'a virtualenv' if info.python_env == 'venv' else 'a real prefix'}"
 
 
 def _without_system_flag(step: StepInfo) -> ir.Instruction:
@@ -220,10 +250,13 @@ class _Split:
     release: str
     venv: bool
     system_site: bool
+    chain_base: bool  # the virtualenv lists the base Python's site-packages itself (.pth)
+    python_env: tuple[str, str]  # prefix | venv | unknown, with the evidence
     distro_python: bool
     builder: str
     assembly: str
     artifacts: list[str]
+    decision: BaseDecision  # the runtime base the runtime stage will get (shared with runtime-base)
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
@@ -280,38 +313,84 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     info = lookup_base(parsed) if parsed else None
     release = info.release if info else ""
     venv = _needs_venv(steps)
+    python_env = _python_env(info, image, steps) if venv else ("prefix", "")
+    if python_env[0] == "venv" and python_env[1].startswith(("ENV", "the virtualenv")):
+        result.notes.append(_note(f"split declined: pip installs into the image's own virtualenv ({python_env[1]}); "
+                                  f"a second virtualenv at {VENV} would not see what it holds (virtualenvs do not chain)",
+                                  next((s.node.line for s in steps if s.pip), None), "skipped"))
+        return None
 
     # Runtime versions of the package installs; they decide whether splitting pays off.
-    # Code that compiles at run time (the JIT guard) keeps every package the image had.
-    jit = scan_context(context.context_dir) if context.context_dir is not None else []
-    if jit:
-        result.notes.append(_note(f"system packages kept whole in the runtime: {jit[0]} (JIT guard)", jit[0].line, "warning"))
+    # Code that compiles at run time (the JIT guard), or sources the guard cannot read, keep
+    # every package the image had.
+    guard = compiler_guard(stage, context)
+    if guard.findings:
+        first = guard.findings[0]
+        result.notes.append(_note(f"system packages kept whole in the runtime: {first} (JIT guard)", first.line, "warning"))
+    elif guard.blind:
+        result.notes.append(_note(f"system packages kept whole in the runtime: {guard.blind}", stage.from_.line, "warning"))
+    keep_all = guard.keeps_toolchain
     plans: dict[int, PackagePlan] = {}
     for step in steps:
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
-            plan = plan_runtime_packages(step, "" if jit else release, keep_all=bool(jit))
+            plan = plan_runtime_packages(step, "" if keep_all else release, keep_all=keep_all)
             if plan.why_not and step.kind == Kind.MIXED:
                 result.notes.append(_note(f"split declined: this RUN installs packages and builds, and {plan.why_not}",
                                           step.node.line, "skipped"))
                 return None
             plans[id(step)] = plan
-    if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not any(
-        p.removed for p in plans.values()
-    ):
+    removed = any(p.removed for p in plans.values())
+    if not any(s.kind in BUILDER_ONLY | {Kind.MIXED} for s in steps) and not removed:
         result.notes.append(_note("no build-only packages or build steps: no split needed"))
         return None
-    swap = _runtime_base_expected(info, context) and (not has_variables(image) or bool(context.options.runtime_base))
-    if not any(p.removed for p in plans.values()) and not swap:
-        result.notes.append(_note("split not worth it: the runtime stage would keep the same base image "
-                                  "(see runtime-base) and there are no build-only packages to leave behind", stage.from_.line))
+    # One decision for the runtime base (runtime-base asks the same function of the same stage).
+    decision = decide_runtime_base(df, stage, context, body=_runtime_body(steps, plans))
+    if not removed and not decision.swaps:
+        why = "; ".join(r.message for r in decision.kept) or "the catalogue knows no smaller variant"
+        result.notes.append(_note(f"split not worth it: the runtime stage would keep {image} ({why}) and there are "
+                                  "no build-only packages to leave behind", stage.from_.line, "skipped"))
         return None
+    if not removed and decision.swaps and not any(s.kind in (Kind.BUILD, Kind.MIXED) for s in steps):
+        alone = decide_runtime_base(df, stage, context)
+        if alone.swaps and str(alone.runtime) == str(decision.runtime):
+            result.notes.append(_note(
+                f"no split: swapping the base to {decision.runtime} (runtime-base) gives the same image "
+                "as a split would, since nothing is compiled and no build-only package would stay behind; "
+                f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})", stage.from_.line))
+            return None
+    chain_base = venv and python_env[0] != "prefix"
+    if chain_base:
+        result.notes.append(_note(f"the virtualenv lists the base Python's own site-packages in a .pth file: {python_env[1]}, "
+                                  "and --system-site-packages only reaches a real prefix", level="info"))
     return _Split(
         stage=stage, steps=steps, plans=plans, release=release, venv=venv,
-        system_site=info is None or info.packages_in_base,  # reuse what the base ships (torch…)
+        system_site=venv and (info is None or info.packages_in_base),  # reuse what the base ships (torch…)
+        chain_base=chain_base, python_env=python_env,
         distro_python=venv and info is not None and info.python == "",
         builder=_unique_name(df, "builder"), assembly=_unique_name(df, "assembly"),
-        artifacts=_artifacts(steps, venv),
+        artifacts=_artifacts(steps, venv), decision=decision,
     )
+
+
+def _runtime_body(steps: list[StepInfo], plans: dict[int, PackagePlan]) -> list[ir.Instruction]:
+    """The instructions the runtime stage will run (artifacts aside): what the base decision
+    must judge, rather than the original stage with its build steps."""
+    body: list[ir.Instruction] = []
+    for step in steps:
+        node = step.node
+        if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
+            plan = plans[id(step)]
+            if plan.why_not or (step.kind == Kind.SYSTEM_PACKAGES and not plan.removed and not plan.added):
+                body.append(node)
+            elif plan.script is not None:
+                body.append(ir.Run(command=plan.script, flags=node.flags))
+        elif step.kind not in ARTIFACT_KINDS:
+            body.append(node)
+        else:
+            setup = setup_commands(node, step.commands) if isinstance(node, ir.Run) else []
+            if setup:
+                body.append(ir.Run(command=chain(setup), flags=node.flags))
+    return body
 
 
 def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
@@ -323,7 +402,7 @@ def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
         if isinstance(node, IMAGE_ONLY_CONFIG):
             continue
         if split.venv and not venv_added and any(not p.user and p.target is None for p in step.pip):
-            body += _venv_steps(split.system_site)
+            body += _venv_steps(split.system_site, split.chain_base)
             venv_added = True
         if any(p.system and p.command.program == "uv" for p in step.pip):
             node = _without_system_flag(step)
@@ -354,6 +433,7 @@ def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassRe
     body: list[ir.Instruction] = []
     package_runs: set[int] = set()  # positions of package-install RUNs (they never need artifacts)
     first_artifact: int | None = None
+    replays: list[int] = []  # positions of RUNs recreating users, groups and /etc files
     for step in split.steps:
         node = step.node
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
@@ -369,6 +449,19 @@ def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassRe
                 body.append(new_node)
         elif step.kind not in ARTIFACT_KINDS:
             body.append(node)
+        elif isinstance(node, ir.Run) and (setup := setup_commands(node, step.commands)):
+            # users, groups and /etc files the running app needs: recreated, not left in the builder
+            replay = ir.Run(command=chain(setup), flags=tuple(f for f in node.flags if f.name != "mount"), leading=(
+                "# dockerslim: users, groups and /etc files made by a build step, recreated for the runtime\n",))
+            replays.append(len(body))
+            body.append(replay)
+            result.changes.append(Change(
+                rule=ID, pass_name=NAME, line=node.line,
+                message=f"runtime stage recreates what line {node.line} set up outside the build: {'; '.join(setup)}",
+                reason="the build step stays in the builder, but the user, group or /etc file it made is used at run "
+                       "time (USER, --chown, file owners, configuration)",
+                effect="the same accounts and /etc files in the final image", risk="low",
+                commands=tuple(CommandEdit(None, argv) for argv in Facts().run(replay))))
         if step.kind in ARTIFACT_KINDS and first_artifact is None:
             first_artifact = len(body)
         if step.kind == Kind.UNKNOWN:
@@ -383,9 +476,26 @@ def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassRe
             at = i + 1
         elif isinstance(body[i], (ir.Run, ir.Copy)):
             break
+    # Accounts before the artifacts arrive: files the builder gave to a user keep their numeric
+    # owner, which the recreated user then has (same commands, same order of creation).
+    late = [body[i] for i in replays if i >= at]
+    if late:
+        body = [n for i, n in enumerate(body) if i not in replays or i < at]
+        body[at:at] = late
+        at += len(late)
     body[at:at] = delivery
     from_ = replace(split.stage.from_, leading=("\n", "# dockerslim: runtime stage (only what the app needs to run)\n"))
     return ir.Stage(from_=from_, body=tuple(body))
+
+
+def _estimate(split: _Split) -> str:
+    """The size estimate the split rests on: the catalogue's base sizes and what leaves."""
+    removed = list(dict.fromkeys(p for plan in split.plans.values() for p in plan.removed))
+    parts = [split.decision.estimate() or (f"base {split.decision.runtime}" if split.decision.swaps
+                                           else f"base stays {split.stage.from_.image}")]
+    if removed:
+        parts.append("build-only packages left behind: " + ", ".join(removed))
+    return "; estimated final size: " + ", ".join(parts) + ", plus the artifacts"
 
 
 def _report(split: _Split, context: PassContext, result: PassResult) -> None:
@@ -399,7 +509,8 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
                f"builder; the runtime receives {len(split.artifacts)} artifact path(s): {', '.join(split.artifacts)}",
         effect="the final image no longer carries compilers, headers, build caches or intermediate layers; "
                + ("one layer brings every artifact" if context.options.assembly else "one layer per artifact path")
-               + "; builds take a little longer (two stages) and the runtime layer is rebuilt when any artifact changes",
+               + "; builds take a little longer (two stages) and the runtime layer is rebuilt when any artifact changes"
+               + _estimate(split),
         risk="low",
     ))
     removed = list(dict.fromkeys(p for plan in plans.values() for p in plan.removed))

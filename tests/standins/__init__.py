@@ -41,6 +41,8 @@ STANDINS = (
     Standin("golang.Dockerfile", ("docker.io/library/golang:1.22",)),
     Standin("distroless-static.Dockerfile", ("gcr.io/distroless/static-debian12",)),
     Standin("uv.Dockerfile", ("ghcr.io/astral-sh/uv:0.7.11",)),
+    # invented name: an in-house ML base whose Python is a virtualenv (not in the catalogue)
+    Standin("torch-venv.Dockerfile", ("docker.io/mlplatform/torch-venv:2.7-cpu",)),
 )
 UV_VERSION = "0.7.11"
 
@@ -129,7 +131,7 @@ def ensure() -> dict[str, str]:
         with tempfile.TemporaryDirectory(prefix="dockerslim-standin-") as ctx:
             shutil.copy(HOST_CA, Path(ctx, "host-ca.crt"))
             Path(ctx, "wheels").mkdir()
-            for wheel in sorted(WHEELS.glob("torch-*cp311*.whl")) if "pytorch" in standin.dockerfile else []:
+            for wheel in sorted(WHEELS.glob("torch-*cp311*.whl")) if "torch" in standin.dockerfile else []:
                 shutil.copy(wheel, Path(ctx, "wheels", wheel.name))
             if standin.dockerfile == "uv.Dockerfile":
                 _uv_binaries(Path(ctx))

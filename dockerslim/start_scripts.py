@@ -1,0 +1,168 @@
+"""The JIT guard for shell: scripts an image runs when it starts, read from the build context.
+
+An ENTRYPOINT such as ``docker-entrypoint.sh`` that runs ``gcc``, ``make`` or ``pip install``
+every time the container starts needs the devel/full image at run time, exactly like Python
+code calling ``torch.compile``. This module finds those scripts (ENTRYPOINT/CMD/HEALTHCHECK,
+exec or shell form, following ``sh x.sh`` / ``source x.sh`` a few levels), maps each image
+path back to the context file a COPY brought in, and reports every compiler or installer at
+command position. Trigger words live in ``data/jit.toml`` (``[start_script]``).
+
+Scripts are read word by word, not parsed: a start script is often too dynamic for a parser,
+and a false positive only keeps the larger base.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from pathlib import Path
+
+from . import ir
+from .catalog import load
+from .jit import JitFinding
+
+START = (ir.Entrypoint, ir.Cmd, ir.Healthcheck)
+MAX_DEPTH = 4
+MAX_SCRIPT_BYTES = 1_000_000
+# ends a simple command: the next word is at command position again
+SEPARATORS = re.compile(r"\|\||&&|[;|&(){}`\n]|\$\(|\b(?:then|do|else|elif|if|while|until)\b")
+
+
+def _cfg() -> dict:
+    return load("jit")["start_script"]
+
+
+def _words(segment: str) -> list[str]:
+    try:
+        return shlex.split(segment, comments=True)
+    except ValueError:
+        return segment.split()
+
+
+def _command_words(script: str) -> list[tuple[int, list[str]]]:
+    """(line, words) of every simple command in ``script``, program first."""
+    cfg = _cfg()
+    wrappers = set(cfg["wrappers"])
+    out: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(script.replace("\\\n", " ").splitlines(), 1):
+        code = re.sub(r"(^|\s)#.*$", "", line)
+        for segment in SEPARATORS.split(code):
+            words = _words(segment)
+            while words and (words[0] in wrappers or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0])):
+                words = words[1:]
+            if words:
+                out.append((number, words))
+    return out
+
+
+def _trigger(words: list[str]) -> str | None:
+    """The trigger ``words`` run (``gcc``, ``pip install``…), or None."""
+    cfg = _cfg()
+    program = posixpath.basename(words[0])
+    if program in cfg["compilers"]:
+        return program
+    argv = words
+    if program.startswith("python") and len(words) > 2 and words[1] == "-m":
+        argv, program = words[2:], words[2]
+    subs = [w for w in argv[1:] if not w.startswith("-")]
+    wanted = cfg["installers"].get(program)
+    if wanted is not None and subs and subs[0] in wanted:
+        return f"{program} {subs[0]}"
+    return None
+
+
+def _scripts_run(words: list[str]) -> list[str]:
+    """Script paths a command runs: itself when it is a path, or the file given to sh/bash/source."""
+    cfg = _cfg()
+    program = posixpath.basename(words[0])
+    if program in cfg["script_runners"]:
+        rest = [w for w in words[1:] if not w.startswith("-")]
+        if "-c" in words[1:]:
+            return []  # the inline script is scanned as text
+        return rest[:1]
+    if "/" in words[0] or words[0].endswith(".sh"):
+        return [words[0]]
+    return []
+
+
+class _ContextFiles:
+    """Maps image paths back to the build-context files COPY/ADD brought in."""
+
+    def __init__(self, stage: ir.Stage, context: Path) -> None:
+        self.context = context
+        self.copies: list[tuple[str, ir.Copy]] = []  # (cwd, copy)
+        cwd = "/"
+        for node in stage.body:
+            if isinstance(node, ir.Workdir) and "$" not in node.path:
+                cwd = posixpath.normpath(posixpath.join(cwd, node.path))
+            elif isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs:
+                self.copies.append((cwd, node))
+        self.cwd = cwd
+
+    def find(self, image_path: str, cwd: str | None = None) -> Path | None:
+        target = posixpath.normpath(posixpath.join(cwd or self.cwd, image_path))
+        for copy_cwd, node in reversed(self.copies):
+            dest = posixpath.normpath(posixpath.join(copy_cwd, node.dest))
+            into_dir = node.dest.endswith("/") or node.dest in (".", "..") or len(node.sources) > 1
+            for src in node.sources:
+                if "://" in src or any(c in src for c in "*?[$"):
+                    continue
+                local = self.context / src.lstrip("/")
+                if local.is_dir():
+                    if target == dest or target.startswith(dest.rstrip("/") + "/"):
+                        candidate = local / posixpath.relpath(target, dest)
+                        if candidate.is_file():
+                            return candidate
+                elif local.is_file():
+                    lands = posixpath.join(dest, local.name) if into_dir else dest
+                    if lands == target:
+                        return local
+        return None
+
+
+def _command_texts(node: ir.Instruction) -> list[str]:
+    command = getattr(node, "command", None)
+    if not command:
+        return []
+    if isinstance(command, tuple):
+        if len(command) >= 3 and posixpath.basename(command[0]) in ("sh", "bash", "dash") and command[1] in ("-c", "-ec", "-ex"):
+            return [command[2]]
+        return [shlex.join(command)]
+    return [command]
+
+
+def scan_start(stage: ir.Stage, context: Path | None) -> list[JitFinding]:
+    """Compilers and source installers that the stage's ENTRYPOINT/CMD/HEALTHCHECK run, in
+    their shell-form text or in the context scripts they call."""
+    cfg = _cfg()
+    files = _ContextFiles(stage, context) if context is not None else None
+    findings: list[JitFinding] = []
+    seen: set[Path] = set()
+
+    def scan(text: str, where: str, line_offset: int | None, depth: int) -> None:
+        for number, words in _command_words(text):
+            trigger = _trigger(words)
+            line = line_offset if line_offset is not None else number
+            if trigger:
+                findings.append(JitFinding(where, line, trigger, cfg["reason"]))
+            if files is None or depth >= MAX_DEPTH:
+                continue
+            for script in _scripts_run(words):
+                path = files.find(script)
+                if path is None or path in seen:
+                    continue
+                seen.add(path)
+                try:
+                    if path.stat().st_size > MAX_SCRIPT_BYTES:
+                        continue
+                    body = path.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                scan(body, str(path.relative_to(files.context)), None, depth + 1)
+
+    for node in stage.body:
+        if isinstance(node, START):
+            for text in _command_texts(node):
+                scan(text, f"{node.keyword} (line {node.line})", node.line, 0)
+    return findings

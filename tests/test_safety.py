@@ -1,0 +1,197 @@
+"""The rewrite never breaks the app at run time, and one function decides the runtime base.
+
+Each test fails on the code before these fixes: a user made in a build RUN left in the builder,
+an entrypoint script compiling at start, a base whose Python is a virtualenv, a decision taken on
+a file the context lacks (or with no context at all), fully-qualified image names, and the split
+and the base pass disagreeing about the runtime base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dockerslim import Options, rewrite
+from dockerslim.base_decision import decide_runtime_base
+from dockerslim.catalog import lookup_base
+from dockerslim.context import PassContext
+from dockerslim.image import ImageRef
+from dockerslim.parse import parse
+from dockerslim.start_scripts import scan_start
+
+from .conftest import FIXTURES
+
+REWRITE = FIXTURES / "rewrite"
+
+
+def _fixture(name: str):  # type: ignore[no-untyped-def]
+    case = REWRITE / name
+    return rewrite((case / "Dockerfile").read_text(), path=str(case / "Dockerfile"), context_dir=case)
+
+
+def _stage(text: str, marker: str) -> str:
+    return text.split(f"# dockerslim: {marker} stage")[1]
+
+
+# 1. users, groups and /etc files ---------------------------------------------------------------
+
+def test_user_made_in_a_build_run_is_recreated_in_the_runtime() -> None:
+    result = _fixture("user-in-build-run")
+    runtime = _stage(result.text, "runtime")
+    assert "groupadd -r app" in runtime and "useradd -r -g app -d /app app" in runtime
+    assert '> /etc/app.sudoers' in runtime and "pip install" not in runtime
+    # before the artifacts arrive, so files the builder gave to app keep a matching owner
+    assert runtime.index("useradd") < runtime.index("COPY --from=assembly")
+    assert any("recreates" in c.message and c.line == 3 for c in result.changes)
+
+
+def test_user_made_in_a_mixed_run_whose_packages_all_leave_is_kept(tmp_path: Path) -> None:
+    text = ("FROM python:3.12\nRUN apt-get update && apt-get install -y build-essential && pip install x "
+            "&& groupadd app && echo hi > /etc/motd\nCOPY . /app\nUSER app\nCMD [\"python\", \"/app/a.py\"]\n")
+    runtime = _stage(rewrite(text, context_dir=tmp_path).text, "runtime")
+    assert "groupadd app && echo hi > /etc/motd" in runtime and "build-essential" not in runtime
+
+
+# 2. compilers at start -----------------------------------------------------------------------
+
+def test_entrypoint_script_running_gcc_keeps_the_full_base_and_packages() -> None:
+    result = _fixture("entrypoint-compiles")
+    assert result.text.startswith("FROM python:3.12\n") and "AS builder" not in result.text
+    assert any("docker-entrypoint.sh:5" in n.message and "gcc" in n.message for n in result.notes)
+
+
+@pytest.mark.parametrize("script,trigger", [
+    ("#!/bin/sh\nset -e\nmake -C native\nexec \"$@\"\n", "make"),
+    ("#!/bin/bash\nif [ -n \"$X\" ]; then pip install -r extra.txt; fi\nexec python app.py\n", "pip install"),
+    ("#!/bin/sh\nexec python -m pip install --user plugin && exec \"$@\"\n", "pip install"),
+    ("#!/bin/sh\nCC=gcc nvcc -o k k.cu\n", "nvcc"),
+    ("#!/bin/sh\nsh ./build.sh\n", "cmake"),
+])
+def test_start_script_triggers(tmp_path: Path, script: str, trigger: str) -> None:
+    (tmp_path / "start.sh").write_text(script)
+    (tmp_path / "build.sh").write_text("cmake -B build .\n")
+    df = parse("FROM python:3.12\nWORKDIR /app\nCOPY . .\nENTRYPOINT [\"/app/start.sh\"]\n")
+    assert trigger in {f.name for f in scan_start(df.stages[0], tmp_path)}
+
+
+def test_start_script_lookalikes_are_not_triggers(tmp_path: Path) -> None:
+    (tmp_path / "start.sh").write_text("#!/bin/sh\n# gcc is not needed\necho make me a sandwich\npip list\nexec \"$@\"\n")
+    df = parse("FROM python:3.12\nCOPY start.sh /usr/local/bin/\nENTRYPOINT [\"start.sh\"]\nCMD python -m app\n")
+    assert scan_start(df.stages[0], tmp_path) == []
+
+
+def test_shell_form_cmd_compiling_keeps_packages(tmp_path: Path) -> None:
+    text = ("FROM python:3.12\nRUN apt-get update && apt-get install -y build-essential libpq-dev\nCOPY . /app\n"
+            "RUN pip install -r /app/requirements.txt\nCMD gcc -o /tmp/x /app/x.c && /tmp/x\n")
+    (tmp_path / "requirements.txt").write_text("tqdm\n")
+    result = rewrite(text, context_dir=tmp_path)
+    assert "python:3.12-slim" not in result.text and "AS builder" not in result.text
+
+
+# 3. a base whose Python is a virtualenv ------------------------------------------------------
+
+def test_unknown_base_venv_chains_the_base_environment() -> None:
+    result = _fixture("venv-python-base")
+    builder = result.text.split("# dockerslim: everything")[0]
+    assert "--system-site-packages /opt/venv" in builder and "_base_python.pth" in builder
+    assert "site.getsitepackages()" in builder
+
+
+def test_catalogued_real_prefix_keeps_plain_system_site_packages(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("tqdm\n")
+    text = ("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\nRUN apt-get update && apt-get install -y libpq-dev "
+            "&& rm -rf /var/lib/apt/lists/*\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\nCMD [\"python\"]\n")
+    out = rewrite(text, context_dir=tmp_path).text
+    assert "python3 -m venv --system-site-packages /opt/venv\n" in out and "_base_python.pth" not in out
+
+
+def test_file_that_installs_into_its_own_virtualenv_declines_the_split(tmp_path: Path) -> None:
+    text = ("FROM python:3.12\nRUN python3 -m venv /opt/app-env\nENV PATH=/opt/app-env/bin:$PATH\n"
+            "RUN apt-get update && apt-get install -y libpq-dev\nRUN pip install psycopg2\nCMD [\"python\"]\n")
+    result = rewrite(text, context_dir=tmp_path)
+    assert "AS builder" not in result.text
+    assert any("virtualenvs do not chain" in n.message for n in result.notes)
+
+
+# 4. no decision on files it cannot read ------------------------------------------------------
+
+def test_missing_requirements_file_declines_the_cuda_swap_and_names_it(tmp_path: Path) -> None:
+    src = REWRITE / "cuda-distro-python"
+    (tmp_path / "serve.py").write_text((src / "serve.py").read_text())  # requirements.txt is missing
+    result = rewrite((src / "Dockerfile").read_text(), context_dir=tmp_path)
+    assert "base-ubuntu" not in result.text and "-runtime-" not in result.text
+    assert any("requirements.txt (COPY at line 5) is not in the build context" in n.message and n.level == "warning"
+               for n in result.notes)
+
+
+def test_no_context_declines_a_torch_compile_swap_with_a_warning() -> None:
+    text = (REWRITE / "pytorch-torch-compile" / "Dockerfile").read_text()
+    result = rewrite(text)  # stdin, or a library call without context_dir
+    assert "-runtime" not in result.text
+    assert any(n.level == "warning" and "no build context" in n.message for n in result.notes)
+
+
+# 5. image references -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("written,runtime", [
+    ("python:3.12", "python:3.12-slim"),
+    ("docker.io/library/python:3.12", "docker.io/library/python:3.12-slim"),
+    ("index.docker.io/library/python:3.12", "index.docker.io/library/python:3.12-slim"),
+    ("registry-1.docker.io/library/python:3.12", "registry-1.docker.io/library/python:3.12-slim"),
+    ("docker.io/python:3.12", "docker.io/python:3.12-slim"),
+    ("docker.io/pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel", "docker.io/pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime"),
+])
+def test_fully_qualified_references_find_the_catalogue_and_keep_their_spelling(written: str, runtime: str) -> None:
+    info = lookup_base(ImageRef.parse(written))
+    assert info is not None and str(info.runtime) == runtime
+
+
+@pytest.mark.parametrize("written", ["localhost:5000/python:3.12", "myregistry.example.com:443/library/python:3.12"])
+def test_other_registries_are_not_docker_hub(written: str) -> None:
+    assert lookup_base(ImageRef.parse(written)) is None
+
+
+def test_digest_pinned_reference_is_kept_with_the_reason(tmp_path: Path) -> None:
+    ref = ImageRef.parse("docker.io/library/python:3.12@sha256:" + "ab" * 32)
+    assert ref.canonical_name == "python" and ref.tag == "3.12" and lookup_base(ref) is None
+    result = rewrite(f"FROM {ref}\nCOPY . /app\nCMD [\"python\", \"/app/a.py\"]\n", context_dir=tmp_path)
+    assert any("pinned by digest" in n.message for n in result.notes)
+
+
+def test_fully_qualified_base_is_swapped_in_a_rewrite(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("print(1)\n")
+    text = "FROM docker.io/library/python:3.12\nCOPY a.py /app/\nCMD [\"python\", \"/app/a.py\"]\n"
+    assert "FROM docker.io/library/python:3.12-slim\n" in rewrite(text, context_dir=tmp_path).text
+
+
+# 6. one runtime-base decision ----------------------------------------------------------------
+
+def test_split_never_predicts_a_base_the_base_pass_declines() -> None:
+    """healthcheck-curl: the runtime would keep python:3.12 (curl), so no split that grows the image."""
+    result = _fixture("healthcheck-curl")
+    assert "AS builder" not in result.text and result.text.startswith("FROM python:3.12\n")
+    assert any("split not worth it" in n.message and "curl" in n.message for n in result.notes)
+
+
+def test_split_and_base_pass_ask_the_same_function() -> None:
+    case = REWRITE / "python-psycopg2"
+    result = _fixture("python-psycopg2")
+    df = parse((case / "Dockerfile").read_text())
+    final = parse(result.text).stages[-1]
+    decision = decide_runtime_base(parse(result.text), final, PassContext(context_dir=case))
+    assert f"FROM {final.from_.image}" in result.text and not decision.swaps  # already decided, nothing left
+    first = decide_runtime_base(df, df.stages[0], PassContext(context_dir=case), body=())
+    assert str(first.runtime) == final.from_.image
+
+
+def test_inference_file_on_a_devel_base_gets_only_the_swap() -> None:
+    result = _fixture("pytorch-train")
+    assert "AS builder" not in result.text and "/opt/venv" not in result.text
+    assert result.text.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime\n")
+    assert any(n.message.startswith("no split: swapping the base") and "6.66 GB → 3.03 GB" in n.message for n in result.notes)
+
+
+def test_split_change_states_the_size_estimate() -> None:
+    result = _fixture("python-psycopg2")
+    split = next(c for c in result.changes if c.message.startswith("split into"))
+    assert "1.02 GB → 125 MB" in split.effect

@@ -5,6 +5,7 @@ build context) to ``expected.Dockerfile`` exactly. Regenerate after a reviewed c
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,21 +82,31 @@ def test_pass_golden(case: Path) -> None:
         assert result.text == text, "a must-not-change case changed"
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
-def test_layer_counts_in_json(case: Path) -> None:
+@pytest.fixture(scope="module")
+def json_entries() -> dict[str, dict[str, Any]]:
+    """``rewrite --format json`` over every case at once, in this process (one CLI run, not one
+    subprocess per case)."""
     import json
 
-    from .conftest import run_cli
+    from typer.testing import CliRunner
 
-    proc = run_cli("rewrite", "--format", "json", str(case / "Dockerfile"))
-    entry = json.loads(proc.stdout)["files"][0]
+    from dockerslim.cli import app
+
+    args = ["rewrite", "--format", "json", *(str(case / "Dockerfile") for case in CASES)]
+    result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return {entry["path"]: entry for entry in json.loads(result.stdout)["files"]}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_layer_counts_in_json(case: Path, json_entries: dict[str, dict[str, Any]]) -> None:
+    entry = json_entries[str(case / "Dockerfile")]
 
     def count(text: str) -> int:
         final = parse(text).stages[-1]
         return sum(1 for n in final.body if n.keyword in ("RUN", "COPY", "ADD"))
 
-    assert entry["layers"] == {"before": count(entry["text"] if False else (case / "Dockerfile").read_text()),
-                               "after": count(entry["text"])}
+    assert entry["layers"] == {"before": count((case / "Dockerfile").read_text()), "after": count(entry["text"])}
     assert entry["passes"] == ["context-hygiene", "models-out", "tools-from-images", "split-stages", "runtime-base",
                                "package-hygiene", "merge-runs"]
 

@@ -112,6 +112,7 @@ def test_a_result_without_images_still_renders() -> None:
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/install-browser)")
+slow = pytest.mark.slow  # a browser start takes seconds
 
 
 def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
@@ -169,6 +170,7 @@ def _fields(dom: str) -> Fields:
 
 
 @needs_browser
+@slow
 def test_browser_detects_console_errors_and_external_loads(tmp_path: Path) -> None:
     """The checks below can fail: an outside image or a script in the report is blocked and
     reported, and a page error (on a page without the report's policy) is reported."""
@@ -184,6 +186,7 @@ def test_browser_detects_console_errors_and_external_loads(tmp_path: Path) -> No
 
 
 @needs_browser
+@slow
 def test_report_renders_in_chromium_with_the_numbers_of_the_json(tmp_path: Path) -> None:
     data = [sample("services/api/Dockerfile"), sample("services/worker/Dockerfile", ok=False)]
     source = json.loads(json.dumps(data))
@@ -224,6 +227,7 @@ def test_report_renders_in_chromium_with_the_numbers_of_the_json(tmp_path: Path)
 
 
 @needs_browser
+@slow
 def test_screenshot_is_a_picture_of_the_page(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     html_report.write(sample(), page)

@@ -124,6 +124,7 @@ def _explain(exc: ValidationError, source: str, *, flags: bool = False) -> Setti
     err = exc.errors(include_url=False)[0]
     key = str(err["loc"][0]) if err["loc"] else "?"
     name = FLAGS.get(key, key) if flags else key
+    name += "".join(f"[{part}]" for part in err["loc"][1:])  # skip[0]: the first item of skip
     where = f"{name}: " if flags else f"{source}: {name}: "
     if err["type"] == "extra_forbidden":
         reason = f"unknown setting{did_you_mean(key, Settings.model_fields)}; known: " + ", ".join(Settings.model_fields)

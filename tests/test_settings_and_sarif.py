@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from dockerslim import Options, rewrite
 
 from .conftest import FIXTURES
@@ -146,3 +148,131 @@ def test_sarif_validates_against_the_official_json_schema() -> None:
     assert errors == [], f"{errors[0].message} at {list(errors[0].absolute_path)}" if errors else ""
     broken = {"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}  # driver.name is required
     assert list(validator.iter_errors(broken))
+
+
+# --- one settings road: every key and value validated, by file, flag and library ----------
+
+def _error_of(tmp_path: Path, config: str, name: str = ".dockerslim.toml") -> str:
+    (tmp_path / name).write_text(config)
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3.20\nRUN echo one\nRUN echo two\n")
+    result = invoke("rewrite", str(tmp_path / "Dockerfile"))
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dockerslim: error: ")
+    return lines[0].removeprefix("dockerslim: error: ")
+
+
+def test_skip_as_one_string_skips_that_pass(tmp_path: Path) -> None:
+    (tmp_path / ".dockerslim.toml").write_text('skip = "merge-runs"\n')
+    text = "FROM alpine:3.20\nRUN echo one\nRUN echo two\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    result = invoke("rewrite", "--format", "json", str(tmp_path / "Dockerfile"))
+    entry = json.loads(result.stdout)["files"][0]
+    assert "merge-runs" not in entry["passes"] and entry["text"] == text
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("skip = 5\n", "skip: expected a name or a list of names (got 5)"),
+    ("skip = [5]\n", "skip[0]: Input should be a valid string (got 5)"),
+    ('skip = ["mrege-runs"]\n', "skip: unknown pass 'mrege-runs' (did you mean 'merge-runs'?)"),
+    ('only = "DS999"\n', "only: unknown pass 'DS999'"),
+    ("skp = []\n", "skp: unknown setting (did you mean 'skip'?)"),
+    ('assembly = "yes"\n', "assembly: Input should be a valid boolean (got 'yes')"),
+    ('runtime_base = "Python 3"\n', "runtime_base: not an image reference: 'Python 3'"),
+    ('models_context = "a\\nRUN x"\n', "models_context: control characters are not allowed"),
+    ("data = 'x'\n", "data: expected a list of strings"),
+    ("skip = [\n", "not valid TOML"),
+])
+def test_bad_configuration_names_file_and_key(tmp_path: Path, config: str, message: str) -> None:
+    error = _error_of(tmp_path, config)
+    assert error.startswith(f"{tmp_path / '.dockerslim.toml'}: ") and message in error
+
+
+def test_bad_pyproject_table_names_the_table(tmp_path: Path) -> None:
+    error = _error_of(tmp_path, "[tool.dockerslim]\nkeep_base = 1\n", "pyproject.toml")
+    assert error == f"{tmp_path / 'pyproject.toml'}: [tool.dockerslim]: keep_base: Input should be a valid boolean (got 1)"
+
+
+def test_options_validate_themselves() -> None:
+    from dockerslim import SettingsError
+
+    with pytest.raises(SettingsError, match=r"unknown pass 'mrege-runs' \(did you mean 'merge-runs'\?\)"):
+        Options(skip={"mrege-runs"})
+    with pytest.raises(SettingsError, match="expected a name or a list of names"):
+        Options(skip=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):  # a SettingsError is a ValueError for library callers
+        Options(runtime_base="not an image")
+    assert Options(skip="merge-runs").skip == frozenset({"merge-runs"})  # type: ignore[arg-type]
+    assert Options(only=["DS201"]).only == frozenset({"DS201"})  # type: ignore[arg-type]
+
+
+def test_config_flag_and_isolated(tmp_path: Path) -> None:
+    text = "FROM alpine:3.20\nRUN echo one\nRUN echo two\n"
+    (tmp_path / "Dockerfile").write_text(text)
+    (tmp_path / ".dockerslim.toml").write_text('skip = ["merge-runs"]\n')
+    other = tmp_path / "elsewhere.toml"
+    other.write_text("keep_base = true\n")
+    df = str(tmp_path / "Dockerfile")
+    assert invoke("rewrite", df).stdout == text  # the nearest config skips the merge
+    assert invoke("rewrite", "--isolated", df).stdout != text
+    assert invoke("rewrite", "--config", str(other), df).stdout != text  # only that file is read
+    missing = invoke("rewrite", "--config", str(tmp_path / "nope.toml"), df)
+    assert missing.exit_code == 2 and f"{tmp_path / 'nope.toml'}: no such configuration file" in missing.stderr
+
+
+def test_flags_override_configuration_and_only_clears_a_configured_skip(tmp_path: Path) -> None:
+    from dockerslim.settings import resolve
+
+    cfg = tmp_path / ".dockerslim.toml"
+    cfg.write_text('skip = ["merge-runs"]\nkeep_base = true\ndata = ["extra"]\n')
+    options = resolve({"only": ["merge-runs"]}, cfg)
+    assert options.only == {"merge-runs"} and options.skip == frozenset() and options.keep_base
+    assert options.data == (str((tmp_path / "extra").resolve()),)  # relative to the file
+    both = resolve({"only": ["merge-runs"], "skip": ["DS100"]}, cfg)
+    assert both.skip == {"DS100"}
+
+
+def test_config_schema_is_published_and_matches_the_validation(tmp_path: Path) -> None:
+    import jsonschema
+    import tomllib
+
+    result = invoke("config-schema")
+    schema = json.loads(result.stdout)
+    assert result.exit_code == 0 and schema["additionalProperties"] is False
+    validator = jsonschema.Draft202012Validator(schema)
+    good = tomllib.loads('skip = "merge-runs"\nonly = ["DS100"]\nassembly = false\nruntime_base = "python:3.12-slim"\n')
+    assert not list(validator.iter_errors(good))
+    for bad in ({"skip": 5}, {"skip": ["mrege-runs"]}, {"skp": []}, {"assembly": "yes"}):
+        assert list(validator.iter_errors(bad)), bad
+
+
+def test_verify_rewrites_with_the_same_options_as_rewrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify reads the configuration file and every rewrite flag, as rewrite does."""
+    import dockerslim.builders
+    import dockerslim.verify
+    from dockerslim.verify import VerifyReport
+
+    (tmp_path / ".dockerslim.toml").write_text('skip = ["merge-runs"]\n')
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\nRUN echo one\nRUN echo two\n")
+    seen: dict = {}
+
+    class Fake:
+        name = "fake"
+
+    def fake_verify(path: Path, **kwargs: object) -> VerifyReport:
+        seen.update(kwargs)
+        return VerifyReport(path=str(path), builder="fake", changed=False)
+
+    monkeypatch.setattr(dockerslim.builders, "detect", lambda *a, **k: Fake())
+    monkeypatch.setattr(dockerslim.verify, "verify", fake_verify)
+    flags = ["--keep-base", "--no-assembly", "--keep-recommends", "--pin-digest", "--runtime-base", "python:3.12-slim"]
+    result = invoke("verify", str(tmp_path / "Dockerfile"), *flags)
+    assert result.exit_code == 0, result.stderr
+    from dockerslim.settings import discover, resolve
+
+    found = discover(tmp_path)
+    expected = resolve({"keep_base": True, "assembly": False, "no_install_recommends": False, "pin_digest": True,
+                        "runtime_base": "python:3.12-slim"}, found.config_file, found.pyproject)
+    assert seen["options"] == expected and expected.skip == {"merge-runs"}
+    bad = invoke("verify", str(tmp_path / "Dockerfile"), "--skip", "mrege-runs")
+    assert bad.exit_code == 2 and "did you mean 'merge-runs'" in bad.stderr

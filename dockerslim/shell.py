@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser, Tree
@@ -45,9 +45,9 @@ class SimpleCommand:
     text: str = ""  # the command as written in the script (redirections included)
     words: tuple[tuple[int, int], ...] = ()  # span of each argv word in the script
 
-    @property
-    def program(self) -> str:
-        return posixpath.basename(self.argv[0]) if self.argv else ""
+    @cached_property
+    def program(self) -> str:  # asked for very often: computed once per command
+        return self.argv[0].rpartition("/")[2] if self.argv else ""
 
     def args(self) -> list[str]:
         """Arguments that are not options."""
@@ -82,7 +82,7 @@ def _analyse(script: str) -> _Analysis:
     src = script.encode("utf-8")
     root = tree.root_node
     text = _Text(script, src)
-    comment = _has_comment_node(root)
+    comment = "#" in script and _has_comment_node(root)
     if root.has_error or _bad_separator(root):
         return _Analysis(None, None, None, comment or "#" in script)  # unreadable: assume the worst
     statements, joins, pipelines = _top_level(root)
@@ -128,10 +128,18 @@ class _Text:
         return self.src[node.start_byte:node.end_byte].decode("utf-8")
 
 
-def _has_comment_node(node: Node) -> bool:
-    if node.type == "comment":
-        return True
-    return any(_has_comment_node(c) for c in node.children)
+def _has_comment_node(root: Node) -> bool:
+    cursor = root.walk()
+    while True:
+        if cursor.node.type == "comment":  # type: ignore[union-attr]
+            return True
+        if cursor.goto_first_child() or cursor.goto_next_sibling():
+            continue
+        while True:
+            if not cursor.goto_parent():
+                return False
+            if cursor.goto_next_sibling():
+                break
 
 
 def _bad_separator(root: Node) -> bool:
@@ -439,6 +447,12 @@ def run_commands(run: ir.Run, cwd: str | None = "/") -> list[SimpleCommand] | No
 
 def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
     """The simple commands of ``script`` in order, or None when it cannot be analysed."""
+    found = _commands_from(script, cwd)
+    return None if found is None else list(found)
+
+
+@lru_cache(maxsize=1 << 16)
+def _commands_from(script: str, cwd: str | None) -> tuple[SimpleCommand, ...] | None:
     events = _analyse(script).events
     if events is None:
         return None
@@ -454,7 +468,7 @@ def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
         assert isinstance(event, SimpleCommand)
         cwd = _cd(event, cwd)
         result.append(SimpleCommand(event.argv, event.assignments, cwd, event.text, event.words))
-    return result
+    return tuple(result)
 
 
 def _cd(cmd: SimpleCommand, cwd: str | None) -> str | None:

@@ -74,6 +74,7 @@ def test_word_spans_index_the_script_even_after_non_ascii_text() -> None:
     ("echo a; # c\necho d", [["echo", "a"], ["echo", "d"]], True),
     ("cat <<EOF > /f\n# not a comment: heredoc text\nEOF\n", [["cat"]], False),
     ("pip install x  # comment\n", [["pip", "install", "x"]], True),
+    ("(echo a # deep\n) && b", [["echo", "a"], ["b"]], True),
 ])
 def test_comments(script: str, expected: list[list[str]], comment: bool) -> None:
     assert argvs(script) == expected

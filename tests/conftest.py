@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from dockerslim import RewriteResult, rewrite
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -26,6 +29,13 @@ def dockerfiles(under: Path = FIXTURES) -> list[Path]:
 
 def fixture_id(p: Path) -> str:
     return str(p.relative_to(FIXTURES))
+
+
+@functools.cache
+def rewritten(path: Path) -> RewriteResult:
+    """A fixture's rewrite, its folder as the build context; computed once per test process,
+    as several test modules check the same rewrites (results are frozen, safe to share)."""
+    return rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent)
 
 
 def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

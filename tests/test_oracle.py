@@ -11,7 +11,7 @@ import pytest
 from dockerslim import ir, parse
 from dockerslim.emit import render_instruction
 
-from .conftest import dockerfiles, fixture_id
+from .conftest import dockerfiles, fixture_id, rewritten
 
 ALL = dockerfiles()
 
@@ -91,9 +91,6 @@ def test_rendered_instructions_match_buildkit(path: Path) -> None:
     _compare(header + body)
 
 
-def test_emitted_rewrites_match_buildkit() -> None:
-    from dockerslim import rewrite
-
-    for path in ALL:
-        result = rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent)
-        _compare(result.text.removeprefix("\ufeff"))
+@pytest.mark.parametrize("path", ALL, ids=fixture_id)
+def test_emitted_rewrite_matches_buildkit(path: Path) -> None:
+    _compare(rewritten(path).text.removeprefix("\ufeff"))

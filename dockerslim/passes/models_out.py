@@ -9,7 +9,9 @@ With ``--models-context NAME`` a COPY of a model folder becomes ``COPY --from=NA
 files> <dest>``: the small files (config.json, tokenizer files) come from a named build
 context, and the printed ``--build-context NAME=PATH`` flag supplies it; the weights are
 mounted or downloaded at run time instead. ``COPY . .`` is never rewritten (use
-``dockerslim dockerignore``), and neither is a folder holding nothing but weights.
+``dockerslim dockerignore``), and neither is a folder holding nothing but weights. The context's
+file names reach the COPY through ``quoting.copy_paths`` (JSON form for a blank; a newline in a
+name is an error, never a new instruction).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import posixpath
 from dataclasses import replace
 from pathlib import Path
 
-from .. import ir
+from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, Note, PassResult
 from ..context import PassContext
@@ -66,7 +68,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         for node in stage.body:
             new: ir.Instruction = node
             if isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs:
-                new = _copy(node, files, cfg, name, context, result)
+                new = _copy(node, files, cfg, name, context, result, df.escape)
             elif isinstance(node, ir.Run):
                 script = run_script(node) or (node.command if isinstance(node.command, str) else " ".join(node.command))
                 hits = [m for m in cfg["download_markers"] if m in script]
@@ -84,7 +86,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
 
 
 def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict, name: str | None,
-          context: PassContext, result: PassResult) -> ir.Instruction:
+          context: PassContext, result: PassResult, escape: str = "\\") -> ir.Instruction:
     if files is None:
         suspects = [s for s in node.sources if _is_weight(s) or s.strip("/").split("/")[-1] in cfg["folders"]]
         if suspects:
@@ -110,10 +112,11 @@ def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict, name: s
         result.notes.append(_note(f"{folder} holds only weights: nothing to copy from --models-context; "
                                   "remove the COPY and mount the folder at run time", node.line, "skipped"))
         return node
-    dest = node.dest if node.dest.endswith("/") else node.dest + "/"
-    flags = tuple(f for f in node.flags if f.name != "from") + (ir.Flag(name="from", value=name),)
-    new = ir.Copy(flags=flags, paths=(*configs, dest), leading=node.leading, source=node.source)
+    dest = node.dest if node.dest.endswith("/") else node.dest + "/"  # as written in the Dockerfile
     path = (context.context_dir / folder).resolve() if context.context_dir else Path(folder)
+    written, as_json = quoting.copy_paths(configs, str(path), escape)  # file names are data, never syntax
+    flags = tuple(f for f in node.flags if f.name != "from") + (ir.Flag(name="from", value=quoting.name(name, "--models-context")),)
+    new = ir.Copy(flags=flags, paths=(*written, dest), json=as_json or node.json, leading=node.leading, source=node.source)
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=node.line, message=f"model configs come from build context {name!r}; "
                                                          f"{len(weights)} weight file(s) ({_human(total)}) stay out",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
-from .. import ir
+from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, CommandEdit, PassResult
 from ..classify import pip_argv
@@ -94,7 +94,7 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
             if any(p in cmd.argv for p in rule["present"]) or set(rule.get("unless_env", ())) & env:
                 continue
             sub_index = cmd.argv.index(sub) if sub in cmd.argv else 0
-            edits.append((cmd.words[sub_index][1], " " + rule["add"]))
+            edits.append((cmd.words[sub_index][1], " " + quoting.word(rule["add"], "hygiene.toml")))
             added_words.append(rule["add"])
             reasons.append(f"{cmd.program} {sub}: {rule['add']} ({rule['reason']})")
             if rule["risk"] != "none":
@@ -117,7 +117,7 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
                     continue
             if commented:
                 continue
-            text = rule["command"].format(program=cmd.program)
+            text = quoting.command(rule["command"].format(program=cmd.program), "hygiene.toml")
             if text not in appended:
                 appended.append(text)
                 declared.append(CommandEdit(None, tuple(shlex.split(text))))
@@ -169,7 +169,7 @@ def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
         targets = _cache_mounts(node, user)
         if not targets:
             continue
-        mounts = tuple(ir.Flag(name="mount", value=f"type=cache,target={t}") for t in targets)
+        mounts = tuple(ir.Flag(name="mount", value=f"type=cache,target={quoting.word(t, 'hygiene.toml')}") for t in targets)
         body[j] = replace(node, flags=node.flags + mounts)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=node.line,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .. import ir
+from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, CommandEdit, Note, PassResult
 from ..classify import pip_argv
@@ -77,7 +77,7 @@ def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dic
 
 
 def _copy(tool: dict, version: str, leading: tuple[str, ...], pin: bool, result: PassResult, line: int | None) -> ir.Copy:
-    image = tool["image"].format(version=version)
+    image = quoting.image(tool["image"].format(version=version), "tools.toml")
     if pin:
         digest = tool.get("digests", {}).get(version)
         if digest:
@@ -86,7 +86,8 @@ def _copy(tool: dict, version: str, leading: tuple[str, ...], pin: bool, result:
             result.notes.append(Note(rule=ID, pass_name=NAME, level="warning", line=line, message=(
                 f"--pin-digest: no digest known for {image}; resolve it (`docker buildx imagetools inspect {image}`) "
                 f"and add it under digests in a tools.toml of your own data folder")))
-    return ir.Copy(flags=(ir.Flag(name="from", value=image),), paths=(*tool["paths"], tool["dest"]), leading=leading)
+    paths, as_json = quoting.copy_paths((*tool["paths"], tool["dest"]), "tools.toml")
+    return ir.Copy(flags=(ir.Flag(name="from", value=image),), paths=paths, json=as_json, leading=leading)
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:

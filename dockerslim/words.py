@@ -1,14 +1,59 @@
 """Interpreting argument text the way the builder will: variable expansion and quote removal.
 
-Built on dockerfile-parse's ``WordSplitter``, which implements Docker's ``$VAR``/``${VAR}``
-substitution rules; the lossless parsing itself is ours (see lexer.py for why).
+Docker substitutes ``$VAR``, ``${VAR}``, ``${VAR:-word}`` and ``${VAR:+word}`` (``\\$`` is a
+literal dollar) in FROM, WORKDIR, COPY, ADD, ENV, USER, … from the ARG and ENV values in scope.
+:func:`substitute` does exactly that and says when a value is not known; quote removal comes from
+dockerfile-parse's ``WordSplitter`` (the lossless parsing itself is ours, see lexer.py).
 """
 
 from __future__ import annotations
 
+import re
+
 from dockerfile_parse.util import WordSplitter
 
 from . import ir
+
+VARIABLE = re.compile(r"\\\$|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
+                      r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+class Unresolved(ValueError):
+    """A variable whose value the Dockerfile does not give (a build arg without default…)."""
+
+
+def substitute(text: str, values: dict[str, str], strict: bool = True) -> str:
+    """``text`` with variables replaced as the builder does; quotes are kept. Raises Unresolved
+    (strict) for a variable with no known value and no default, else uses "" as Docker does."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(0) == "\\$":
+            return "\\$"
+        name = m.group("braced") or m.group("plain")
+        op, word = m.group("op"), m.group("word") or ""
+        value = values.get(name)
+        if op in (":-", "-"):
+            if value is None or (op == ":-" and value == ""):
+                return substitute(word, values, strict)
+            return value
+        if op in (":+", "+"):
+            return substitute(word, values, strict) if value is not None and (op == "+" or value != "") else ""
+        if value is None:
+            if strict:
+                raise Unresolved(name)
+            return ""
+        return value
+
+    return VARIABLE.sub(one, text)
+
+
+def expand(text: str, args: dict[str, str]) -> str:
+    """``text`` with ``$VAR``/``${VAR}``/``${VAR:-default}`` replaced from ``args`` (unknown: left
+    as written) and quotes removed."""
+    try:
+        return expand_strict(text, args)
+    except Unresolved:
+        return WordSplitter(text, args=args).dequote() if "${" not in text else text
 
 
 def global_args(df: ir.Dockerfile) -> dict[str, str]:
@@ -22,12 +67,47 @@ def global_args(df: ir.Dockerfile) -> dict[str, str]:
     return out
 
 
-def expand(text: str, args: dict[str, str]) -> str:
-    """``text`` with ``$VAR``/``${VAR}`` replaced from ``args`` and quotes removed."""
-    return WordSplitter(text, args=args).dequote()
-
-
 def resolved_image(df: ir.Dockerfile, stage: ir.Stage) -> str:
     """A stage's base image with global ARG defaults substituted (unchanged when none apply)."""
     image = stage.from_.image
     return expand(image, global_args(df)) if "$" in image else image
+
+
+class StageValues:
+    """The ARG and ENV values in scope while walking a stage, as the builder resolves them:
+    a stage ARG without default takes the global one, ENV values are themselves substituted."""
+
+    def __init__(self, df: ir.Dockerfile) -> None:
+        self.globals = global_args(df)
+        self.values: dict[str, str] = {}
+
+    def visit(self, node: ir.Instruction) -> None:
+        if isinstance(node, ir.Arg):
+            for name, default in node.pairs:
+                if default is not None:
+                    self._set(name, default)
+                elif name in self.globals:
+                    self.values[name] = self.globals[name]
+        elif isinstance(node, ir.Env):
+            for name, value in node.pairs:
+                self._set(name, value)
+
+    def _set(self, name: str, raw: str) -> None:
+        try:
+            self.values[name] = expand_strict(raw, self.values)
+        except Unresolved:
+            self.values.pop(name, None)
+
+    def resolve(self, text: str) -> str | None:
+        """``text`` resolved and unquoted, or None when it names a value not known here."""
+        if "$" not in text:
+            return text
+        try:
+            return expand_strict(text, self.values)
+        except Unresolved:
+            return None
+
+
+def expand_strict(text: str, values: dict[str, str]) -> str:
+    substituted = substitute(text, values)
+    return WordSplitter(substituted.replace("$", "\\$").replace("\\\\$", "\\$"), args={}).dequote()

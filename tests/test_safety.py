@@ -195,3 +195,25 @@ def test_split_change_states_the_size_estimate() -> None:
     result = _fixture("python-psycopg2")
     split = next(c for c in result.changes if c.message.startswith("split into"))
     assert "1.02 GB → 125 MB" in split.effect
+
+
+# 7. ARG/ENV values where Docker substitutes them ---------------------------------------------
+
+def test_workdir_and_copy_from_env_are_resolved() -> None:
+    result = _fixture("workdir-from-env")
+    assembly = result.text.split("FROM scratch AS assembly")[1].split("# dockerslim: runtime")[0]
+    assert "COPY --from=builder /srv/app/src /srv/app/src" in assembly
+    assert "WORKDIR $APP_HOME" in _stage(result.text, "runtime")  # kept as written
+
+
+@pytest.mark.parametrize("text,values,out", [
+    ("${BASE:-python:3.12}", {}, "python:3.12"),
+    ("${BASE:-python:3.12}", {"BASE": "pypy:3"}, "pypy:3"),
+    ("${TAG:+-slim}", {"TAG": "x"}, "-slim"),
+    ("$HOME/app", {"HOME": "/srv"}, "/srv/app"),
+    ('"/srv/${NAME}"', {"NAME": "a b"}, "/srv/a b"),
+])
+def test_variable_substitution_as_docker_does(text: str, values: dict[str, str], out: str) -> None:
+    from dockerslim.words import expand
+
+    assert expand(text, values) == out

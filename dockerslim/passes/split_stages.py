@@ -28,7 +28,7 @@ from ..context import PassContext
 from ..guard import Facts, edits
 from ..image import ImageRef
 from ..shell import chain, remove_words
-from ..words import resolved_image
+from ..words import StageValues, resolved_image
 from . import PassResult
 from ._runtime_packages import PackagePlan, plan_runtime_packages
 
@@ -56,30 +56,39 @@ def _note(message: str, line: int | None = None, level: str = "info") -> Note:
     return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)  # type: ignore[arg-type]
 
 
-def _classify(stage: ir.Stage) -> list[StepInfo]:
-    """Every instruction of the stage with its kind, working directory and user."""
+def _classify(stage: ir.Stage, df: ir.Dockerfile) -> list[StepInfo]:
+    """Every instruction of the stage with its kind, working directory and user; ARG and ENV
+    values are substituted where the builder substitutes them (WORKDIR, COPY/ADD, USER)."""
     cwd, user = "/", "root"
+    values = StageValues(df)
     steps: list[StepInfo] = []
     for node in stage.body:
+        values.visit(node)
         if isinstance(node, ir.Workdir):
-            cwd = resolve_dir(cwd, node.path) if "$" not in node.path else "?"
+            path = values.resolve(node.path)
+            cwd = resolve_dir(cwd, path) if path is not None and cwd != "?" else "?"
             steps.append(StepInfo(node, Kind.CONFIG, cwd, user))
         elif isinstance(node, ir.User):
-            user = node.user
+            user = values.resolve(node.user) or node.user
             steps.append(StepInfo(node, Kind.CONFIG, cwd, user))
         elif isinstance(node, ir.Copy):
             kind = Kind.IMAGE_COPY if node.flag("from") is not None else Kind.CONTEXT_COPY
             step = StepInfo(node, kind, cwd, user)
-            step.artifacts = copy_artifacts(node, cwd) if cwd != "?" else []
-            if cwd == "?" and not node.dest.startswith("/"):
-                step.unaccounted = "its destination is relative to a WORKDIR that holds a variable"
-            if isinstance(node, ir.Add) and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in node.sources):
-                step.artifacts = [resolve_dir(cwd, node.dest)]
+            paths = [values.resolve(p) for p in node.paths]
+            dest = paths[-1]
+            if dest is None or (cwd == "?" and not dest.startswith("/")):
+                step.unaccounted = ("its destination holds a variable whose value is not known" if dest is None
+                                    else "its destination is relative to a WORKDIR that holds a variable")
+            else:
+                resolved = replace(node, paths=tuple(p if p is not None else o for p, o in zip(paths, node.paths)))
+                step.artifacts = copy_artifacts(resolved, cwd if cwd != "?" else "/")
+                if isinstance(node, ir.Add) and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in node.sources):
+                    step.artifacts = [resolve_dir(cwd, dest)]
             steps.append(step)
         elif isinstance(node, ir.Run):
             steps.append(classify_run(node, cwd if cwd != "?" else "/", user))
             if cwd == "?" and steps[-1].kind in BUILDER_ONLY | {Kind.MIXED}:
-                steps[-1].unaccounted = "it runs in a WORKDIR that holds a variable"
+                steps[-1].unaccounted = "it runs in a WORKDIR that holds a variable whose value is not known"
         else:
             steps.append(StepInfo(node, Kind.CONFIG, cwd, user))
     return steps
@@ -292,7 +301,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         result.notes.append(_note("already multi-stage: its stage structure is kept"))
         return None
     stage = df.stages[0]
-    steps = _classify(stage)
+    steps = _classify(stage, df)
     final_cmds = [n.command for n in stage.body if isinstance(n, (ir.Cmd, ir.Entrypoint)) and n.command]
     hidden_builds = any(s.kind == Kind.UNKNOWN and any(category(c) in ("build", "python") for c in s.commands)
                         for s in steps)

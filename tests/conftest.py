@@ -9,8 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from dockerslim import RewriteResult, rewrite
+
+# Two shared cores and parallel workers make wall-clock timing noise, and timing is not what any
+# property test here is about: no per-example deadline (a test's own @settings may still set one).
+settings.register_profile("dockerslim", deadline=None)
+settings.load_profile("dockerslim")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -63,6 +63,7 @@ class BaseDecision:
     forced: bool = False
     guard: Guard = field(default_factory=Guard)
     kept: tuple[Reason, ...] = ()  # why the base is kept (when runtime is None)
+    install: tuple[str, ...] = ()  # packages the final stage must install on the runtime base (curl…)
     facts: tuple[Reason, ...] = ()  # other things worth saying (CUDA-free base chosen…)
 
     @property
@@ -130,8 +131,18 @@ def _pip_from_index_only(node: ir.Run, cwd: str, user: str) -> bool:
     return True
 
 
-def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: BaseInfo | None) -> list[Reason]:
-    """Why a final stage running ``body`` needs its full base: one reason per obstacle."""
+def run_tool_packages(tool: str, info: BaseInfo | None) -> tuple[str, ...]:
+    """The packages that give the runtime variant of ``info`` the tool ``tool`` (apt-based
+    Debian/Ubuntu runtime images only), or () when it cannot simply be installed there."""
+    if info is None or info.runtime is None or info.family not in ("debian", "ubuntu"):
+        return ()
+    return tuple(load("packages").get("apt", {}).get("run_tools", {}).get(tool, ()))
+
+
+def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: BaseInfo | None,
+             install: list[str] | None = None) -> list[Reason]:
+    """Why a final stage running ``body`` needs its full base: one reason per obstacle. Tools
+    the runtime image can get from its package manager go to ``install`` instead, when given."""
     found: list[Reason] = []
     installed = installed_packages(body)
     builds_packages = any(
@@ -157,6 +168,10 @@ def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: Base
             programs = _programs(node.command)
         for prog in sorted(programs & FULL_IMAGE_TOOLS):
             if not installed & set(TOOL_PACKAGES.get(prog, (prog,))):
+                packages = run_tool_packages(prog, info) if install is not None else ()
+                if packages and isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
+                    install.extend(p for p in packages if p not in install)
+                    continue
                 found.append(Reason(f"uses {prog}, which the runtime image may not have (install it in this stage)",
                                     node.line, "skipped"))
     return found
@@ -283,10 +298,17 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
         return keep(*(Reason(f"runtime base not used: {f.path}:{f.line} runs {f.name}: {f.reason}; "
                              "the runtime stage keeps the devel base and its compiler", stage.from_.line, "warning")
                       for f in guard.findings), guard=guard)
-    found = blockers(body, info)
+    install: list[str] = []
+    found = blockers(body, info, None if forced else install)
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
     facts: list[Reason] = []
     runtime = ImageRef.parse(forced) if forced else (_choose(info, df, body, context, facts) if info else None)
+    if install and info is not None and runtime == info.static_runtime and not forced:
+        runtime = info.runtime  # distroless has no package manager; the Debian runtime does
+    if install and (runtime is None or (info is not None and runtime == info.static_runtime)):
+        # distroless has no package manager: keep the full base
+        return keep(Reason(f"runtime base not used: the final stage runs {', '.join(install)}, which "
+                           f"{runtime} does not have", stage.from_.line, "skipped"), guard=guard)
     return BaseDecision(image=image, ref=ref, info=info, runtime=runtime, forced=bool(forced), guard=guard,
-                        facts=tuple(facts))
+                        facts=tuple(facts), install=tuple(install))

@@ -167,10 +167,23 @@ def test_fully_qualified_base_is_swapped_in_a_rewrite(tmp_path: Path) -> None:
 # 6. one runtime-base decision ----------------------------------------------------------------
 
 def test_split_never_predicts_a_base_the_base_pass_declines() -> None:
-    """healthcheck-curl: the runtime would keep python:3.12 (curl), so no split that grows the image."""
+    """healthcheck-curl: the split and the base pass agree: slim, with curl installed for the HEALTHCHECK."""
     result = _fixture("healthcheck-curl")
-    assert "AS builder" not in result.text and result.text.startswith("FROM python:3.12\n")
-    assert any("split not worth it" in n.message and "curl" in n.message for n in result.notes)
+    runtime = _stage(result.text, "runtime")
+    assert runtime.startswith(" (only what the app needs to run)\nFROM python:3.12-slim\n")
+    assert "apt-get install -y --no-install-recommends curl" in runtime
+    assert any(c.message == "final stage installs curl on python:3.12-slim" for c in result.changes)
+
+
+def test_tool_needed_at_run_time_moves_a_go_binary_from_distroless_to_slim(tmp_path: Path) -> None:
+    """Distroless has no package manager: a static Go binary whose HEALTHCHECK runs curl gets the
+    catalogue's Debian runtime with curl installed, not distroless and not the full golang image."""
+    (tmp_path / "main.go").write_text("package main\n")
+    text = ("FROM golang:1.22\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /out/server .\n"
+            "HEALTHCHECK CMD curl -f localhost:8080\nCMD [\"/out/server\"]\n")
+    runtime = _stage(rewrite(text, context_dir=tmp_path).text, "runtime")
+    assert "FROM debian:bookworm-slim\n" in runtime and "distroless" not in runtime
+    assert "apt-get install -y --no-install-recommends curl" in runtime
 
 
 def test_split_and_base_pass_ask_the_same_function() -> None:

@@ -18,7 +18,8 @@ from dataclasses import replace
 
 from .. import ir
 from ..base_decision import decide_runtime_base
-from ..changes import Change, Note
+from ..changes import Change, CommandEdit, Note
+from ..guard import Facts
 from ..context import PassContext
 from . import PassResult
 
@@ -42,7 +43,21 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     assert decision.runtime is not None
     image, info, new_ref = final.from_.image, decision.info, decision.runtime
     new_from = replace(final.from_, image=str(new_ref))
-    result.dockerfile = replace(df, stages=df.stages[:-1] + (replace(final, from_=new_from),))
+    body = final.body
+    if decision.install:
+        packages = " ".join(decision.install)
+        tools = ir.Run(command=f"apt-get update && apt-get install -y --no-install-recommends {packages} "
+                               "&& rm -rf /var/lib/apt/lists/*",
+                       leading=(f"# dockerslim: {packages}: used at run time, not in {new_ref}\n",))
+        body = (tools,) + body
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=final.from_.line,
+            message=f"final stage installs {packages} on {new_ref}",
+            reason=f"the image runs {packages} (HEALTHCHECK, CMD or ENTRYPOINT) and {image} had it; "
+                   f"installing it costs a few MB where keeping {image} costs the whole full image",
+            effect=f"{packages} available at run time as before", risk="low",
+            commands=tuple(CommandEdit(None, argv) for argv in Facts().run(tools))))
+    result.dockerfile = replace(df, stages=df.stages[:-1] + (replace(final, from_=new_from, body=body),))
     before, after = decision.size_before(), decision.size_after()
     sizes = f" ({before} → {after})" if before and after else ""
     result.changes.append(Change(

@@ -6,9 +6,9 @@ default, switchable), ``rm -rf /var/lib/apt/lists/*``, ``pip --no-cache-dir``, `
 
 Builder stages (their layers never ship) get BuildKit cache mounts for pip/uv/npm/go caches
 instead, so rebuilds do not download again. Left alone: RUNs that already have a cache mount, RUNs that are
-not plain shell (exec form, heredocs, ``||``/pipes at top level) and, for apt, any RUN followed
-by a later ``apt-get install`` that has no ``apt-get update`` of its own: deleting the lists
-would break it. A RUN whose script ends in a shell comment (``RUN apt-get install -y x # why``)
+not plain shell (exec form, heredocs, ``||``/pipes at top level) and, for the list cleanup,
+an apt RUN whose next apt-using RUN installs before it updates (as this pass leaves it: an
+install it can fix gets its own ``apt-get update``): deleting the lists would break it. A RUN whose script ends in a shell comment (``RUN apt-get install -y x # why``)
 gets its flags but no appended cleanup, and keeps its comment: text after ``#`` never runs.
 """
 
@@ -46,13 +46,16 @@ def _subcommand(cmd: SimpleCommand) -> str:
     return words[0] if words else ""
 
 
-def _needs_lists(cmds: list[SimpleCommand] | None) -> bool:
-    """Whether a RUN installs with apt from package lists it does not fetch itself."""
+def _first_apt_step(cmds: list[SimpleCommand] | None) -> str | None:
+    """``install`` or ``update``: which apt step a RUN takes first (``install`` when the RUN
+    cannot be read: assume it needs the lists), None when it uses apt for neither. Joining RUNs
+    never changes the answer for the RUNs before them, so a merge cannot change the decision."""
     if cmds is None:
-        return True  # cannot tell: keep the lists
-    progs = [(c.program, _subcommand(c)) for c in cmds]
-    return any(p in ("apt-get", "apt") and s == "install" for p, s in progs) and not any(
-        p in ("apt-get", "apt") and s == "update" for p, s in progs)
+        return "install"
+    for c in cmds:
+        if c.program in ("apt-get", "apt") and _subcommand(c) in ("install", "update"):
+            return _subcommand(c)
+    return None
 
 
 def _full(cmd: SimpleCommand, argv: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -192,9 +195,9 @@ def _env_before(stage: ir.Stage) -> list[frozenset[str]]:
 
 
 def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stage:
-    """Hygiene for every RUN, walking backwards: whether a later RUN still needs the apt lists
-    is known from the later RUNs as this pass leaves them (one scan, and the same answer on a
-    second rewrite, where those RUNs already fetch their own lists)."""
+    """Hygiene for every RUN, walking backwards: the apt lists are still needed when the next
+    RUN that uses apt installs before it updates, judged on the later RUNs as this pass leaves
+    them (one scan, and the same answer on a second rewrite, where they fetch their own lists)."""
     body = list(stage.body)
     env = _env_before(stage)
     lists_needed_later = False
@@ -204,7 +207,8 @@ def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -
         if not isinstance(node, ir.Run):
             continue
         new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context)
-        lists_needed_later = lists_needed_later or _needs_lists(run_commands(new))
+        step = _first_apt_step(run_commands(new))
+        lists_needed_later = lists_needed_later if step is None else step == "install"
         if new is node:
             continue
         body[j] = new

@@ -21,7 +21,9 @@ DIRECTIVE_RE = re.compile(r"^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t
 KNOWN_DIRECTIVES = ("syntax", "escape", "check")
 HEREDOC_WORD_RE = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 HEREDOC_NAME_RE = re.compile(r"^[^\s'\"]+$")
-KEYWORD_RE = re.compile(r"(\S*)[ \t]*(.*)", re.S)
+# BuildKit splits the keyword off at ASCII blanks only (Go's regexp \s): "FROM\u00a0alpine" is
+# one unknown word there, so it must be one here too (Python's \S would split at U+00A0).
+KEYWORD_RE = re.compile(r"([^ \t\r\n\f\v]*)[ \t]*(.*)", re.S)
 HEREDOC_KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
 
 

@@ -10,10 +10,12 @@ against the flags that instruction accepts.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
 from . import ir
+from .changes import Note
 from .errors import DockerfileSyntaxError
 from .image import ImageRef, has_variables
 from .lexer import RawDirective, RawInstruction, RawTrivia, escape_of, lex, shell_words, unquote_word
@@ -30,6 +32,23 @@ ALLOWED_FLAGS: dict[str, dict[str, bool]] = {
                     "retries": False},
 }
 NOT_IN_ONBUILD = {"ONBUILD", "FROM", "MAINTAINER"}
+# What BuildKit checks beyond its parser (instructions/parse.go, dockerfile2llb), probed against
+# dockerd's built-in BuildKit: values it rejects are rejected here with the line.
+BLANKS_RE = re.compile(r"[ \t\v\f\r\n]+")  # BuildKit's word separators: ASCII blanks only
+STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
+DURATION_RE = re.compile(r"^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$")
+DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_FLAGS = ("interval", "timeout", "start-period", "start-interval")
+PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
+# Rules the parser reports as warning notes (DS0xx: the input itself; passes use DS1xx/DS2xx).
+PARSE_RULES: tuple[tuple[str, str, str], ...] = (
+    ("DS001", "broken-json-form",
+     "An instruction that looks like JSON (exec) form but is not valid JSON runs in shell form."),
+)
+LOOKS_JSON = ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK", "COPY", "ADD", "VOLUME")
+# An attempt at JSON form: `["` or `['` (a shell `[` test needs a blank after it), or a first
+# quoted element followed by a comma. `[ "$x" = y ]` and `[ -f x ]` are shell tests, not attempts.
+JSON_ATTEMPT_RE = re.compile(r"""^\[(?:["']|\s*(["'])[^"']*\1\s*,)""")
 
 
 class _ArgError(ValueError):
@@ -102,6 +121,54 @@ def _maybe_json(rest: str) -> tuple[str, ...] | None:
     return None
 
 
+def _words(text: str) -> list[str]:
+    """Words split at ASCII blanks, as BuildKit splits them (a U+00A0 stays inside its word)."""
+    return [w for w in BLANKS_RE.split(text) if w]
+
+
+def _seconds(value: str) -> float:
+    """A Go duration (``1h2m3.5s``) in seconds; DURATION_RE has checked the syntax."""
+    sign = -1.0 if value.startswith("-") else 1.0
+    total = 0.0
+    for number, unit in re.findall(r"(\d*\.?\d*)([a-z\u00b5\u03bc]+)", value.lstrip("+-")):
+        total += float(number) * DURATION_UNITS[unit]
+    return sign * total
+
+
+def _check_healthcheck(flags: list[ir.Flag]) -> None:
+    """BuildKit: durations in Go syntax, 0 or at least 1ms; retries an integer, not negative.
+    (BuildKit does not expand variables in these flags; values with ``$`` are left alone.)"""
+    for f in flags:
+        value = f.value or ""
+        if not value or "$" in value:
+            continue
+        if f.name in DURATION_FLAGS:
+            if not DURATION_RE.match(value):
+                raise _ArgError(f"HEALTHCHECK --{f.name}={value}: not a duration (use a unit: 30s, 1m30s, 500ms)")
+            seconds = _seconds(value)
+            if seconds != 0 and seconds < 1e-3:
+                raise _ArgError(f"HEALTHCHECK --{f.name}={value}: cannot be less than 1ms")
+        elif f.name == "retries":
+            if not re.fullmatch(r"[-+]?\d+", value):
+                raise _ArgError(f"HEALTHCHECK --retries={value}: not an integer")
+            if int(value) < 0:
+                raise _ArgError(f"HEALTHCHECK --retries={value}: cannot be negative")
+
+
+def _check_port(spec: str) -> None:
+    """One EXPOSE value as Docker's nat.ParsePortSpec reads it: [ip:[hostport]:]port[-port][/proto]."""
+    if "$" in spec:
+        return  # expanded from ARG/ENV at build time
+    port, _, proto = spec.rpartition("/") if "/" in spec else (spec, "", "")
+    if "/" in spec and proto.lower() not in PORT_PROTOCOLS:
+        raise _ArgError(f"EXPOSE {spec}: invalid protocol {proto!r} (one of: tcp, udp, sctp)")
+    container = port.rsplit(":", 1)[-1]
+    first, dash, last = container.partition("-")
+    numbers = [first, last] if dash else [first]
+    if not all(n.isascii() and n.isdigit() and int(n) <= 65535 for n in numbers) or (dash and int(first) > int(last)):
+        raise _ArgError(f"EXPOSE {spec}: invalid port {container!r} (a number 0-65535 or a range like 8000-8010)")
+
+
 def _command(rest: str) -> ir.Command:
     as_json = _maybe_json(rest)
     return as_json if as_json is not None else rest
@@ -146,9 +213,11 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
     """One instruction's typed node from its keyword, flags and argument text."""
     f = tuple(flags)
     if keyword == "FROM":
-        words = _need(keyword, rest).split()
+        words = _words(_need(keyword, rest))
         if len(words) not in (1, 3) or len(words) == 3 and words[1].lower() != "as":
             raise _ArgError("FROM takes an image and optionally 'AS name'")
+        if len(words) == 3 and not STAGE_NAME_RE.match(words[2].lower()):
+            raise _ArgError(f"invalid name for build stage: {words[2]!r}, name can't start with a number or contain symbols")
         if not has_variables(words[0]):
             try:
                 ImageRef.parse(words[0])
@@ -159,7 +228,7 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
         return ir.Run(flags=f, command=_command(_need(keyword, rest)), heredocs=_heredocs(raw))
     if keyword in ("COPY", "ADD"):
         as_json = _maybe_json(rest)
-        paths = as_json if as_json is not None else tuple(rest.split())
+        paths = as_json if as_json is not None else tuple(_words(rest))
         if len(paths) < 2:
             raise _ArgError(f"{keyword} requires at least two arguments: a source and a destination")
         cls = ir.Copy if keyword == "COPY" else ir.Add
@@ -181,10 +250,13 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
             out.append((name, default if eq else None))
         return ir.Arg(flags=f, pairs=tuple(out))
     if keyword == "EXPOSE":
-        return ir.Expose(flags=f, ports=tuple(_need(keyword, rest).split()))
+        ports = tuple(_words(_need(keyword, rest)))
+        for spec in ports:
+            _check_port(spec)
+        return ir.Expose(flags=f, ports=ports)
     if keyword == "VOLUME":
         as_json = _maybe_json(_need(keyword, rest))
-        return ir.Volume(flags=f, paths=as_json if as_json is not None else tuple(rest.split()),
+        return ir.Volume(flags=f, paths=as_json if as_json is not None else tuple(_words(rest)),
                          json=as_json is not None)
     if keyword in ("USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"):
         value = _need(keyword, rest)
@@ -211,6 +283,7 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
             return ir.Healthcheck(flags=f, command=None)
         if head.upper() != "CMD" or not tail.strip():
             raise _ArgError("HEALTHCHECK takes NONE or CMD followed by a command")
+        _check_healthcheck(flags)
         return ir.Healthcheck(flags=f, command=_command(tail.strip(" \t")))
     if keyword == "ONBUILD":
         inner_kw, _, inner_rest = _need(keyword, rest).partition(" ")
@@ -223,6 +296,10 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
 
 def _instruction(keyword: str, rest: str, raw: RawInstruction) -> ir.Instruction:
     if keyword not in ir.INSTRUCTION_TYPES:
+        if keyword and any(c.isspace() for c in keyword):
+            blank = next(c for c in keyword if c.isspace())
+            raise _ArgError(f"unknown instruction: {keyword!r} (U+{ord(blank):04X} is not a blank to BuildKit; "
+                            "separate the instruction from its arguments with a space or a tab)")
         raise _ArgError(f"unknown instruction: {keyword}" if keyword else "missing instruction")
     flags, rest = _split_flags(rest)
     _check_flags(keyword, flags)
@@ -259,6 +336,7 @@ def _parse(src: SourceText) -> ir.Dockerfile:
     stages: list[ir.Stage] = []
     current: tuple[ir.From, list[ir.Instruction]] | None = None
     pending: list[str] = []
+    stage_lines: dict[str, int] = {}  # stage name (lower case, as BuildKit compares) -> line
     for item in items:
         if isinstance(item, RawDirective):
             directives.append(ir.Directive(name=item.name, value=item.value, text=item.text))
@@ -274,6 +352,12 @@ def _parse(src: SourceText) -> ir.Dockerfile:
         node = _with_source(node, item, tuple(pending))
         pending = []
         if isinstance(node, ir.From):
+            if node.name:
+                first = stage_lines.setdefault(node.name.lower(), item.line)
+                if first != item.line:
+                    raise DockerfileSyntaxError(
+                        f"duplicate stage name {node.name!r} (first at line {first}): a later FROM or COPY --from "
+                        "could mean either stage; give each stage its own name", line=item.line)
             if current:
                 stages.append(ir.Stage(from_=current[0], body=tuple(current[1])))
             current = (node, [])
@@ -292,6 +376,35 @@ def _parse(src: SourceText) -> ir.Dockerfile:
         directives=tuple(directives), preamble=tuple(preamble), stages=tuple(stages),
         trailing=tuple(pending), bom=src.bom, newline=src.newline, escape=escape,
     )
+
+
+def warnings(dockerfile: ir.Dockerfile) -> list[Note]:
+    """What BuildKit accepts but probably is not what the author meant, as warning notes with
+    the line: an instruction that looks like JSON (exec) form but is not valid JSON runs as a
+    shell command (``CMD ["python", "main.py"`` runs ``/bin/sh -c '["python", "main.py"'``)."""
+    out: list[Note] = []
+    nodes = [*dockerfile.preamble, *(n for stage in dockerfile.stages for n in (stage.from_, *stage.body))]
+    for node in nodes:
+        inner = node.inner if isinstance(node, ir.Onbuild) else node
+        text = _json_candidate(inner)
+        if text is not None and JSON_ATTEMPT_RE.match(text) and _maybe_json(text) is None:
+            out.append(Note(rule="DS001", pass_name="parse", level="warning", line=node.line,
+                            message=f"{inner.keyword} looks like JSON (exec) form but is not valid JSON, so BuildKit "
+                                    f"runs it in shell form: {text.strip()[:60]} (check brackets, commas and "
+                                    "double quotes)"))
+    return out
+
+
+def _json_candidate(node: ir.Instruction) -> str | None:
+    """The argument text of an instruction that may be written in JSON form."""
+    if node.keyword not in LOOKS_JSON:
+        return None
+    if isinstance(node, (ir.Run, ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
+        command = node.command
+        return command if isinstance(command, str) else None
+    if isinstance(node, (ir.Copy, ir.Add, ir.Volume)):
+        return None if node.json else " ".join(node.paths)
+    return None
 
 
 def _with_source(node: ir.Instruction, raw: RawInstruction, leading: tuple[str, ...]) -> ir.Instruction:

@@ -21,7 +21,7 @@ from .errors import DockerfileSyntaxError
 from .guard import Facts, violation
 from .ir import Copy, Dockerfile, Run
 from .options import Options
-from .parse import parse
+from .parse import parse, warnings
 from .passes import PIPELINE, Pass
 from .source import BOM
 
@@ -132,7 +132,7 @@ def rewrite(
         text=new_text,
         path=path,
         changes=tuple(changes),
-        notes=tuple(notes),
+        notes=(*warnings(original_df), *notes),  # what BuildKit accepts but the author likely did not mean
         passes_run=tuple(ran),
         layers_before=layer_count(original_df),
         layers_after=layer_count(new_df),

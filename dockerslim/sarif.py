@@ -12,7 +12,15 @@ LEVELS = {"info": "note", "warning": "warning", "skipped": "note"}
 
 
 def _rules() -> list[dict]:
-    return [{
+    """The input checks the parser reports (DS0xx), then every pass in pipeline order."""
+    from .parse import PARSE_RULES
+
+    found = [{
+        "id": rule_id, "name": name,
+        "shortDescription": {"text": summary}, "fullDescription": {"text": summary},
+        "defaultConfiguration": {"level": "warning"},
+    } for rule_id, name, summary in PARSE_RULES]
+    return found + [{
         "id": p.id, "name": p.name,
         "shortDescription": {"text": p.summary},
         "fullDescription": {"text": p.help.split("\n\n")[0].replace("\n", " ")},

@@ -31,6 +31,36 @@ CASES = {
     "onbuild from": (b"FROM alpine\nONBUILD FROM alpine\n", 2, "FROM isn't allowed as an ONBUILD trigger"),
     "healthcheck junk": (b"FROM alpine\nHEALTHCHECK curl\n", 2, "HEALTHCHECK takes NONE or CMD"),
     "from junk": (b"FROM a b c d\n", 1, "FROM takes an image"),
+    # What BuildKit rejects beyond its parser (probed with dockerd 20.10's built-in BuildKit):
+    "stage name": (b"FROM alpine AS 1abc\n", 1, "invalid name for build stage: '1abc'"),
+    "stage name symbol": (b"FROM alpine AS a$b\n", 1, "invalid name for build stage"),
+    "healthcheck duration": (b"FROM alpine\nHEALTHCHECK --interval=abc CMD true\n", 2,
+                             "HEALTHCHECK --interval=abc: not a duration"),
+    "healthcheck no unit": (b"FROM alpine\nHEALTHCHECK --interval=10 CMD true\n", 2, "--interval=10: not a duration"),
+    "healthcheck under 1ms": (b"FROM alpine\nHEALTHCHECK --timeout=0.5ms CMD true\n", 2, "cannot be less than 1ms"),
+    "healthcheck negative": (b"FROM alpine\nHEALTHCHECK --interval=-1s CMD true\n", 2, "cannot be less than 1ms"),
+    "healthcheck retries": (b"FROM alpine\nHEALTHCHECK --retries=x CMD true\n", 2, "--retries=x: not an integer"),
+    "healthcheck retries negative": (b"FROM alpine\nHEALTHCHECK --retries=-1 CMD true\n", 2, "cannot be negative"),
+    "expose junk": (b"FROM alpine\nEXPOSE abc/xyz\n", 2, "EXPOSE abc/xyz: invalid protocol 'xyz'"),
+    "expose name": (b"FROM alpine\nEXPOSE 80 abc\n", 2, "EXPOSE abc: invalid port 'abc'"),
+    "expose too big": (b"FROM alpine\nEXPOSE 70000\n", 2, "invalid port '70000'"),
+    "expose range": (b"FROM alpine\nEXPOSE 8010-8000\n", 2, "invalid port '8010-8000'"),
+    "no-break space": ("FROM\u00a0alpine\n".encode(), 1, "U+00A0 is not a blank to BuildKit"),
+    "no-break space in RUN": ("FROM alpine\nRUN\u00a0echo\n".encode(), 2, "unknown instruction: 'RUN\\xa0ECHO'"),
+    # BuildKit warns (DuplicateStageName); dockerslim declines: a later FROM or COPY --from is ambiguous
+    "duplicate stage": (b"FROM alpine AS a\nRUN true\nFROM alpine AS A\n", 3,
+                        "duplicate stage name 'A' (first at line 1)"),
+}
+
+# What BuildKit accepts (same probe) must parse, with the words BuildKit sees.
+ACCEPTED = {
+    "FROM scratch\nEXPOSE 80/TCP 8000-8010/udp 127.0.0.1:8080:80 0 $P/tcp\n":
+        ("ports", ("80/TCP", "8000-8010/udp", "127.0.0.1:8080:80", "0", "$P/tcp")),
+    "FROM scratch\nHEALTHCHECK --interval=0 --retries=0 --start-period=1h2m3.5s --timeout=1ms CMD true\n":
+        ("command", "true"),
+    "FROM scratch\nHEALTHCHECK --interval=${I} CMD true\n": ("command", "true"),
+    "FROM scratch\nLABEL a=b\u00a0c=d\n": ("pairs", (("a", "b\u00a0c=d"),)),
+    "FROM scratch\nCOPY a\u00a0b c /x/\n": ("paths", ("a\u00a0b", "c", "/x/")),
 }
 
 
@@ -44,7 +74,43 @@ def test_library_raises_syntax_error_with_line(name: str) -> None:
     assert str(info.value).startswith(f"Dockerfile:{line}: ")
 
 
-@pytest.mark.parametrize("name", ["unknown instruction", "unterminated heredoc", "binary", "not utf-8"])
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_what_buildkit_accepts_parses_as_buildkit_reads_it(text: str) -> None:
+    field, value = ACCEPTED[text]
+    assert getattr(parse(text).stages[0].body[-1], field) == value
+    assert parse("FROM scratch AS a.b_c-d\nFROM scratch AS Builder\n").stages[1].name == "Builder"
+
+
+def test_broken_json_form_is_a_warning_with_the_line() -> None:
+    result = rewrite('FROM alpine\nRUN [ -f /etc/os-release ] && echo ok\nCMD ["python", "main.py"\n', path="Dockerfile")
+    warned = [n for n in result.notes if n.rule == "DS001"]
+    assert [(n.line, n.level) for n in warned] == [(3, "warning")]
+    assert "not valid JSON" in warned[0].message and "shell form" in warned[0].message
+    assert result.text.endswith('CMD ["python", "main.py"\n')  # warned, never "fixed"
+    clean = rewrite('FROM alpine\nRUN [ "$X" = y ] || true\nCMD ["python", "main.py"]\n')
+    assert not [n for n in clean.notes if n.rule == "DS001"]
+
+
+def test_broken_json_form_warning_reaches_the_cli(tmp_path: Path) -> None:
+    f = tmp_path / "Dockerfile"
+    f.write_text('FROM alpine\nCMD ["python", "main.py"\n')
+    result = invoke("rewrite", str(f))
+    assert result.exit_code == 0 and f"dockerslim: warning: {f}:2: CMD looks like JSON" in result.stderr
+
+
+def test_missing_file_is_an_input_error_not_a_syntax_error(tmp_path: Path) -> None:
+    from dockerslim import InputError
+    from dockerslim.parse import parse_file
+
+    with pytest.raises(InputError) as info:
+        parse_file(tmp_path / "nope")
+    assert not isinstance(info.value, DockerfileSyntaxError) and str(info.value) == f"{tmp_path / 'nope'}: no such file"
+    with pytest.raises(InputError, match="is a directory"):
+        parse_file(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["unknown instruction", "unterminated heredoc", "binary", "not utf-8", "duplicate stage",
+                                  "healthcheck duration", "expose junk", "no-break space"])
 def test_cli_reports_file_and_line_and_exits_2(name: str, tmp_path: Path) -> None:
     data, line, message = CASES[name]
     f = tmp_path / "Dockerfile"

@@ -82,3 +82,38 @@ def test_unlisted_module_is_detected(tmp_path: Path, monkeypatch) -> None:  # ty
     listed = sorted(p.run.__module__.rsplit(".", 1)[-1] for p in PIPELINE)
     assert listed != _pass_modules()
     assert "x" in _pass_modules()
+
+
+def test_package_hygiene_reads_each_run_a_bounded_number_of_times(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Linear time: "does a later RUN need the apt lists" is one backward scan, not a re-read
+    of every later RUN for each apt RUN (quadratic: 320 s for 10,000 lines before)."""
+    from dockerslim import Options, rewrite
+    from dockerslim.passes import package_hygiene
+
+    calls = 0
+    real = package_hygiene.run_commands
+
+    def counting(node, *args):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        return real(node, *args)
+
+    monkeypatch.setattr(package_hygiene, "run_commands", counting)
+    runs = 300
+    text = "FROM debian:bookworm\n" + "".join(f"RUN apt-get install -y p{i}\nCOPY f{i} /f{i}\n" for i in range(runs))
+    rewrite(text, options=Options(only=frozenset({"package-hygiene"})))
+    assert calls <= 2 * runs
+
+
+def test_the_diff_is_computed_only_when_asked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    rw = sys.modules["dockerslim.rewrite"]  # the package's `rewrite` attribute is the function
+
+    asked = []
+    real = rw.unified_diff
+    monkeypatch.setattr(rw, "unified_diff", lambda *a: asked.append(a) or real(*a))
+    result = rw.rewrite("FROM debian:bookworm\nRUN apt-get install -y curl\n", path="x/Dockerfile")
+    assert asked == []
+    assert result.diff.startswith("--- a/x/Dockerfile\n+++ b/x/Dockerfile\n")
+    assert result.diff and len(asked) == 1  # computed once, then cached

@@ -190,6 +190,12 @@ class Out:
         self.stdout(colour_diff(text) if use_colour(self.colour) else text)
 
 
+def _out(quiet: bool, verbose: bool, colour: Optional[bool] = None) -> Out:
+    if quiet and verbose:
+        _fail("--quiet and --verbose cannot be combined")
+    return Out(quiet=quiet, verbose=verbose, colour=colour)
+
+
 def use_colour(choice: Optional[bool], stream: Any = None) -> bool:
     """``--color``/``--no-color`` if given, else rich's decision (a terminal, NO_COLOR, FORCE_COLOR)."""
     if choice is not None:
@@ -336,7 +342,7 @@ def rewrite(
     Settings come from .dockerslim.toml or [tool.dockerslim] in pyproject.toml (the nearest to
     each Dockerfile); flags override them.
     """
-    out = Out(quiet=quiet, verbose=verbose, colour=color)
+    out = _out(quiet, verbose, color)
     with _errors_exit_2():
         if stdin_filename is not None and STDIN not in paths:
             raise UsageError("--stdin-filename names the file read from stdin; give '-' as the input")
@@ -508,6 +514,7 @@ def verify(
     from .verify import render
     from .verify import verify as run_verify
 
+    out = _out(quiet, verbose)
     with _errors_exit_2():
         road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
                              runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
@@ -527,7 +534,6 @@ def verify(
                                 options=options)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    out = Out(quiet=quiet, verbose=verbose)
     if fmt is VerifyFormat.json:
         out.stdout(_json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
@@ -548,7 +554,7 @@ def dockerignore(
     from .dockerignore import propose, proposed_text
     from .parse import parse
 
-    out = Out(quiet=quiet, verbose=verbose, colour=color)
+    out = _out(quiet, verbose, color)
     ctx = Path(context)
     if not ctx.is_dir():
         _fail(f"{context}: not a folder")

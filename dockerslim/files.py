@@ -168,17 +168,18 @@ def _replace(target: str, data: bytes, st: os.stat_result | None) -> None:
 
 def write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` as described in the module docstring; OSError → OutputError."""
-    target = os.path.realpath(path) if os.path.islink(path) else path
     try:
         try:
-            st: os.stat_result | None = os.stat(target)
+            st: os.stat_result | None = os.stat(path)  # through any symlink
         except FileNotFoundError:
             st = None
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise OutputError("is a directory", path=path)
         if st is not None and not stat.S_ISREG(st.st_mode):
-            _write_into(target, data, truncate=False)  # FIFO, device, socket: write to it
+            # FIFO, device, pipe (/dev/stdout is a link to one): write to it, as `>` would
+            _write_into(path, data, truncate=False)
             return
+        target = os.path.realpath(path) if os.path.islink(path) else path
         if st is not None and st.st_nlink > 1:
             _write_into(target, data, truncate=True)  # keep the hard links (not atomic)
             return

@@ -170,6 +170,7 @@ def test_check_output_means_file_is_up_to_date(tmp_path: Path) -> None:
     (["-", "-"], "stdin ('-') can be read only once"),
     (["--stdin-filename", "x/Dockerfile"], "--stdin-filename names the file read from stdin"),
     (["--config", "CFG", "--isolated"], "--config and --isolated cannot be combined"),
+    (["-q", "-v"], "--quiet and --verbose cannot be combined"),
     (["--runtime-base", "Not An Image"], "--runtime-base: not an image reference"),
     (["--skip", "mrege-runs"], "--skip: unknown pass 'mrege-runs' (did you mean 'merge-runs'?)"),
 ])
@@ -303,5 +304,8 @@ def test_console_entry_point_smoke(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(f)], capture_output=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f.read_bytes()
+    to_device = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(f), "-o", "/dev/stdout"],
+                               capture_output=True, env=env, timeout=120)
+    assert to_device.returncode == 0 and to_device.stdout == f.read_bytes()  # written to, not replaced
     bad = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(tmp_path / "nö")], capture_output=True, env=env, timeout=120)
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr and bad.stderr.startswith(b"dockerslim: error: ")

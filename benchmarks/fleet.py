@@ -83,7 +83,7 @@ def timed(paths: list[str], jobs: int) -> tuple[float, float, list[FileOutcome]]
     """Wall seconds, CPU seconds (all processes) and outcomes. The CPU time does not depend on
     what else runs on the machine, so it shows the pool's overhead even on a busy one."""
     start, cpu = time.perf_counter(), _cpu()
-    outcomes = rewrite_many(paths, jobs=jobs, keep_text=False, progress=False)
+    outcomes = rewrite_many(paths, jobs=jobs, keep=False, progress=False)
     return time.perf_counter() - start, _cpu() - cpu, outcomes
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from .errors import DockerslimError
 from .files import read_text
 from .options import Options
-from .rewrite import rewrite
+from .rewrite import RewriteResult, rewrite
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -39,9 +39,13 @@ class FileOutcome:
     lines_after: int = 0
     layers_before: int = 0
     layers_after: int = 0
-    text: str | None = None  # the rewrite (None when not kept or on error)
-    diff: str = ""
+    result: RewriteResult | None = None  # the whole result, to write back or report (when kept)
     error: str | None = None  # one line naming the file; the file was not rewritten
+
+    @property
+    def text(self) -> str | None:
+        """The rewrite, when the result was kept."""
+        return self.result.text if self.result is not None else None
 
 
 def default_jobs() -> int:
@@ -56,7 +60,7 @@ def _line_count(text: str) -> int:
     return len(text.splitlines())
 
 
-def rewrite_file(path: str, options: Options, context: str | None, keep_text: bool) -> FileOutcome:
+def rewrite_file(path: str, options: Options, context: str | None, keep: bool) -> FileOutcome:
     """Rewrite one file; every failure becomes the outcome's error, never an exception."""
     try:
         text = read_text(path)
@@ -72,21 +76,21 @@ def rewrite_file(path: str, options: Options, context: str | None, keep_text: bo
         path=path, changed=result.changed,
         lines_before=_line_count(result.original), lines_after=_line_count(result.text),
         layers_before=result.layers_before, layers_after=result.layers_after,
-        text=result.text if keep_text else None, diff=result.diff if keep_text else "",
+        result=result if keep else None,
     )
 
 
 Job = tuple[str, "Options | FileOutcome"]  # a file with its options, or its outcome already (an error)
 
 
-def _run_job(job: Job, context: str | None, keep_text: bool) -> FileOutcome:
+def _run_job(job: Job, context: str | None, keep: bool) -> FileOutcome:
     path, options = job
-    return options if isinstance(options, FileOutcome) else rewrite_file(path, options, context, keep_text)
+    return options if isinstance(options, FileOutcome) else rewrite_file(path, options, context, keep)
 
 
-def _rewrite_chunk(jobs: Sequence[Job], context: str | None, keep_text: bool) -> list[FileOutcome]:
+def _rewrite_chunk(jobs: Sequence[Job], context: str | None, keep: bool) -> list[FileOutcome]:
     """Worker side: one chunk of files (equal Options objects pickle once per chunk)."""
-    return [_run_job(job, context, keep_text) for job in jobs]
+    return [_run_job(job, context, keep) for job in jobs]
 
 
 def _chunks(items: Sequence[Job], jobs: int) -> list[tuple[int, Sequence[Job]]]:
@@ -109,7 +113,7 @@ def rewrite_many(
     jobs: int | None = None,
     options_for: Callable[[str], Options] | None = None,
     context: str | None = None,
-    keep_text: bool = True,
+    keep: bool = True,
     progress: bool | None = None,
     console: Console | None = None,
 ) -> list[FileOutcome]:
@@ -121,6 +125,8 @@ def rewrite_many(
     a bar only when ``console`` (default: stderr) is a terminal.
     """
     items = [(p, _options(p, options_for)) for p in paths]
+    if any(p == "-" for p, _ in items):
+        raise ValueError("rewrite_many reads files; rewrite stdin with dockerslim.rewrite")
     jobs = max(1, jobs or default_jobs())
     if console is None:
         from rich.console import Console
@@ -132,13 +138,13 @@ def rewrite_many(
     with _progress(console, show, len(items)) as advance:
         if jobs == 1 or len(items) < 2:
             for i, job in enumerate(items):
-                results[i] = _run_job(job, context, keep_text)
+                results[i] = _run_job(job, context, keep)
                 advance(1)
         else:
             _warm_up()
             with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
                 pending: dict[Future, int] = {
-                    pool.submit(_rewrite_chunk, chunk, context, keep_text): start
+                    pool.submit(_rewrite_chunk, chunk, context, keep): start
                     for start, chunk in _chunks(items, jobs)
                 }
                 while pending:

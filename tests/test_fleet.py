@@ -135,3 +135,21 @@ def test_summary_table_lists_changed_files_and_totals() -> None:
     assert "svc-b/Dockerfile" not in text  # unchanged files are only counted
     assert "unknown instruction" in text
     assert "total: 2 of 4 changed" in text and "15 → 37" in text and "7 → 3" in text
+
+
+def test_results_are_kept_whole_for_write_back_and_reports() -> None:
+    """The CLI writes, diffs and reports from the kept RewriteResult (changes, notes, diff)."""
+    paths = [str(p) for p in CASES[:5]]
+    out = fleet.rewrite_many(paths, jobs=2, progress=False)
+    for o in out:
+        path = Path(o.path)
+        expected = rewrite(path.read_bytes().decode("utf-8"), path=o.path, context_dir=path.parent)
+        assert o.result == expected and o.result.diff == expected.diff  # type: ignore[union-attr]
+    dropped = fleet.rewrite_many(paths, jobs=2, progress=False, keep=False)
+    assert all(o.result is None and o.text is None for o in dropped)
+    assert [(o.changed, o.layers_after) for o in dropped] == [(o.changed, o.layers_after) for o in out]
+
+
+def test_stdin_is_not_a_fleet_input() -> None:
+    with pytest.raises(ValueError):
+        fleet.rewrite_many(["-"], jobs=1, progress=False)

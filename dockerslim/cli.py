@@ -39,7 +39,11 @@ class TidyCommand(TyperCommand):
     """Help without typer's ``<str>``/``<bool>``/``<list[str]>`` column: a metavar (FILE, IMAGE)
     says what a value is, choices are listed, flags show nothing."""
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tidy()
+
+    def _tidy(self) -> None:
         for param in self.params:
             shown = param.metavar
             desc = getattr(param, "type_descriptor", None)
@@ -52,7 +56,6 @@ class TidyCommand(TyperCommand):
                 param._usage_display_name = lambda usage=usage, req=param.required: usage if req else f"[{usage}]"  # type: ignore[method-assign]
                 param._rich_display_name = lambda usage=usage: usage  # type: ignore[method-assign]
             param.display_type_rich = lambda ctx, shown=shown: shown  # type: ignore[method-assign, union-attr]
-        super().format_help(ctx, formatter)
 
 
 app = typer.Typer(
@@ -577,7 +580,10 @@ def dockerignore(
 
 @app.command("config-schema", cls=TidyCommand)
 def config_schema() -> None:
-    """Print the JSON schema of .dockerslim.toml / [tool.dockerslim] (for editors and CI)."""
+    """Print the settings' JSON schema.
+
+    It describes .dockerslim.toml and [tool.dockerslim] in pyproject.toml, for editors and CI.
+    """
     from .settings import json_schema_text
 
     Out().stdout(json_schema_text())

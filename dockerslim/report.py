@@ -6,20 +6,27 @@ import json
 
 from .rewrite import RewriteResult
 
-RED, GREEN, CYAN, BOLD, RESET = "\033[31m", "\033[32m", "\033[36m", "\033[1m", "\033[0m"
+# Diff colours as rich styles (rendered to ANSI by rich; whether to colour at all is the CLI's
+# decision, which follows rich's reading of the terminal, NO_COLOR and FORCE_COLOR).
+DIFF_STYLES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("+++", "---"), "bold"),
+    (("@@",), "cyan"),
+    (("+",), "green"),
+    (("-",), "red"),
+)
 
 
 def colour_diff(diff: str) -> str:
+    """The diff with ANSI colours per line; tabs and every other byte kept as they are."""
+    from rich.style import Style
+
+    styles = [(prefixes, Style.parse(style)) for prefixes, style in DIFF_STYLES]
     out = []
     for line in diff.splitlines(keepends=True):
-        if line.startswith(("+++", "---")):
-            out.append(BOLD + line.rstrip("\n") + RESET + "\n")
-        elif line.startswith("@@"):
-            out.append(CYAN + line.rstrip("\n") + RESET + "\n")
-        elif line.startswith("+"):
-            out.append(GREEN + line.rstrip("\n") + RESET + "\n")
-        elif line.startswith("-"):
-            out.append(RED + line.rstrip("\n") + RESET + "\n")
+        for prefixes, style in styles:
+            if line.startswith(prefixes):
+                out.append(style.render(line.rstrip("\n")) + "\n")
+                break
         else:
             out.append(line)
     return "".join(out)

@@ -60,6 +60,7 @@ def test_help_is_tidy(command: str) -> None:
     for noise in ("<str>", "<bool>", "<list[str]>", "<text|json|sarif>"):
         assert noise not in result.stdout
     assert invoke(command, "-h").stdout == result.stdout
+    assert "{" not in result.stdout.splitlines()[0]  # usage line: PATH..., not {PATH}...
 
 
 def test_help_keeps_brackets_in_text() -> None:
@@ -252,6 +253,15 @@ def test_warning_notes_reach_stderr_and_quiet_hides_them() -> None:
     loud = invoke("rewrite", "-", stdin=text)
     assert "dockerslim: warning: <stdin>:" in loud.stderr and "no build context" in loud.stderr
     assert invoke("rewrite", "-q", "-", stdin=text).stderr == ""
+
+
+def test_coloured_diff_keeps_tabs_and_text(tmp_path: Path) -> None:
+    from dockerslim.report import colour_diff
+
+    diff = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-RUN\techo one\n+RUN\techo two\n context\n"
+    coloured = colour_diff(diff)
+    assert "\x1b[32m+RUN\techo two\x1b[0m\n" in coloured and "\x1b[31m-RUN\techo one\x1b[0m\n" in coloured
+    assert coloured.endswith(" context\n") and __import__("re").sub(r"\x1b\[[0-9;]*m", "", coloured) == diff
 
 
 @pytest.mark.parametrize(("env", "flag", "coloured"), [

@@ -149,7 +149,10 @@ def write(rows: list[dict], sp: dict) -> None:
                       "re-parses after each pass and emits."]
     else:
         lines.append("\nhadolint not installed (pip install -e '.[bench]'): no comparison.")
-    (OUT / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    # sections other scripts own (benchmarks/corpus.py: "## Corpus reach") are kept as they are
+    path, ours = OUT / "RESULTS.md", {line for line in lines if line.startswith("## ")}
+    kept = [s for s in path.read_text().split("\n## ")[1:] if "## " + s.split("\n", 1)[0] not in ours] if path.exists() else []
+    path.write_text("\n".join(lines) + "\n" + "".join("\n## " + s.rstrip("\n") + "\n" for s in kept))
 
 
 def main() -> None:

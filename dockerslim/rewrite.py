@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from . import rules
 from .catalog import EXTRA_DATA
 from .changes import Change, Note
 from .context import PassContext
@@ -84,11 +85,37 @@ def run_passes(dockerfile: Dockerfile, context: PassContext,
             notes.append(Note(rule=step.id, pass_name=step.name, level="warning",
                               message=f"rolled back: {why}; please report this"))
             continue
+        quiet = _suppressed_lines(step, dockerfile)
+        touched = next((c.line for c in result.changes if quiet & _lines(c.line, c.end_line)), None)
+        if touched is not None:
+            notes.append(Note(rule=step.id, pass_name=step.name, level="skipped", line=touched,
+                              message=f"not applied: it would change line {touched}, which "
+                                      f"`# dockerslim: ignore={step.id}` asks it to leave alone"))
+            continue
         dockerfile = result.dockerfile
         changes.extend(result.changes)
-        notes.extend(result.notes)
+        notes.extend(n for n in result.notes if n.line not in quiet)
         ran.append(step.name)
     return dockerfile, changes, notes, ran
+
+
+def _lines(first: int | None, last: int | None) -> set[int]:
+    return set(range(first, (last or first) + 1)) if first else set()
+
+
+def _suppressed_lines(step: Pass, df: Dockerfile) -> set[int]:
+    """Source lines of the instructions (or whole stages) ``# dockerslim: ignore=…`` switches
+    this pass off for: the pass may neither change them nor report on them."""
+    try:
+        entry = rules.rule(step.id)
+    except KeyError:
+        return set()
+    out: set[int] = set()
+    for stage in df.stages:
+        for node in stage:
+            if node.source and rules.ignored(entry, node, stage):
+                out |= _lines(node.source.line, node.source.end_line)
+    return out
 
 
 def _rejected(step: Pass, before: Dockerfile, after: Dockerfile, changes: list[Change], facts: Facts) -> str | None:

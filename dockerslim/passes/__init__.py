@@ -60,8 +60,9 @@ PIPELINE: tuple[Pass, ...] = (
     Pass.of(tools_from_images, Policy.DECLARED),
     # Structure before the work inside stages: every later pass sees which stages ship.
     Pass.of(split_stages, Policy.RESTAGED),
-    # After the split, whose runtime stage is the final stage whose base it swaps.
-    Pass.of(runtime_base, Policy.SAME),
+    # After the split, whose runtime stage is the final stage whose base it swaps (declared: the
+    # package install of a tool the runtime image lacks, such as curl for a HEALTHCHECK).
+    Pass.of(runtime_base, Policy.DECLARED),
     # After the structure: flags and cleanup for the RUNs of shipping stages, cache mounts in builders.
     Pass.of(package_hygiene, Policy.DECLARED),
     # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup.

@@ -9,23 +9,27 @@ from __future__ import annotations
 from .. import ir
 from ..changes import Note, PassResult
 from ..context import PassContext
+from ..rules import ignored, rule
 from ..dockerignore import propose
 
-ID = "DS205"
-NAME = "context-hygiene"
-SUMMARY = "warn when the whole build context is copied without a .dockerignore"
+RULE = rule("context-hygiene")  # id, name and summary: data/rules.toml
+ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     if context.context_dir is None or (context.context_dir / ".dockerignore").exists():
         return result
-    for node in df.instructions():
-        if isinstance(node, ir.Copy) and node.flag("from") is None and any(s in (".", "./") for s in node.sources):
+    for stage in df.stages:
+        for node in stage.body:
+            if not (isinstance(node, ir.Copy) and node.flag("from") is None and any(s in (".", "./") for s in node.sources)):
+                continue
+            if ignored(RULE, node, stage):
+                continue
             proposal = propose(context.context_dir, df)
             extra = f"; `dockerslim dockerignore {context.context_dir}` proposes: {', '.join(p for p, _, _ in proposal)}" if proposal else ""
             result.notes.append(Note(rule=ID, pass_name=NAME, level="warning", line=node.line,
                                      message="copies the whole build context, which has no .dockerignore" + extra +
                                              " (note: .dockerignore does not apply to COPY --from)"))
-            break
+            return result
     return result

@@ -20,18 +20,20 @@ from dataclasses import replace
 from .. import ir
 from ..changes import Change, Note, PassResult
 from ..context import PassContext
+from ..rules import ignored, rule
 from ..shell import and_segments, commands, has_comment, run_script
 
-ID = "DS201"
-NAME = "merge-runs"
-SUMMARY = "merge consecutive RUN instructions into one layer"
+RULE = rule("merge-runs")  # id, name and summary: data/rules.toml
+ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 STATEFUL = {"cd", "pushd", "popd", "export", "set", "source", ".", "umask", "unset", "alias", "trap", "exit",
             "exec", "shopt", "ulimit", "declare", "readonly", "local"}
 POSIX_SHELLS = {"/bin/sh", "/bin/bash", "sh", "bash", "/usr/bin/bash", "/bin/dash"}
 
 
-def _why_not(first: ir.Run, second: ir.Run, posix: bool) -> str | None:
+def _why_not(first: ir.Run, second: ir.Run, posix: bool, stage: ir.Stage) -> str | None:
+    if ignored(RULE, first, stage) or ignored(RULE, second, stage):
+        return f"`# dockerslim: ignore={ID}` asks to leave it alone"
     if not posix:
         return "the stage's SHELL is not a POSIX shell"
     if first.flags != second.flags:
@@ -84,7 +86,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 shell = node
             prev = body[-1] if body else None
             if isinstance(node, ir.Run) and isinstance(prev, ir.Run):
-                why = _why_not(prev, node, _posix(shell))
+                why = _why_not(prev, node, _posix(shell), stage)
                 if why is None:
                     body[-1] = _merge(prev, node)
                     group.append(node)

@@ -25,12 +25,12 @@ from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, Note, PassResult
 from ..context import PassContext
+from ..rules import ignored, rule
 from ..dockerignore import context_files
 from ..shell import run_script
 
-ID = "DS204"
-NAME = "models-out"
-SUMMARY = "keep model weights out of the image"
+RULE = rule("models-out")  # id, name and summary: data/rules.toml
+ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 
 def _is_weight(path: str) -> bool:
@@ -67,7 +67,9 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         body: list[ir.Instruction] = []
         for node in stage.body:
             new: ir.Instruction = node
-            if isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs:
+            if ignored(RULE, node, stage):
+                pass
+            elif isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs:
                 new = _copy(node, files, cfg, name, context, result, df.escape)
             elif isinstance(node, ir.Run):
                 script = run_script(node) or (node.command if isinstance(node.command, str) else " ".join(node.command))

@@ -22,11 +22,11 @@ from ..catalog import load
 from ..changes import Change, CommandEdit, PassResult
 from ..classify import pip_argv
 from ..context import PassContext
+from ..rules import ignored, rule
 from ..shell import SimpleCommand, and_segments, chain, commands, has_comment, run_commands, run_script, top_level_operators
 
-ID = "DS202"
-NAME = "package-hygiene"
-SUMMARY = "installer flags and cache cleanup in the layers that ship"
+RULE = rule("package-hygiene")  # id, name and summary: data/rules.toml
+ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 
 def as_installer(cmd: SimpleCommand) -> SimpleCommand:
@@ -167,7 +167,7 @@ def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
     for j, node in enumerate(body):
         if isinstance(node, ir.User):
             user = node.user
-        if not isinstance(node, ir.Run):
+        if not isinstance(node, ir.Run) or ignored(RULE, node, stage):
             continue
         targets = _cache_mounts(node, user)
         if not targets:
@@ -206,7 +206,10 @@ def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -
         node = body[j]
         if not isinstance(node, ir.Run):
             continue
-        new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context)
+        if ignored(RULE, node, stage):
+            new, reasons, risk, declared = node, [], "none", []
+        else:
+            new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context)
         step = _first_apt_step(run_commands(new))
         lists_needed_later = lists_needed_later if step is None else step == "install"
         if new is node:

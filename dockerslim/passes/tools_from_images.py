@@ -18,11 +18,11 @@ from ..catalog import load
 from ..changes import Change, CommandEdit, Note, PassResult
 from ..classify import pip_argv
 from ..context import PassContext
+from ..rules import ignored, rule
 from ..shell import SimpleCommand, remove_words, run_commands, run_script
 
-ID = "DS203"
-NAME = "tools-from-images"
-SUMMARY = "copy tools from their official images instead of installing them"
+RULE = rule("tools-from-images")  # id, name and summary: data/rules.toml
+ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:==(?P<version>[\w.]+))?$")
 
 
@@ -99,7 +99,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             found = None
             script: str | None = None
             cmds: list[SimpleCommand] | None = None
-            if isinstance(node, ir.Run) and not node.flags:
+            if isinstance(node, ir.Run) and not node.flags and not ignored(RULE, node, stage):
                 script = run_script(node)
                 cmds = run_commands(node)
                 if cmds:
@@ -111,7 +111,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                                                  message="a tool that ships as an image is installed together with other commands; left as is"))
             remaining: ir.Run | None = None
             apt_edit: CommandEdit | None = None
-            if found is None and isinstance(node, ir.Run) and isinstance(node.command, str) and cmds:
+            if found is None and isinstance(node, ir.Run) and isinstance(node.command, str) and cmds and not ignored(RULE, node, stage):
                 apt = _apt_tool(node, cmds, script or "")
                 if apt:
                     found, remaining, apt_edit = (apt[0], apt[0]["version"]), apt[1], apt[2]

@@ -105,10 +105,13 @@ def relative_source(source: Path, generated: Path) -> str:
     return rel.as_posix()
 
 
-def render(source: Path, generated: Path, rewrite_text: Callable[[str], str]) -> str:
-    """The generated file's full text: ``rewrite_text(source text)`` with the header."""
+Rewriter = Callable[[str, Path], str]  # (source text, source path) -> rewritten text
+
+
+def render(source: Path, generated: Path, rewrite_text: Rewriter) -> str:
+    """The generated file's full text: ``rewrite_text(source text, source)`` with the header."""
     text = source.read_bytes().decode("utf-8")
-    return add_header(rewrite_text(text), relative_source(source, generated), text)
+    return add_header(rewrite_text(text, source), relative_source(source, generated), text)
 
 
 def _first_difference(expected: str, actual: str) -> int:
@@ -121,13 +124,23 @@ def _first_difference(expected: str, actual: str) -> int:
     return min(len(a), len(b)) + 1
 
 
-def check(generated: Path, rewrite_text: Callable[[str], str], *, source: Path | None = None) -> str | None:
+def source_of(generated: Path) -> Path | None:
+    """The source a generated file names in its header (None without a readable header)."""
+    try:
+        header = read_header(generated.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return generated.resolve().parent / header.source if header else None
+
+
+def check(generated: Path, rewrite_text: Rewriter, *, source: Path | None = None) -> str | None:
     """None when ``generated`` is up to date; else one line saying why it is not.
 
     Up to date means: it carries a header, the source it names exists with the recorded
     sha256, and re-rendering the source now gives the same text (so a new dockerslim whose
     output differs is caught too; one whose output is the same is not a reason to regenerate).
-    ``rewrite_text`` is the same rewrite (with the same options) that produced the file.
+    ``rewrite_text(text, source)`` is the same rewrite (same options, the source's folder as
+    build context) that produced the file.
     """
     name = str(generated)
     try:
@@ -149,7 +162,7 @@ def check(generated: Path, rewrite_text: Callable[[str], str], *, source: Path |
     if source_digest(src_text) != header.sha256:
         return (f"{name}: source {header.source} changed since it was generated "
                 f"(sha256 {header.sha256[:12]}… recorded, {source_digest(src_text)[:12]}… now); regenerate it")
-    expected = add_header(rewrite_text(src_text), header.source, src_text, version=header.version)
+    expected = add_header(rewrite_text(src_text, src), header.source, src_text, version=header.version)
     if expected != text:
         line = _first_difference(expected, text)
         if header.version != __version__:

@@ -29,8 +29,8 @@ CMD ["python"]
 """
 
 
-def _rewrite(text: str) -> str:
-    return rewrite(text).text
+def _rewrite(text: str, source: Path | None = None) -> str:
+    return rewrite(text, context_dir=source.parent if source else None).text
 
 
 def _commands(text: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -98,7 +98,9 @@ def test_freshly_generated_file_is_up_to_date(tmp_path: Path) -> None:
     src, out = _project(tmp_path)
     assert generated.check(out, _rewrite) is None
     # the generated file is the rewrite plus only the header
-    assert generated.strip_header(out.read_text()) == _rewrite(SOURCE)
+    assert generated.strip_header(out.read_text()) == _rewrite(SOURCE, src)
+    assert generated.source_of(out) == src.resolve()
+    assert _rewrite(SOURCE, src).count("FROM ") > 1  # a real multi-stage rewrite, not the source copied
 
 
 def test_source_in_another_folder_is_named_relative(tmp_path: Path) -> None:
@@ -134,7 +136,7 @@ def test_different_tool_output_is_reported(tmp_path: Path) -> None:
     old = out.read_text().replace(f"dockerslim {__version__} from", "dockerslim 0.0.1 from")
     out.write_text(old)
     assert generated.check(out, _rewrite) is None  # same output: an older version is no reason
-    reason = generated.check(out, lambda t: _rewrite(t) + "USER nobody\n")
+    reason = generated.check(out, lambda t, p: _rewrite(t, p) + "USER nobody\n")
     assert reason is not None and "0.0.1" in reason and __version__ in reason
 
 

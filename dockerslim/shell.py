@@ -83,13 +83,13 @@ def _analyse(script: str) -> _Analysis:
     root = tree.root_node
     text = _Text(script, src)
     comment = "#" in script and _has_comment_node(root)
-    if root.has_error or _bad_separator(root):
+    if root.has_error or _bad_separator(root) or _dropped_text(root, src):
         return _Analysis(None, None, None, comment or "#" in script)  # unreadable: assume the worst
     statements, joins, pipelines = _top_level(root)
     operators = joins + ["|"] * pipelines
     segments: tuple[str, ...] | None = None
     if not comment and all(op == "&&" for op in joins):
-        segments = tuple(text.of(s).strip() for s in statements)
+        segments = tuple(text.of(s) for s in statements)  # nodes hold no outer blanks
     try:
         if "\r" in script:  # tree-sitter-bash reads CR as a blank; sh keeps it in the word
             raise _Unsupported("carriage return")
@@ -145,6 +145,31 @@ def _has_comment_node(root: Node) -> bool:
 def _bad_separator(root: Node) -> bool:
     """``;;`` outside ``case`` parses in tree-sitter-bash but is a syntax error in the shell."""
     return any(c.type == ";;" for c in root.children)
+
+
+_BLANKS = re.compile(rb"(?:[ \t\n]|\\\n)*")
+_TEXT_NODES = {"string", "raw_string", "ansi_c_string", "translated_string", "heredoc_body", "comment", "word",
+               "regex", "extglob_pattern"}
+
+
+def _dropped_text(root: Node, src: bytes) -> bool:
+    """Whether tree-sitter-bash skipped over text the shell reads as a word: it takes an escaped
+    blank (``a \\  b``, ``x=\\  y``) for a blank, silently losing the word " ". Between the
+    children of every node there may only be blanks and line continuations."""
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if node.type in _TEXT_NODES:
+            continue
+        end = node.start_byte
+        for child in node.children:
+            if child.start_byte > end and not _BLANKS.fullmatch(src, end, child.start_byte):
+                return True
+            end = max(end, child.end_byte)
+            todo.append(child)
+        if node.children and not _BLANKS.fullmatch(src, end, max(end, node.end_byte)):
+            return True
+    return False
 
 
 def _top_level(root: Node) -> tuple[list[Node], list[str], int]:
@@ -248,8 +273,13 @@ def _simple(node: Node, text: _Text, outer: Node) -> SimpleCommand:
     argv: list[str] = []
     spans: list[tuple[int, int]] = []
     assigns: list[str] = []
+    word_end = -1
     for child in node.children:
         kind = child.type
+        if kind in _WORDS or kind == "command_name":
+            if child.start_byte == word_end:  # ``'q r'\#``: one word to the shell, two here
+                raise _Unsupported("adjacent words")
+            word_end = child.end_byte
         if kind == "variable_assignment" and not argv:
             assigns.append(_assignment(child, text))
         elif kind == "command_name":
@@ -354,6 +384,8 @@ def _word(node: Node, text: _Text) -> str:
     if kind in ("word", "number", "test_operator", "variable_name"):
         return _unescape(raw)
     if kind == "raw_string":
+        if "'" in raw[1:-1]:
+            raise _Unsupported("quote inside '…'")  # never a raw string to the shell
         return raw[1:-1]
     if kind == "string":
         return _double_quoted(node, text)
@@ -404,11 +436,15 @@ def _dq_sub(match: re.Match[str]) -> str:
 
 _ANSI = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
          "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
+_ANSI_BODY = re.compile(r"(?:[^'\\]|\\.)*", re.S)
 _ANSI_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)", re.S)
 
 
 def _ansi_c(body: str) -> str:
     """``$'…'`` decoded as bash does; escapes we do not model (``\\u``, ``\\c``) are unsupported."""
+
+    if not _ANSI_BODY.fullmatch(body):  # tree-sitter-bash ends $'\\'' one quote late
+        raise _Unsupported("$'…' boundaries")
 
     def sub(match: re.Match[str]) -> str:
         esc = match.group(1)

@@ -5,11 +5,15 @@ script, and parity with the bashlex-based analysis it replaced."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockerslim import Options, rewrite, shell
 from dockerslim.shell import and_segments, commands, has_comment, remove_words, top_level_operators
@@ -178,9 +182,19 @@ def test_cd_in_a_subshell_stays_there() -> None:
     "echo $'\\u00e9'",
     'echo $"translated"',
     "echo crlf\r\n",
+    # tree-sitter-bash misreads these; each would otherwise give a wrong argv
+    "echo a \\  b",  # the word " " dropped
+    "x=\\  y",  # read as x=y
+    "echo 'q r'\\#",  # one word "q r#", read as two
+    "echo $'\\\\''\\'",  # $'\\' ends one quote late
 ])
 def test_unanalysable(script: str) -> None:
     assert commands(script) is None
+
+
+def test_misread_text_makes_the_whole_script_unreadable() -> None:
+    """Operators and segments too: a segment missing the dropped word would change the command."""
+    assert top_level_operators("a && \\  b") is None and and_segments("a && \\  b") is None
 
 
 # --- one parse per script -----------------------------------------------------------------------
@@ -246,7 +260,8 @@ INTENDED: dict[str, tuple[dict[str, Any], str]] = {
     "[notjson is shell form": (
         {"commands": None, "top_level_operators": None, "and_segments": None}, "grammar limit, refused"),
     # sh keeps CR inside the word; tree-sitter-bash reads it as a blank: refused rather than wrong.
-    "echo crlf heredoc\r\n": ({"commands": None}, "carriage return refused"),
+    "echo crlf heredoc\r\n": ({"commands": None, "top_level_operators": None, "and_segments": None},
+                               "carriage return refused"),
     # A pipeline is one &&-segment: "x && curl … | sh" is a valid chain (bashlex: None).
     "curl -LsSf https://astral.sh/uv/install.sh | sh": (
         {"and_segments": ["curl -LsSf https://astral.sh/uv/install.sh | sh"]}, "pipeline is a segment"),
@@ -294,3 +309,39 @@ def test_parity_with_bashlex(case: dict[str, Any]) -> None:
     expected = {k: case[k] for k in ("commands", "top_level_operators", "and_segments")}
     expected.update(INTENDED.get(case["script"], ({}, ""))[0])
     assert _answers(case["script"]) == expected
+
+
+# --- the shell itself as the oracle for quote removal and comments -------------------------------
+
+PIECES = ["ab", "x=y", "-o", "#", "a#b", "\\#", "\\ ", "\\\\", "'q r'", "'\"'", '"s t"', '"\\""', '"\\\\"', '"\\$"',
+          "\"a'b\"", '"\\e"', "$'\\t'", "$'x\\'y'", "$'\\101'", " ", "  ", "\t", "\\\n", " \\\n ", "é"]
+
+
+def _bash_argv(script: str) -> list[str] | None:
+    """What ``printf '%s\\0' …`` receives when bash (globbing off) runs ``script``; None when
+    bash rejects its syntax."""
+    if subprocess.run(["bash", "-n", "-c", script], capture_output=True).returncode != 0:
+        return None  # a syntax error
+    done = subprocess.run(["bash", "-c", "set -f\n" + script], capture_output=True)  # a later line may fail
+    return done.stdout.decode("utf-8").split("\0")[:-1]
+
+
+# What tree-sitter-bash misreads, so the analysis refuses it (None) rather than answer wrongly.
+GRAMMAR_LIMITS = re.compile(r"\\\n|\\[ \t]|['\"]\\|\$'.*\\\\'")  # continuation, escaped blank, 'a'\\x, $'\\\\'…
+
+
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=10).map("".join))
+@settings(max_examples=150, deadline=None)
+def test_argv_and_comments_are_what_bash_sees(words: str) -> None:
+    script = "printf '%s\\0' @ " + words  # @: printf always has an argument to print
+    expected = _bash_argv(script)
+    ours = commands(script)
+    if expected is None:
+        assert ours is None
+        return
+    if ours is None:
+        assert GRAMMAR_LIMITS.search(words), "refused a script bash reads fine"
+        return
+    assert list(ours[0].argv[2:]) == expected
+    if "\n" not in script:  # one line: a comment runs to its end and swallows what follows
+        assert has_comment(script) == (_bash_argv(script + " zz") == expected)

@@ -14,11 +14,11 @@ from .emit import emit
 from .errors import DockerfileSyntaxError, DockerslimError, InputError, OutputError, SettingsError
 from .parse import parse
 
-__all__ = ["parse", "emit", "DockerfileSyntaxError", "DockerslimError", "InputError", "OutputError",
-           "SettingsError", "__version__"]
+__all__ = ["DockerfileSyntaxError", "DockerslimError", "InputError", "OutputError", "SettingsError", "__version__",
+           "emit", "parse"]
 
-from .changes import Change, Note  # noqa: E402
-from .options import Options  # noqa: E402
-from .rewrite import RewriteResult, rewrite  # noqa: E402
+from .changes import Change, Note
+from .options import Options
+from .rewrite import RewriteResult, rewrite
 
-__all__ += ["rewrite", "RewriteResult", "Change", "Note", "Options"]
+__all__ += ["Change", "Note", "Options", "RewriteResult", "rewrite"]

@@ -18,11 +18,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from typer.core import TyperArgument, TyperCommand
 
@@ -35,6 +34,7 @@ from .rewrite import RewriteResult, unified_diff
 from .rewrite import rewrite as rewrite_text
 from .settings import validated
 
+
 class TidyCommand(TyperCommand):
     """Help without typer's ``<str>``/``<bool>``/``<list[str]>`` column: a metavar (FILE, IMAGE)
     says what a value is, choices are listed, flags show nothing."""
@@ -44,6 +44,7 @@ class TidyCommand(TyperCommand):
         self._tidy()
 
     def _tidy(self) -> None:
+        """Override typer's display methods on each parameter instance (typer has no option for it)."""
         for param in self.params:
             shown = param.metavar
             desc = getattr(param, "type_descriptor", None)
@@ -52,10 +53,14 @@ class TidyCommand(TyperCommand):
             if isinstance(param, TyperArgument):
                 shown = None  # the name column already says it
                 suffix = "..." if param.nargs != 1 else ""
-                usage = f"{param.metavar or param.name.upper()}{suffix}" if param.name else ""
-                param._usage_display_name = lambda usage=usage, req=param.required: usage if req else f"[{usage}]"  # type: ignore[method-assign]
-                param._rich_display_name = lambda usage=usage: usage  # type: ignore[method-assign]
-            param.display_type_rich = lambda ctx, shown=shown: shown  # type: ignore[method-assign, union-attr]
+                usage = f"{param.metavar or (param.name or '').upper()}{suffix}"
+                vars(param).update(_usage_display_name=_constant(usage if param.required else f"[{usage}]"),
+                                   _rich_display_name=_constant(usage))
+            vars(param)["display_type_rich"] = lambda ctx, shown=shown: shown
+
+
+def _constant(value: str) -> Any:
+    return lambda: value
 
 
 app = typer.Typer(
@@ -70,7 +75,7 @@ app = typer.Typer(
 
 # --- choices --------------------------------------------------------------------------------
 
-class Format(str, Enum):
+class Format(StrEnum):
     """What goes to stdout: the text itself, or a JSON / SARIF report."""
 
     text = "text"
@@ -78,24 +83,24 @@ class Format(str, Enum):
     sarif = "sarif"
 
 
-class VerifyFormat(str, Enum):
+class VerifyFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-class BuilderChoice(str, Enum):
+class BuilderChoice(StrEnum):
     auto = "auto"
     buildah = "buildah"
     buildx = "buildx"
 
 
-class PullPolicy(str, Enum):
+class PullPolicy(StrEnum):
     missing = "missing"
     never = "never"
     always = "always"
 
 
-class WriteBack(str, Enum):
+class WriteBack(StrEnum):
     """Where a rewrite goes; chosen once, up front, from the flags (black's ``WriteBack``)."""
 
     STDOUT = "stdout"  # print the rewritten file
@@ -161,7 +166,7 @@ class Out:
 
     quiet: bool = False
     verbose: bool = False
-    colour: Optional[bool] = None
+    colour: bool | None = None
 
     def error(self, message: str) -> None:
         typer.echo(f"dockerslim: error: {message}", err=True)
@@ -193,13 +198,13 @@ class Out:
         self.stdout(colour_diff(text) if use_colour(self.colour) else text)
 
 
-def _out(quiet: bool, verbose: bool, colour: Optional[bool] = None) -> Out:
+def _out(quiet: bool, verbose: bool, colour: bool | None = None) -> Out:
     if quiet and verbose:
         _fail("--quiet and --verbose cannot be combined")
     return Out(quiet=quiet, verbose=verbose, colour=colour)
 
 
-def use_colour(choice: Optional[bool], stream: Any = None) -> bool:
+def use_colour(choice: bool | None, stream: Any = None) -> bool:
     """``--color``/``--no-color`` if given, else rich's decision (a terminal, NO_COLOR, FORCE_COLOR)."""
     if choice is not None:
         return choice
@@ -231,21 +236,31 @@ def _version(value: bool) -> None:
 
 # --- options every command spells the same way ---------------------------------------------
 
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors on stderr.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also say which files were unchanged and which passes ran.")]
-Colour = Annotated[Optional[bool], typer.Option("--color/--no-color", show_default=False,
-                                                help="Colour diffs (default: on a terminal; NO_COLOR and FORCE_COLOR are honoured).")]
-ContextDir = Annotated[Optional[str], typer.Option("--context", metavar="DIR", help="Build context folder (default: the Dockerfile's folder).")]
-ConfigFile = Annotated[Optional[str], typer.Option("--config", metavar="FILE", help="Read settings from FILE only (a .dockerslim.toml, or a pyproject.toml's [tool.dockerslim]).")]
-Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore every configuration file.")]
-Only = Annotated[Optional[list[str]], typer.Option("--only", metavar="PASS", help="Run only this pass (name or id); repeatable.")]
-Skip = Annotated[Optional[list[str]], typer.Option("--skip", metavar="PASS", help="Skip this pass (name or id); repeatable.")]
-NoAssembly = Annotated[bool, typer.Option("--no-assembly", help="Copy artifacts from the builder directly.")]
-KeepBase = Annotated[bool, typer.Option("--keep-base", help="Never swap the base image.")]
-RuntimeBase = Annotated[Optional[str], typer.Option("--runtime-base", metavar="IMAGE", help="Use IMAGE as the runtime base.")]
-KeepRecommends = Annotated[bool, typer.Option("--keep-recommends", help="Do not add apt --no-install-recommends.")]
-PinDigest = Annotated[bool, typer.Option("--pin-digest", help="Pin tool images by digest (from the catalog).")]
-ModelsContext = Annotated[Optional[str], typer.Option("--models-context", metavar="NAME", help="Copy model configs from this build context; weights stay out.")]
+def _flag(*names: str, help: str, **kw: Any) -> Any:
+    """A typer option; one helper so every alias below reads as one line of data."""
+    return typer.Option(*names, help=help, **kw)
+
+
+Quiet = Annotated[bool, _flag("--quiet", "-q", help="Print only errors on stderr.")]
+Verbose = Annotated[bool, _flag("--verbose", "-v", help="Also say which files were unchanged and which passes ran.")]
+Colour = Annotated[bool | None, _flag(
+    "--color/--no-color", show_default=False,
+    help="Colour diffs (default: on a terminal; NO_COLOR and FORCE_COLOR are honoured).")]
+ContextDir = Annotated[str | None, _flag(
+    "--context", metavar="DIR", help="Build context folder (default: the Dockerfile's folder).")]
+ConfigFile = Annotated[str | None, _flag(
+    "--config", metavar="FILE",
+    help="Read settings from FILE only (a .dockerslim.toml, or a pyproject.toml's [tool.dockerslim]).")]
+Isolated = Annotated[bool, _flag("--isolated", help="Ignore every configuration file.")]
+Only = Annotated[list[str] | None, _flag("--only", metavar="PASS", help="Run only this pass (name or id); repeatable.")]
+Skip = Annotated[list[str] | None, _flag("--skip", metavar="PASS", help="Skip this pass (name or id); repeatable.")]
+NoAssembly = Annotated[bool, _flag("--no-assembly", help="Copy artifacts from the builder directly.")]
+KeepBase = Annotated[bool, _flag("--keep-base", help="Never swap the base image.")]
+RuntimeBase = Annotated[str | None, _flag("--runtime-base", metavar="IMAGE", help="Use IMAGE as the runtime base.")]
+KeepRecommends = Annotated[bool, _flag("--keep-recommends", help="Do not add apt --no-install-recommends.")]
+PinDigest = Annotated[bool, _flag("--pin-digest", help="Pin tool images by digest (from the catalog).")]
+ModelsContext = Annotated[str | None, _flag(
+    "--models-context", metavar="NAME", help="Copy model configs from this build context; weights stay out.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="What stdout carries.")]
 
 
@@ -254,13 +269,13 @@ class SettingsRoad:
     """Flags that change the rewrite, plus where configuration comes from."""
 
     flags: dict[str, Any] = field(default_factory=dict)
-    config: Optional[str] = None
+    config: str | None = None
     isolated: bool = False
 
 
-def rewrite_flags(*, only: Optional[list[str]] = None, skip: Optional[list[str]] = None, no_assembly: bool = False,
-                  keep_base: bool = False, runtime_base: Optional[str] = None, keep_recommends: bool = False,
-                  pin_digest: bool = False, models_context: Optional[str] = None, config: Optional[str] = None,
+def rewrite_flags(*, only: list[str] | None = None, skip: list[str] | None = None, no_assembly: bool = False,
+                  keep_base: bool = False, runtime_base: str | None = None, keep_recommends: bool = False,
+                  pin_digest: bool = False, models_context: str | None = None, config: str | None = None,
                   isolated: bool = False) -> SettingsRoad:
     """The flags actually given (None: not given), for ``settings.resolve``."""
     if config and isolated:
@@ -279,7 +294,7 @@ def rewrite_flags(*, only: Optional[list[str]] = None, skip: Optional[list[str]]
 _resolved: dict[tuple[Any, ...], Options] = {}
 
 
-def _options_for(anchor: Optional[str], road: SettingsRoad) -> Options:
+def _options_for(anchor: str | None, road: SettingsRoad) -> Options:
     """Options for a Dockerfile at ``anchor`` (None: the working directory), by the one road."""
     from .settings import Found, discover, explicit, resolve
 
@@ -317,14 +332,19 @@ class _Tally:
 
 @app.command(cls=TidyCommand)
 def rewrite(
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Dockerfiles or folders to search ('-' for stdin).", show_default=False)],
-    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Write the rewrite to FILE (with --check: exit 1 unless FILE is up to date).")] = None,
-    in_place: Annotated[bool, typer.Option("--in-place", "-i", help="Rewrite the files in place.")] = False,
-    diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff instead of the file (writes nothing).")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if any file would change (writes nothing).")] = False,
-    explain_: Annotated[bool, typer.Option("--explain", help="Explain every change on stderr (any --format).")] = False,
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", help="Dockerfiles or folders to search ('-' for stdin).", show_default=False)],
+    output: Annotated[str | None, _flag(
+        "-o", "--output", metavar="FILE",
+        help="Write the rewrite to FILE (with --check: exit 1 unless FILE is up to date).")] = None,
+    in_place: Annotated[bool, _flag("--in-place", "-i", help="Rewrite the files in place.")] = False,
+    diff: Annotated[bool, _flag("--diff", help="Print a unified diff instead of the file (writes nothing).")] = False,
+    check: Annotated[bool, _flag("--check", help="Exit 1 if any file would change (writes nothing).")] = False,
+    explain_: Annotated[bool, _flag("--explain", help="Explain every change on stderr (any --format).")] = False,
     fmt: FormatOpt = Format.text,
-    stdin_filename: Annotated[Optional[str], typer.Option("--stdin-filename", metavar="PATH", help="Where stdin's Dockerfile lives: its folder is the build context and config is found from it.")] = None,
+    stdin_filename: Annotated[str | None, _flag(
+        "--stdin-filename", metavar="PATH",
+        help="Where stdin's Dockerfile lives: its folder is the build context and config is found from it.")] = None,
     context: ContextDir = None,
     config: ConfigFile = None,
     isolated: Isolated = False,
@@ -372,7 +392,7 @@ def rewrite(
 
 
 def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Tally, *, many: bool,
-                 context: Optional[str], stdin_filename: Optional[str]) -> None:
+                 context: str | None, stdin_filename: str | None) -> None:
     """Rewrite one file and send the result where the plan says; errors are counted, not raised."""
     stdin = path == STDIN
     anchor = stdin_filename if stdin else path
@@ -439,7 +459,7 @@ def _deliver(path: str, label: str, result: RewriteResult, plan: Plan, out: Out,
 def _check_output(output: str, label: str, result: RewriteResult, plan: Plan, out: Out) -> bool:
     """``--check -o FILE``: is FILE byte-identical to the rewrite? (the generated-file check)."""
     try:
-        current: Optional[bytes] = read_bytes(output)
+        current: bytes | None = read_bytes(output)
     except InputError as exc:
         if exc.message != "no such file":
             raise
@@ -471,7 +491,7 @@ def _summary(plan: Plan, tally: _Tally, out: Out) -> None:
         out.info(f"rewrote {tally.changed} of {_plural(total, 'file')}{failed}")
 
 
-def _pairs(values: Optional[list[str]], flag: str) -> dict[str, str]:
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values or []:
         key, eq, val = value.partition("=")
@@ -483,17 +503,23 @@ def _pairs(values: Optional[list[str]], flag: str) -> dict[str, str]:
 
 @app.command(cls=TidyCommand)
 def verify(
-    path: Annotated[str, typer.Argument(metavar="DOCKERFILE", help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
+    path: Annotated[str, typer.Argument(
+        metavar="DOCKERFILE", help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
     context: ContextDir = None,
-    smoke: Annotated[Optional[str], typer.Option("--smoke", metavar="COMMAND", help="Command run in both images (default: the HEALTHCHECK).")] = None,
-    builder: Annotated[BuilderChoice, typer.Option("--builder", help="Which builder runs the builds.")] = BuilderChoice.auto,
-    pull: Annotated[PullPolicy, typer.Option("--pull", help="buildah pull policy.")] = PullPolicy.missing,
-    network: Annotated[Optional[str], typer.Option("--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
-    build_arg: Annotated[Optional[list[str]], typer.Option("--build-arg", metavar="KEY=VALUE", help="Build argument; repeatable.")] = None,
-    build_context: Annotated[Optional[list[str]], typer.Option("--build-context", metavar="NAME=PATH", help="Extra build context; repeatable.")] = None,
-    fmt: Annotated[VerifyFormat, typer.Option("--format", help="What stdout carries.")] = VerifyFormat.text,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the built images.")] = False,
-    compressed: Annotated[bool, typer.Option("--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,
+    smoke: Annotated[str | None, _flag(
+        "--smoke", metavar="COMMAND", help="Command run in both images (default: the HEALTHCHECK).")] = None,
+    builder: Annotated[BuilderChoice, _flag("--builder", help="Which builder runs the builds.")] = BuilderChoice.auto,
+    pull: Annotated[PullPolicy, _flag("--pull", help="buildah pull policy.")] = PullPolicy.missing,
+    network: Annotated[str | None, _flag(
+        "--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
+    build_arg: Annotated[list[str] | None, _flag(
+        "--build-arg", metavar="KEY=VALUE", help="Build argument; repeatable.")] = None,
+    build_context: Annotated[list[str] | None, _flag(
+        "--build-context", metavar="NAME=PATH", help="Extra build context; repeatable.")] = None,
+    fmt: Annotated[VerifyFormat, _flag("--format", help="What stdout carries.")] = VerifyFormat.text,
+    keep: Annotated[bool, _flag("--keep", help="Keep the built images.")] = False,
+    compressed: Annotated[bool, _flag(
+        "--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,
     config: ConfigFile = None,
     isolated: Isolated = False,
     only: Only = None,
@@ -547,8 +573,9 @@ def verify(
 @app.command(cls=TidyCommand)
 def dockerignore(
     context: Annotated[str, typer.Argument(metavar="CONTEXT", help="The build context folder.")] = ".",
-    dockerfile: Annotated[Optional[str], typer.Option("--dockerfile", "-f", metavar="FILE", help="Dockerfile (default: CONTEXT/Dockerfile).")] = None,
-    write: Annotated[bool, typer.Option("--write", help="Write the proposed .dockerignore.")] = False,
+    dockerfile: Annotated[str | None, _flag(
+        "--dockerfile", "-f", metavar="FILE", help="Dockerfile (default: CONTEXT/Dockerfile).")] = None,
+    write: Annotated[bool, _flag("--write", help="Write the proposed .dockerignore.")] = False,
     color: Colour = None,
     quiet: Quiet = False,
     verbose: Verbose = False,

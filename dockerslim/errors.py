@@ -54,6 +54,6 @@ class DockerfileSyntaxError(DockerslimError):
             where = f"{where}:{self.line}"
         return f"{where}: {self.message}"
 
-    def with_path(self, path: str | None) -> "DockerfileSyntaxError":
+    def with_path(self, path: str | None) -> DockerfileSyntaxError:
         """The same error, naming the file it came from."""
         return DockerfileSyntaxError(self.message, path=path, line=self.line)

@@ -37,7 +37,8 @@ NOT_IN_ONBUILD = {"ONBUILD", "FROM", "MAINTAINER"}
 BLANKS_RE = re.compile(r"[ \t\v\f\r\n]+")  # BuildKit's word separators: ASCII blanks only
 STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 DURATION_RE = re.compile(r"^[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$")
-DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3,
+                  "s": 1.0, "m": 60.0, "h": 3600.0}
 DURATION_FLAGS = ("interval", "timeout", "start-period", "start-interval")
 PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
 # Rules the parser reports as warning notes (DS0xx: the input itself; passes use DS1xx/DS2xx).
@@ -214,10 +215,11 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
     f = tuple(flags)
     if keyword == "FROM":
         words = _words(_need(keyword, rest))
-        if len(words) not in (1, 3) or len(words) == 3 and words[1].lower() != "as":
+        if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
             raise _ArgError("FROM takes an image and optionally 'AS name'")
         if len(words) == 3 and not STAGE_NAME_RE.match(words[2].lower()):
-            raise _ArgError(f"invalid name for build stage: {words[2]!r}, name can't start with a number or contain symbols")
+            raise _ArgError(f"invalid name for build stage: {words[2]!r}, "
+                            "name can't start with a number or contain symbols")
         if not has_variables(words[0]):
             try:
                 ImageRef.parse(words[0])

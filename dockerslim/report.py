@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .rewrite import RewriteResult
 
@@ -52,7 +53,7 @@ def explain(path: str, result: RewriteResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def as_dict(path: str, result: RewriteResult) -> dict:
+def as_dict(path: str, result: RewriteResult) -> dict[str, Any]:
     return {
         "path": path,
         "changed": result.changed,
@@ -65,5 +66,5 @@ def as_dict(path: str, result: RewriteResult) -> dict:
     }
 
 
-def to_json(entries: list[dict]) -> str:
+def to_json(entries: list[dict[str, Any]]) -> str:
     return json.dumps({"files": entries}, indent=2) + "\n"

@@ -4,6 +4,7 @@ change and note inline on the Dockerfile line it concerns."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from . import __version__, passes
 from .rewrite import RewriteResult
@@ -11,7 +12,7 @@ from .rewrite import RewriteResult
 LEVELS = {"info": "note", "warning": "warning", "skipped": "note"}
 
 
-def _rules() -> list[dict]:
+def _rules() -> list[dict[str, Any]]:
     """The input checks the parser reports (DS0xx), then every pass in pipeline order."""
     from .parse import PARSE_RULES
 
@@ -28,7 +29,7 @@ def _rules() -> list[dict]:
     } for p in passes.PIPELINE]
 
 
-def _location(path: str, line: int | None) -> list[dict]:
+def _location(path: str, line: int | None) -> list[dict[str, Any]]:
     region = {"startLine": line} if line else {"startLine": 1}
     return [{"physicalLocation": {"artifactLocation": {"uri": path}, "region": region}}]
 
@@ -36,7 +37,7 @@ def _location(path: str, line: int | None) -> list[dict]:
 def to_sarif(results: list[tuple[str, RewriteResult]]) -> str:
     rules = _rules()
     index = {r["id"]: i for i, r in enumerate(rules)}
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for path, result in results:
         for c in result.changes:
             out.append({

@@ -31,7 +31,16 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import InputError, SettingsError
 from .options import Options
@@ -49,10 +58,7 @@ def pass_names() -> dict[str, str]:
     """Every pass id and name the registry declares, mapped to the pass name."""
     from . import passes
 
-    pipeline = getattr(passes, "PIPELINE", None)
-    if pipeline is not None:
-        return {**{p.id: p.name for p in pipeline}, **{p.name: p.name for p in pipeline}}
-    return {**{m.ID: m.NAME for m in passes.all_passes()}, **{m.NAME: m.NAME for m in passes.all_passes()}}
+    return {**{p.id: p.name for p in passes.PIPELINE}, **{p.name: p.name for p in passes.PIPELINE}}
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -127,13 +133,15 @@ def _explain(exc: ValidationError, source: str, *, flags: bool = False) -> Setti
     name += "".join(f"[{part}]" for part in err["loc"][1:])  # skip[0]: the first item of skip
     where = f"{name}: " if flags else f"{source}: {name}: "
     if err["type"] == "extra_forbidden":
-        reason = f"unknown setting{did_you_mean(key, Settings.model_fields)}; known: " + ", ".join(Settings.model_fields)
+        known = ", ".join(Settings.model_fields)
+        reason = f"unknown setting{did_you_mean(key, Settings.model_fields)}; known: {known}"
         return SettingsError(f"{where}{reason}")
     message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] in ("frozen_set_type", "tuple_type"):
         message = "expected a name or a list of names" if key in ("only", "skip") else "expected a list of strings"
     got = err.get("input")
-    shown = f" (got {got!r})" if not isinstance(got, (list, tuple, set, frozenset, dict)) and err["type"] != "value_error" else ""
+    scalar = not isinstance(got, (list, tuple, set, frozenset, dict)) and err["type"] != "value_error"
+    shown = f" (got {got!r})" if scalar else ""
     return SettingsError(f"{where}{message}{shown}")
 
 

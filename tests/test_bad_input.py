@@ -82,7 +82,8 @@ def test_what_buildkit_accepts_parses_as_buildkit_reads_it(text: str) -> None:
 
 
 def test_broken_json_form_is_a_warning_with_the_line() -> None:
-    result = rewrite('FROM alpine\nRUN [ -f /etc/os-release ] && echo ok\nCMD ["python", "main.py"\n', path="Dockerfile")
+    text = 'FROM alpine\nRUN [ -f /etc/os-release ] && echo ok\nCMD ["python", "main.py"\n'
+    result = rewrite(text, path="Dockerfile")
     warned = [n for n in result.notes if n.rule == "DS001"]
     assert [(n.line, n.level) for n in warned] == [(3, "warning")]
     assert "not valid JSON" in warned[0].message and "shell form" in warned[0].message
@@ -109,8 +110,8 @@ def test_missing_file_is_an_input_error_not_a_syntax_error(tmp_path: Path) -> No
         parse_file(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["unknown instruction", "unterminated heredoc", "binary", "not utf-8", "duplicate stage",
-                                  "healthcheck duration", "expose junk", "no-break space"])
+@pytest.mark.parametrize("name", ["unknown instruction", "unterminated heredoc", "binary", "not utf-8",
+                                  "duplicate stage", "healthcheck duration", "expose junk", "no-break space"])
 def test_cli_reports_file_and_line_and_exits_2(name: str, tmp_path: Path) -> None:
     data, line, message = CASES[name]
     f = tmp_path / "Dockerfile"
@@ -141,6 +142,9 @@ def test_missing_file(tmp_path: Path) -> None:
 SEEDS = [p.read_bytes().decode("utf-8") for p in dockerfiles(FIXTURES)]
 
 
+PIECES = ["\\\n", "<<EOF", "\n", "[", '"', "--x=1 ", "#", "`", "\r", "EOF\n", "FROM", " "]
+
+
 def _mutate(seed: str, data: st.DataObject) -> str:
     text = seed
     for _ in range(data.draw(st.integers(0, 4))):
@@ -149,7 +153,8 @@ def _mutate(seed: str, data: st.DataObject) -> str:
         i = data.draw(st.integers(0, len(text)))
         op = data.draw(st.sampled_from(["insert", "delete", "duplicate"]))
         if op == "insert":
-            text = text[:i] + data.draw(st.sampled_from(["\\\n", "<<EOF", "\n", "[", '"', "--x=1 ", "#", "`", "\r", "EOF\n", "FROM", " "])) + text[i:]
+            piece = data.draw(st.sampled_from(PIECES))
+            text = text[:i] + piece + text[i:]
         elif op == "delete":
             j = data.draw(st.integers(i, min(len(text), i + 20)))
             text = text[:i] + text[j:]
@@ -179,9 +184,11 @@ def test_library_on_random_text(text: str) -> None:
         assert exc.line is not None
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data(), raw=st.binary(max_size=64))
-def test_cli_on_mutated_and_random_input_exits_0_or_2_with_one_line(data: st.DataObject, raw: bytes, tmp_path: Path) -> None:
+def test_cli_on_mutated_and_random_input_exits_0_or_2_with_one_line(data: st.DataObject, raw: bytes,
+                                                                     tmp_path: Path) -> None:
     text = _mutate(data.draw(st.sampled_from(SEEDS)), data).encode("utf-8")
     payload = data.draw(st.sampled_from([text, raw, text + raw]))
     out = tmp_path / "out"

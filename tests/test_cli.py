@@ -298,7 +298,8 @@ def test_stdin_filename_finds_configuration_from_that_path(tmp_path: Path) -> No
 
 def test_stdin_filename_context_flag_wins(tmp_path: Path) -> None:
     text = (TORCH / "Dockerfile").read_text()
-    result = invoke("rewrite", "-", "--stdin-filename", str(tmp_path / "Dockerfile"), "--context", str(TORCH), stdin=text)
+    result = invoke("rewrite", "-", "--stdin-filename", str(tmp_path / "Dockerfile"), "--context", str(TORCH),
+                    stdin=text)
     assert "serve.py:8" in result.stderr
 
 
@@ -311,11 +312,13 @@ def test_console_entry_point_smoke(tmp_path: Path) -> None:
     f.write_bytes("FROM alpine:3.20\nLABEL author=\"Zoë Ångström\"\nRUN echo héllo\n".encode())
     env = dict(os.environ, PYTHONIOENCODING="ascii", LC_ALL="C", NO_COLOR="1")
     env.pop("DOCKERSLIM_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(f)], capture_output=True, env=env, timeout=120)
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "dockerslim", *args], capture_output=True, env=env, timeout=120)
+
+    proc = run("rewrite", str(f))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f.read_bytes()
-    to_device = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(f), "-o", "/dev/stdout"],
-                               capture_output=True, env=env, timeout=120)
+    to_device = run("rewrite", str(f), "-o", "/dev/stdout")
     assert to_device.returncode == 0 and to_device.stdout == f.read_bytes()  # written to, not replaced
-    bad = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(tmp_path / "nö")], capture_output=True, env=env, timeout=120)
+    bad = run("rewrite", str(tmp_path / "nö"))
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr and bad.stderr.startswith(b"dockerslim: error: ")

@@ -121,7 +121,8 @@ def test_fifo_input_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is a FIFO, not a regular file"):
         read_text(str(fifo))  # would block forever if it opened the FIFO
     result = invoke("rewrite", str(fifo))
-    assert result.exit_code == 2 and result.stderr == f"dockerslim: error: {fifo}: is a FIFO, not a regular file: refusing to read it\n"
+    assert result.exit_code == 2
+    assert result.stderr == f"dockerslim: error: {fifo}: is a FIFO, not a regular file: refusing to read it\n"
 
 
 def test_device_input_is_refused() -> None:

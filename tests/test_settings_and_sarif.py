@@ -42,7 +42,8 @@ def test_unknown_setting_is_an_input_error(tmp_path: Path) -> None:
     df = _project(tmp_path, "[tool.dockerslim]\nbogus = 1\n")
     result = invoke("rewrite", str(df))
     assert result.exit_code == 2
-    assert result.stderr == f"dockerslim: error: {tmp_path / 'pyproject.toml'}: [tool.dockerslim]: bogus: unknown setting; known: " \
+    where = f"{tmp_path / 'pyproject.toml'}: [tool.dockerslim]"
+    assert result.stderr == f"dockerslim: error: {where}: bogus: unknown setting; known: " \
         "only, skip, assembly, keep_base, runtime_base, no_install_recommends, models_context, data, pin_digest\n"
 
 
@@ -62,7 +63,7 @@ def test_user_catalog_extends_base_images(tmp_path: Path) -> None:
     extended = rewrite(text, context_dir=tmp_path, options=Options(data=(str(data),)))
     assert "acme/ml:1.0-lean" not in plain.text
     assert "FROM acme/ml:1.0-lean" in extended.text
-    assert "acme/ml:1.0-lean" not in rewrite(text, context_dir=tmp_path).text  # the extension does not leak into later calls
+    assert "acme/ml:1.0-lean" not in rewrite(text, context_dir=tmp_path).text  # no leak into later calls
 
 
 def test_sarif_output_shape(tmp_path: Path) -> None:
@@ -143,7 +144,8 @@ def test_sarif_validates_against_the_official_json_schema() -> None:
     validator = jsonschema.Draft4Validator(schema)
     paths = [str(p / "Dockerfile") for p in sorted((FIXTURES / "rewrite").iterdir())]
     doc = json.loads(invoke("rewrite", "--format", "sarif", *paths).stdout)
-    assert len({r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in doc["runs"][0]["results"]}) > 20
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in doc["runs"][0]["results"]}
+    assert len(uris) > 20
     errors = sorted(validator.iter_errors(doc), key=str)
     assert errors == [], f"{errors[0].message} at {list(errors[0].absolute_path)}" if errors else ""
     broken = {"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}  # driver.name is required
@@ -190,7 +192,8 @@ def test_bad_configuration_names_file_and_key(tmp_path: Path, config: str, messa
 
 def test_bad_pyproject_table_names_the_table(tmp_path: Path) -> None:
     error = _error_of(tmp_path, "[tool.dockerslim]\nkeep_base = 1\n", "pyproject.toml")
-    assert error == f"{tmp_path / 'pyproject.toml'}: [tool.dockerslim]: keep_base: Input should be a valid boolean (got 1)"
+    where = f"{tmp_path / 'pyproject.toml'}: [tool.dockerslim]"
+    assert error == f"{where}: keep_base: Input should be a valid boolean (got 1)"
 
 
 def test_options_validate_themselves() -> None:
@@ -233,8 +236,9 @@ def test_flags_override_configuration_and_only_clears_a_configured_skip(tmp_path
 
 
 def test_config_schema_is_published_and_matches_the_validation(tmp_path: Path) -> None:
-    import jsonschema
     import tomllib
+
+    import jsonschema
 
     result = invoke("config-schema")
     schema = json.loads(result.stdout)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from . import ir
+from . import ir, quoting
 from .source import BOM
 from .templating import render
 
@@ -31,7 +31,11 @@ def _command(command: ir.Command) -> list[str]:
 
 
 def _paths(paths: tuple[str, ...], as_json: bool) -> list[str]:
-    return [json.dumps(list(paths))] if as_json else [" ".join(paths)]
+    """JSON form when asked, and whenever a path holds a blank: shell form would split it into
+    several paths (a value is data, never syntax; see ``quoting.py``)."""
+    if as_json or any(quoting.BLANK.search(p) for p in paths):
+        return [json.dumps(list(paths), ensure_ascii=False)]
+    return [" ".join(paths)]
 
 
 def _pairs(pairs: tuple[tuple[str, str | None], ...]) -> list[str]:

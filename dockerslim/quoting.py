@@ -22,6 +22,7 @@ from .errors import InputError
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _GLOB = re.compile(r"[*?\[\]]")
 _NEEDS_JSON = re.compile(r"[\s\"']|^\[|^--")
+BLANK = re.compile(r"\s")  # BuildKit splits shell-form COPY/ADD/VOLUME arguments on blanks
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./:@-]*$")
 

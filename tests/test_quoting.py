@@ -118,3 +118,15 @@ def test_a_hostile_catalog_entry_is_refused(tmp_path: Path) -> None:
     text = "FROM python:3.12\nRUN pip install evil\n"
     with pytest.raises(UnsafeValue, match="tools.toml"):
         rewrite(text, options=Options(only=frozenset({"tools-from-images"}), data=(str(tmp_path),)))
+
+
+def test_emit_writes_a_path_with_a_blank_in_json_form() -> None:
+    """Whatever pass builds a COPY (the split carries `/srv/my app` over as an artifact), the
+    emitter never lets shell form split one path into two."""
+    from dockerslim import ir
+    from dockerslim.emit import render_instruction
+
+    node = ir.Copy(flags=(ir.Flag(name="from", value="builder"),), paths=("/srv/my app", "/srv/my app"))
+    text = "FROM scratch\n" + render_instruction(node)
+    (cmd,) = [c for c in buildkit.parse_string(text) if c.cmd == "COPY"]
+    assert list(cmd.value) == ["/srv/my app", "/srv/my app"] and cmd.json

@@ -25,7 +25,7 @@ from .context import PassContext
 from .image import ImageRef, has_variables
 from .jit import JitFinding, scan_context, uses_modules
 from .shell import commands, run_commands
-from .start_scripts import scan_start
+from .start_scripts import ContextFiles, scan_start
 from .words import resolved_image
 
 SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
@@ -115,18 +115,47 @@ def installed_packages(body: tuple[ir.Instruction, ...] | list[ir.Instruction]) 
     return out
 
 
-def _pip_from_index_only(node: ir.Run, cwd: str, user: str) -> bool:
-    """A RUN that only pip-installs from an index (no local project, VCS URL or --no-binary):
-    what a runtime image with the same Python and pip can do too, given wheels."""
+PIP_VALUE_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
+                     "-f", "--find-links", "--trusted-host", "--timeout", "--retries", "--cache-dir", "--python-version",
+                     "--platform", "--implementation", "--abi", "--progress-bar", "--log", "--proxy"}
+LOCAL_OR_SOURCE = (".", "./", "/", "../", "-e", "--editable", "--no-binary", "git+", "hg+", "svn+", "bzr+", "file:")
+
+
+def _source_build(word: str) -> bool:
+    """A pip argument or requirement line that builds from a local tree, a VCS URL or an sdist by choice."""
+    return word in (".", "..") or word.startswith(LOCAL_OR_SOURCE) or word.endswith((".tar.gz", ".zip"))
+
+
+def _pip_from_index_only(node: ir.Run, cwd: str, user: str, files: ContextFiles | None) -> bool:
+    """A RUN that only pip-installs from an index (no local project, VCS URL or --no-binary, also
+    inside the requirement files it names, which must be readable in the build context): what a
+    runtime image with the same Python and pip can do too, given wheels."""
     step = classify_run(node, cwd, user)
     if step.kind != Kind.PYTHON_DEPS or step.artifacts:
         return False
     for pip in step.pip:
         if pip.command.program == "uv" and pip.command.args()[:1] == ["sync"] or pip.command.program in ("poetry", "pipenv"):
             return False
-        for word in pip.command.argv:
-            if word in (".", "-e", "--editable", "--no-binary") or word.startswith(("./", "/", "git+", "-e", "--no-binary=")) \
-                    or "://" in word:
+        argv = pip.command.argv
+        skip = False
+        for i, word in enumerate(argv[1:], 1):
+            if skip:
+                skip = False
+                continue
+            path = (argv[i + 1] if i + 1 < len(argv) else "") if word in ("-r", "--requirement") else \
+                word.split("=", 1)[1] if word.startswith("--requirement=") else \
+                word[2:] if word.startswith("-r") and len(word) > 2 else None
+            if path is not None:
+                found = files.find(path, pip.command.cwd or cwd) if files else None
+                if found is None:
+                    return False  # cannot read it: cannot say it installs only wheels
+                lines = found.read_text(encoding="utf-8", errors="replace").splitlines()
+                if any(_source_build(line.split("#")[0].strip()) for line in lines if line.split("#")[0].strip()):
+                    return False
+            if word in PIP_VALUE_OPTIONS:
+                skip = True
+                continue
+            if _source_build(word) or "://" in word:
                 return False
     return True
 
@@ -140,7 +169,7 @@ def run_tool_packages(tool: str, info: BaseInfo | None) -> tuple[str, ...]:
 
 
 def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: BaseInfo | None,
-             install: list[str] | None = None) -> list[Reason]:
+             install: list[str] | None = None, files: ContextFiles | None = None) -> list[Reason]:
     """Why a final stage running ``body`` needs its full base: one reason per obstacle. Tools
     the runtime image can get from its package manager go to ``install`` instead, when given."""
     found: list[Reason] = []
@@ -159,7 +188,7 @@ def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: Base
         if isinstance(node, ir.Run):
             step = classify_run(node, cwd, user)
             if step.kind not in SAFE_RUN_KINDS:
-                if pip_ok and _pip_from_index_only(node, cwd, user):
+                if pip_ok and _pip_from_index_only(node, cwd, user, files):
                     continue
                 found.append(Reason(f"this RUN is {step.kind.value} work, which may need the full image", node.line, "skipped"))
                 continue
@@ -299,7 +328,8 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
                              "the runtime stage keeps the devel base and its compiler", stage.from_.line, "warning")
                       for f in guard.findings), guard=guard)
     install: list[str] = []
-    found = blockers(body, info, None if forced else install)
+    files = ContextFiles(stage, context.context_dir) if context.context_dir is not None else None
+    found = blockers(body, info, None if forced else install, files)
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
     facts: list[Reason] = []

@@ -86,7 +86,7 @@ def _scripts_run(words: list[str]) -> list[str]:
     return []
 
 
-class _ContextFiles:
+class ContextFiles:
     """Maps image paths back to the build-context files COPY/ADD brought in."""
 
     def __init__(self, stage: ir.Stage, context: Path) -> None:
@@ -104,20 +104,31 @@ class _ContextFiles:
         target = posixpath.normpath(posixpath.join(cwd or self.cwd, image_path))
         for copy_cwd, node in reversed(self.copies):
             dest = posixpath.normpath(posixpath.join(copy_cwd, node.dest))
-            into_dir = node.dest.endswith("/") or node.dest in (".", "..") or len(node.sources) > 1
+            globbed = any(c in src for src in node.sources for c in "*?[")
+            into_dir = node.dest.endswith("/") or node.dest in (".", "..") or len(node.sources) > 1 or globbed
             for src in node.sources:
-                if "://" in src or any(c in src for c in "*?[$"):
+                if "://" in src or "$" in src:
                     continue
-                local = self.context / src.lstrip("/")
-                if local.is_dir():
-                    if target == dest or target.startswith(dest.rstrip("/") + "/"):
-                        candidate = local / posixpath.relpath(target, dest)
-                        if candidate.is_file():
-                            return candidate
-                elif local.is_file():
-                    lands = posixpath.join(dest, local.name) if into_dir else dest
-                    if lands == target:
-                        return local
+                matches = sorted(self.context.glob(src.lstrip("/"))) if any(c in src for c in "*?[") \
+                    else [self.context / src.lstrip("/")]
+                for local in matches:
+                    found = self._lands(local, dest, target, into_dir)
+                    if found is not None:
+                        return found
+        return None
+
+    @staticmethod
+    def _lands(local: Path, dest: str, target: str, into_dir: bool) -> Path | None:
+        """The context file that ends up at ``target`` when ``local`` is copied to ``dest``."""
+        if local.is_dir():
+            if target == dest or target.startswith(dest.rstrip("/") + "/"):
+                candidate = local / posixpath.relpath(target, dest)
+                if candidate.is_file():
+                    return candidate
+        elif local.is_file():
+            lands = posixpath.join(dest, local.name) if into_dir else dest
+            if lands == target:
+                return local
         return None
 
 
@@ -136,7 +147,7 @@ def scan_start(stage: ir.Stage, context: Path | None) -> list[JitFinding]:
     """Compilers and source installers that the stage's ENTRYPOINT/CMD/HEALTHCHECK run, in
     their shell-form text or in the context scripts they call."""
     cfg = _cfg()
-    files = _ContextFiles(stage, context) if context is not None else None
+    files = ContextFiles(stage, context) if context is not None else None
     findings: list[JitFinding] = []
     seen: set[Path] = set()
 

@@ -230,3 +230,22 @@ def test_variable_substitution_as_docker_does(text: str, values: dict[str, str],
     from dockerslim.words import expand
 
     assert expand(text, values) == out
+
+
+@pytest.mark.parametrize("requirements,outcome", [
+    ("tqdm==4.66.0\nrequests  # http\n", "swap only"),
+    ("tqdm\n-e ./plugins/fast\n", "split"),  # builds from source: in the builder, with the compiler
+    ("git+https://github.com/org/lib.git@v1\n", "split"),
+    (None, "kept"),  # not in the context: nothing can be said about it
+])
+def test_swap_only_when_the_requirements_install_from_an_index(tmp_path: Path, requirements: str | None,
+                                                               outcome: str) -> None:
+    if requirements is not None:
+        (tmp_path / "requirements.txt").write_text(requirements)
+    (tmp_path / "serve.py").write_text("print('ok')\n")
+    text = ("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\nWORKDIR /srv\nCOPY requirements.txt* ./\n"
+            "RUN pip install -r requirements.txt\nCOPY serve.py .\nCMD [\"python\", \"serve.py\"]\n")
+    out = rewrite(text, context_dir=tmp_path).text
+    found = ("split" if "AS builder" in out else "swap only" if out.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime\n")
+             else "kept" if out.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\n") else out)
+    assert found == outcome

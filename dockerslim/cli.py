@@ -291,7 +291,10 @@ def rewrite_flags(*, only: list[str] | None = None, skip: list[str] | None = Non
     return SettingsRoad(flags=given, config=config, isolated=isolated)
 
 
+# Per invocation (cleared by the root callback): one discovery per folder, one resolve per
+# configuration, so 5,000 Dockerfiles in one folder read its pyproject.toml once.
 _resolved: dict[tuple[Any, ...], Options] = {}
+_found: dict[Path, Any] = {}
 
 
 def _options_for(anchor: str | None, road: SettingsRoad) -> Options:
@@ -303,7 +306,10 @@ def _options_for(anchor: str | None, road: SettingsRoad) -> Options:
     elif road.config:
         found = explicit(Path(road.config))
     else:
-        found = discover(Path(anchor).absolute() if anchor else Path.cwd())
+        folder = Path(anchor).absolute().parent if anchor else Path.cwd()
+        if folder not in _found:
+            _found[folder] = discover(folder)
+        found = _found[folder]
     key = (found, tuple(sorted((k, repr(v)) for k, v in road.flags.items())))
     if key not in _resolved:
         _resolved[key] = resolve(road.flags, found.config_file, found.pyproject)
@@ -319,6 +325,7 @@ def _root(
 ) -> None:
     """dockerslim: smaller images from the Dockerfiles you already have."""
     _resolved.clear()
+    _found.clear()
 
 
 @dataclass

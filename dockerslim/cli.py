@@ -291,28 +291,19 @@ def rewrite_flags(*, only: list[str] | None = None, skip: list[str] | None = Non
     return SettingsRoad(flags=given, config=config, isolated=isolated)
 
 
-# Per invocation (cleared by the root callback): one discovery per folder, one resolve per
-# configuration, so 5,000 Dockerfiles in one folder read its pyproject.toml once.
+# Per invocation (cleared by the root callback): settings resolved once per folder, so 5,000
+# Dockerfiles in one folder read its pyproject.toml once.
 _resolved: dict[tuple[Any, ...], Options] = {}
-_found: dict[Path, Any] = {}
 
 
 def _options_for(anchor: str | None, road: SettingsRoad) -> Options:
     """Options for a Dockerfile at ``anchor`` (None: the working directory), by the one road."""
-    from .settings import Found, discover, explicit, resolve
+    from .settings import options_for
 
-    if road.isolated:
-        found = Found()
-    elif road.config:
-        found = explicit(Path(road.config))
-    else:
-        folder = Path(anchor).absolute().parent if anchor else Path.cwd()
-        if folder not in _found:
-            _found[folder] = discover(folder)
-        found = _found[folder]
-    key = (found, tuple(sorted((k, repr(v)) for k, v in road.flags.items())))
+    folder = Path(anchor).absolute().parent if anchor else Path.cwd()
+    key = (folder, road.config, road.isolated, tuple(sorted((k, repr(v)) for k, v in road.flags.items())))
     if key not in _resolved:
-        _resolved[key] = resolve(road.flags, found.config_file, found.pyproject)
+        _resolved[key] = options_for(folder / "Dockerfile", road.flags, config=road.config, isolated=road.isolated)
     return _resolved[key]
 
 
@@ -325,7 +316,6 @@ def _root(
 ) -> None:
     """dockerslim: smaller images from the Dockerfiles you already have."""
     _resolved.clear()
-    _found.clear()
 
 
 @dataclass

@@ -18,6 +18,9 @@ names one instead, ``--isolated`` ignores them all.
 
 Every unknown key, unknown pass name or value of the wrong type is a ``SettingsError`` naming
 the file (or flag) and the key, with a did-you-mean: the CLI exits 2 with that one line.
+
+Library use: ``options_for(dockerfile, flags)`` (discover + resolve), or ``resolve(flags,
+config_file, pyproject)`` with files of your choosing; ``json_schema()`` for the schema.
 """
 
 from __future__ import annotations
@@ -247,3 +250,17 @@ def resolve(cli_flags: Mapping[str, Any] | None = None, config_file: Path | None
         values["skip"] = frozenset()
     values.update(flags)
     return Options(**values)
+
+
+def options_for(dockerfile: str | Path | None, cli_flags: Mapping[str, Any] | None = None, *,
+                config: str | Path | None = None, isolated: bool = False) -> Options:
+    """The library's door to the same road the CLI takes: the configuration that applies to
+    ``dockerfile`` (None: the working directory), or ``config`` alone, or none (``isolated``),
+    with ``cli_flags`` on top."""
+    if isolated:
+        found = Found()
+    elif config is not None:
+        found = explicit(Path(config))
+    else:
+        found = discover(Path(dockerfile).absolute() if dockerfile is not None else Path.cwd())
+    return resolve(cli_flags, found.config_file, found.pyproject)

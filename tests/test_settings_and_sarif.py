@@ -235,6 +235,19 @@ def test_flags_override_configuration_and_only_clears_a_configured_skip(tmp_path
     assert both.skip == {"DS100"}
 
 
+def test_library_takes_the_same_road(tmp_path: Path) -> None:
+    from dockerslim.settings import options_for
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.dockerslim]\nskip = "merge-runs"\n')
+    other = tmp_path / "other.toml"
+    other.write_text("keep_base = true\n")
+    assert options_for(tmp_path / "sub" / "Dockerfile").skip == {"merge-runs"}  # found upwards
+    assert options_for(tmp_path / "sub" / "Dockerfile", {"pin_digest": True}).pin_digest
+    assert options_for(tmp_path / "Dockerfile", config=other) == Options(keep_base=True)
+    assert options_for(tmp_path / "Dockerfile", isolated=True) == Options()
+
+
 def test_config_schema_is_published_and_matches_the_validation(tmp_path: Path) -> None:
     import tomllib
 

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
-from dockerslim import RewriteResult, rewrite
+if TYPE_CHECKING:
+    from dockerslim import RewriteResult
 
 # Two shared cores and parallel workers make wall-clock timing noise, and timing is not what any
 # property test here is about: no per-example deadline (a test's own @settings may still set one).
@@ -41,6 +43,8 @@ def fixture_id(p: Path) -> str:
 def rewritten(path: Path) -> RewriteResult:
     """A fixture's rewrite, its folder as the build context; computed once per test process,
     as several test modules check the same rewrites (results are frozen, safe to share)."""
+    from dockerslim import rewrite  # here, not at the top: a broken package must not stop every module
+
     return rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent)
 
 

@@ -17,7 +17,7 @@ from . import rules
 from .catalog import EXTRA_DATA
 from .changes import Change, Note
 from .context import PassContext
-from .emit import emit
+from .emit import emit, render_instruction
 from .errors import DockerfileSyntaxError
 from .guard import Facts, violation
 from .ir import Copy, Dockerfile, Run
@@ -69,18 +69,19 @@ def layer_count(dockerfile: Dockerfile) -> int:
     return sum(1 for node in final.body if isinstance(node, (Run, Copy)))
 
 
-def run_passes(dockerfile: Dockerfile, context: PassContext,
-               pipeline: tuple[Pass, ...] = PIPELINE) -> tuple[Dockerfile, list[Change], list[Note], list[str]]:
-    """Run the enabled passes in order; a pass that fails a check is rolled back with a warning."""
+def run_passes(dockerfile: Dockerfile, context: PassContext, pipeline: tuple[Pass, ...] | None = None,
+               whole_file: bool = False) -> tuple[Dockerfile, list[Change], list[Note], list[str]]:
+    """Run the enabled passes in order; a pass that fails a check is rolled back with a warning.
+    After each pass only the instructions it changed are re-parsed, unless ``whole_file``."""
     changes: list[Change] = []
     notes: list[Note] = []
     ran: list[str] = []
     facts = Facts()
-    for step in pipeline:
+    for step in PIPELINE if pipeline is None else pipeline:
         if not context.options.enabled(step.id, step.name):
             continue
         result = step.run(dockerfile, context)
-        why = _rejected(step, dockerfile, result.dockerfile, result.changes, facts)
+        why = _rejected(step, dockerfile, result.dockerfile, result.changes, facts, whole_file)
         if why:
             notes.append(Note(rule=step.id, pass_name=step.name, level="warning",
                               message=f"rolled back: {why}; please report this"))
@@ -118,12 +119,25 @@ def _suppressed_lines(step: Pass, df: Dockerfile) -> set[int]:
     return out
 
 
-def _rejected(step: Pass, before: Dockerfile, after: Dockerfile, changes: list[Change], facts: Facts) -> str | None:
+def _changed_text(df: Dockerfile) -> str:
+    """The instructions a pass changed or added, as a Dockerfile of their own (an untouched
+    instruction is its parsed source text: parsing it again can tell nothing new)."""
+    changed = [node for node in df.instructions() if not node.untouched]
+    if not changed:
+        return ""
+    head = "".join(d.text if d.text is not None else f"# {d.name}={d.value}\n" for d in df.directives)
+    return head + "FROM scratch\n" + "".join(render_instruction(node, df.escape) for node in changed)
+
+
+def _rejected(step: Pass, before: Dockerfile, after: Dockerfile, changes: list[Change], facts: Facts,
+              whole_file: bool = False) -> str | None:
     """Why a pass's output must not be kept: it does not parse, or runs other commands."""
     if after is before:
         return None
     try:
-        parse(emit(after))
+        text = emit(after) if whole_file else _changed_text(after)
+        if text:
+            parse(text)
     except DockerfileSyntaxError as exc:
         return f"its output did not parse ({exc})"
     broken = violation(step.commands, before, after, changes, facts)
@@ -151,9 +165,14 @@ def rewrite(
     token = EXTRA_DATA.set(context.options.data)
     try:
         new_df, changes, notes, ran = run_passes(original_df, context)
+        new_text = emit(new_df)
+        try:
+            parse(new_text)
+        except DockerfileSyntaxError:  # only the whole file shows it (a stage name clash): find the pass
+            new_df, changes, notes, ran = run_passes(original_df, context, whole_file=True)
+            new_text = emit(new_df)
     finally:
         EXTRA_DATA.reset(token)
-    new_text = emit(new_df)
     return RewriteResult(
         original=text,
         text=new_text,

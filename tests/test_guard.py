@@ -108,3 +108,24 @@ def test_restaged_keeps_order_within_each_stage_and_loses_nothing() -> None:
     assert violation(Policy.RESTAGED, before, reordered, []) is not None
     lost = parse("FROM debian AS builder\nRUN a && c\nFROM debian\nRUN a\n")
     assert "`b`" in (violation(Policy.RESTAGED, before, lost, []) or "")
+
+
+def _clashing_name(df: ir.Dockerfile, context: PassContext) -> PassResult:
+    """A deliberately broken pass: names the last stage like the first (only the whole file shows it)."""
+    last = df.stages[-1]
+    stages = df.stages[:-1] + (replace(last, from_=replace(last.from_, name=df.stages[0].name)),)
+    return PassResult(dockerfile=replace(df, stages=stages))
+
+
+def test_a_clash_only_the_whole_file_shows_is_still_rolled_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each pass re-parses only what it changed; the final text is parsed whole, and when that
+    fails the pipeline runs again checking whole files, to roll back the pass responsible."""
+    import sys
+
+    rw = sys.modules["dockerslim.rewrite"]
+    clash = Pass("DS298", "clash", "renames a stage", _clashing_name, Policy.SAME)
+    monkeypatch.setattr(rw, "PIPELINE", (clash,))
+    text = "FROM debian AS base\nRUN echo a\nFROM base AS app\nRUN echo b\n"
+    result = rw.rewrite(text)
+    assert result.text == text
+    assert [n.pass_name for n in result.notes if "rolled back" in n.message] == ["clash"]

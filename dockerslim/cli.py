@@ -5,10 +5,13 @@ that is not up to date), 2 usage, configuration or input error. Results go to st
 bytes, whatever the locale), messages to stderr; a user never sees a traceback (set
 DOCKERSLIM_DEBUG=1 to get one for a bug report).
 
-Adding a command: write a function decorated with ``@app.command()``; reuse the ``Annotated``
-option types below (``RewriteFlags`` for everything that changes the rewrite, ``Quiet``,
-``Verbose``, ``Colour``) so every command spells a setting the same way, and call
-``_options_for`` so it reads settings by the one road (``settings.resolve``).
+Adding a command: decorate a function with ``@app.command(cls=TidyCommand)`` (a test checks
+every command's help); reuse the ``Annotated`` option aliases below (``Only``, ``Skip``,
+``RuntimeBase`` … for what changes the rewrite; ``ContextDir``, ``ConfigFile``, ``Isolated``,
+``Quiet``, ``Verbose``, ``Colour``) so every command spells a setting the same way; turn them
+into settings with ``rewrite_flags(...)`` and ``_options_for(path, road)`` (the one road:
+``settings.options_for``); raise ``UsageError``/``DockerslimError`` inside ``_errors_exit_2()``
+for a one-line message and exit 2. A new write mode belongs in ``WriteBack``/``plan_write_back``.
 """
 
 from __future__ import annotations

@@ -53,7 +53,17 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.strip() == f"dockerslim {__version__}"
 
 
-@pytest.mark.parametrize("command", ["rewrite", "verify", "dockerignore", "config-schema"])
+def _commands() -> list[str]:
+    import typer
+
+    return sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_is_listed() -> None:
+    assert {"rewrite", "verify", "dockerignore", "config-schema"} <= set(_commands())
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_help_is_tidy(command: str) -> None:
     result = invoke(command, "--help")
     assert result.exit_code == 0

@@ -372,6 +372,7 @@ def rewrite(
         road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
                              runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
                              models_context=models_context, config=config, isolated=isolated)
+        _check_folder(context, "--context")
         files = expand_paths(paths)
         plan = plan_write_back(inputs=files, check=check, diff=diff, in_place=in_place, output=output,
                                fmt=fmt, explain_=explain_)
@@ -397,10 +398,11 @@ def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Ta
     stdin = path == STDIN
     anchor = stdin_filename if stdin else path
     label = (stdin_filename or "<stdin>") if stdin else path
+    with _errors_exit_2():  # a bad configuration stops the run: every later file would repeat it
+        options = _options_for(anchor, road)
     try:
         text = read_text(path, label)
         ctx = context or (os.path.dirname(os.path.abspath(anchor)) if anchor else None)
-        options = _options_for(anchor, road)
         result = rewrite_text(text, path=label, context_dir=ctx, options=options)
         differs = _deliver(path, label, result, plan, out, many=many)
     except DockerslimError as exc:
@@ -491,6 +493,11 @@ def _summary(plan: Plan, tally: _Tally, out: Out) -> None:
         out.info(f"rewrote {tally.changed} of {_plural(total, 'file')}{failed}")
 
 
+def _check_folder(value: str | None, flag: str) -> None:
+    if value is not None and not os.path.isdir(value):
+        raise UsageError(f"{flag} {value}: not a folder")
+
+
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for value in values or []:
@@ -548,6 +555,7 @@ def verify(
         road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
                              runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
                              models_context=models_context, config=config, isolated=isolated)
+        _check_folder(context, "--context")
         args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
         read_bytes(path)  # a missing or non-regular file is an InputError before any build starts
         options = _options_for(path, road)

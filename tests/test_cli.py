@@ -182,6 +182,7 @@ def test_check_output_means_file_is_up_to_date(tmp_path: Path) -> None:
     (["--stdin-filename", "x/Dockerfile"], "--stdin-filename names the file read from stdin"),
     (["--config", "CFG", "--isolated"], "--config and --isolated cannot be combined"),
     (["-q", "-v"], "--quiet and --verbose cannot be combined"),
+    (["--context", "NOWHERE"], "--context NOWHERE: not a folder"),
     (["--runtime-base", "Not An Image"], "--runtime-base: not an image reference"),
     (["--skip", "mrege-runs"], "--skip: unknown pass 'mrege-runs' (did you mean 'merge-runs'?)"),
 ])
@@ -192,6 +193,15 @@ def test_contradictions_exit_2_with_one_line(tmp_path: Path, flags: list[str], r
     result = invoke("rewrite", str(f), *args, stdin=PLAIN)
     assert result.exit_code == 2 and reason in _one_error_line(result)
     assert f.read_text() == BLOATED and not (tmp_path / "o").exists()
+
+
+def test_a_bad_configuration_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".dockerslim.toml").write_text("skip = 5\n")
+    files = [str(_file(tmp_path, BLOATED, f"{i}.Dockerfile")) for i in range(3)]
+    result = invoke("rewrite", "--check", *files)
+    assert result.exit_code == 2 and result.stdout == ""
+    reason = "skip: expected a name or a list of names (got 5)"
+    assert result.stderr == f"dockerslim: error: {tmp_path / '.dockerslim.toml'}: {reason}\n"
 
 
 # --- formats and --explain ------------------------------------------------------------------

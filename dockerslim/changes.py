@@ -10,7 +10,7 @@ pipeline's guard (``guard.py``) accepts no other difference in what the RUNs exe
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from .ir import Dockerfile
@@ -45,7 +45,7 @@ class Change:
     config: tuple[str, ...] = ()  # what this change alters on purpose in the final image: Env.PATH, Python.uv…
     commands: tuple[CommandEdit, ...] = ()  # what this change alters on purpose in what RUNs execute
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -57,7 +57,7 @@ class Note:
     level: Level = "info"
     line: int | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -91,8 +91,8 @@ def _aligned(old: list[Argv], new: list[Argv], edits: list[CommandEdit]) -> str 
             i, j = i + 1, j + 1
             continue
         for edit in pending:
-            if edit.before == a and edit.after == b or edit.before is None and edit.after == b is not None \
-                    or edit.after is None and edit.before == a is not None:
+            if (edit.before == a and edit.after == b) or (edit.before is None and edit.after == b is not None) \
+                    or (edit.after is None and edit.before == a is not None):
                 pending.remove(edit)
                 i += edit.before is not None
                 j += edit.after is not None
@@ -105,7 +105,7 @@ def _aligned(old: list[Argv], new: list[Argv], edits: list[CommandEdit]) -> str 
 
 
 def _first_difference(old: list[Argv], new: list[Argv], offset: int = 0) -> str:
-    for i, (a, b) in enumerate(zip(old, new)):
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
         if a != b:
             return f"command {offset + i + 1} changed from `{_show(a)}` to `{_show(b)}`"
     if len(old) > len(new):
@@ -135,7 +135,8 @@ def _restaged(old: list[Argv], new_stages: list[list[Argv]], edits: list[Command
     for stage in stages:
         rest = iter(old)
         if not all(any(cmd == o for o in rest) for cmd in stage):
-            return "a stage runs commands the original did not, or in another order: " + "; ".join(_show(c) for c in stage[:3])
+            shown = "; ".join(_show(c) for c in stage[:3])
+            return f"a stage runs commands the original did not, or in another order: {shown}"
     most: Counter[Argv] = Counter()
     for stage in stages:
         for cmd, n in Counter(stage).items():
@@ -152,5 +153,5 @@ def edits(old: ir.Run, new: ir.Run) -> tuple[CommandEdit, ...]:
     facts = Facts()
     a, b = facts.run(old), facts.run(new)
     if len(a) == len(b):
-        return tuple(CommandEdit(x, y) for x, y in zip(a, b) if x != y)
+        return tuple(CommandEdit(x, y) for x, y in zip(a, b, strict=True) if x != y)
     return tuple(CommandEdit(x, None) for x in a) + tuple(CommandEdit(None, y) for y in b)

@@ -49,7 +49,8 @@ def run_line(draw: st.DrawFn) -> str:
         case 3:
             return f"RUN echo {word} > /tmp/out{tail}"
         case 4:
-            return f"RUN apt-get update \\\n    # an inner comment line\n    && apt-get install -y {pkg} \\\n    && echo done{tail}"
+            return (f"RUN apt-get update \\\n    # an inner comment line\n"
+                    f"    && apt-get install -y {pkg} \\\n    && echo done{tail}")
         case 5:
             return f"RUN cd /srv && make{tail}"
         case 6:

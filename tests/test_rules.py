@@ -47,8 +47,10 @@ def test_unknown_rule_names_the_known_ones() -> None:
 MERGE = "FROM debian:bookworm\nRUN echo a\n{above}RUN echo b{inline}\nCMD [\"bash\"]\n"
 
 
-@pytest.mark.parametrize("above,inline", [("# dockerslim: ignore=DS201\n", ""), ("# dockerslim: ignore=merge-runs\n", ""),
-                                          ("", " # dockerslim: ignore=DS201"), ("# dockerslim: ignore=all\n", "")])
+@pytest.mark.parametrize("above,inline", [
+    ("# dockerslim: ignore=DS201\n", ""), ("# dockerslim: ignore=merge-runs\n", ""),
+    ("", " # dockerslim: ignore=DS201"), ("# dockerslim: ignore=all\n", ""),
+])
 def test_ignore_on_the_line_keeps_runs_apart(above: str, inline: str) -> None:
     text = MERGE.format(above=above, inline=inline)
     result = rewrite(text)

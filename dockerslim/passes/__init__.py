@@ -11,9 +11,9 @@ once, with the reason for its place and the freedom it has over the commands RUN
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
 
 from ..changes import PassResult
 from ..context import PassContext

@@ -9,10 +9,11 @@ from __future__ import annotations
 from .. import ir
 from ..changes import Note, PassResult
 from ..context import PassContext
-from ..rules import ignored, rule
 from ..dockerignore import propose
+from ..rules import ignored
+from ..rules import rule as catalogue_entry
 
-RULE = rule("context-hygiene")  # id, name and summary: data/rules.toml
+RULE = catalogue_entry("context-hygiene")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 
@@ -22,12 +23,13 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         return result
     for stage in df.stages:
         for node in stage.body:
-            if not (isinstance(node, ir.Copy) and node.flag("from") is None and any(s in (".", "./") for s in node.sources)):
-                continue
-            if ignored(RULE, node, stage):
+            everything = isinstance(node, ir.Copy) and node.flag("from") is None and any(
+                s in (".", "./") for s in node.sources)
+            if not everything or ignored(RULE, node, stage):
                 continue
             proposal = propose(context.context_dir, df)
-            extra = f"; `dockerslim dockerignore {context.context_dir}` proposes: {', '.join(p for p, _, _ in proposal)}" if proposal else ""
+            patterns = ", ".join(p for p, _, _ in proposal)
+            extra = f"; `dockerslim dockerignore {context.context_dir}` proposes: {patterns}" if proposal else ""
             result.notes.append(Note(rule=ID, pass_name=NAME, level="warning", line=node.line,
                                      message="copies the whole build context, which has no .dockerignore" + extra +
                                              " (note: .dockerignore does not apply to COPY --from)"))

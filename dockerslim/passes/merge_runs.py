@@ -20,10 +20,11 @@ from dataclasses import replace
 from .. import ir
 from ..changes import Change, Note, PassResult
 from ..context import PassContext
-from ..rules import ignored, rule
+from ..rules import ignored
+from ..rules import rule as catalogue_entry
 from ..shell import and_segments, commands, has_comment, run_script
 
-RULE = rule("merge-runs")  # id, name and summary: data/rules.toml
+RULE = catalogue_entry("merge-runs")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 STATEFUL = {"cd", "pushd", "popd", "export", "set", "source", ".", "umask", "unset", "alias", "trap", "exit",
@@ -54,7 +55,7 @@ def _why_not(first: ir.Run, second: ir.Run, posix: bool, stage: ir.Stage) -> str
         return f"the first changes shell state ({', '.join(stateful)}) that the second would inherit"
     if and_segments(run_script(second) or "") is None:
         return "the second joins its commands with ; || or a newline"
-    if "&" in script.replace("&&", ""):
+    if "&" in (script or "").replace("&&", ""):
         return "the first starts a background job"
     return None
 

@@ -20,16 +20,18 @@ import os
 import posixpath
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, Note, PassResult
 from ..context import PassContext
-from ..rules import ignored, rule
 from ..dockerignore import context_files
+from ..rules import ignored
+from ..rules import rule as catalogue_entry
 from ..shell import run_script
 
-RULE = rule("models-out")  # id, name and summary: data/rules.toml
+RULE = catalogue_entry("models-out")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 
@@ -87,7 +89,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     return result
 
 
-def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict, name: str | None,
+def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict[str, Any], name: str | None,
           context: PassContext, result: PassResult, escape: str = "\\") -> ir.Instruction:
     if files is None:
         suspects = [s for s in node.sources if _is_weight(s) or s.strip("/").split("/")[-1] in cfg["folders"]]
@@ -101,7 +103,8 @@ def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict, name: s
         return node
     total = sum(n for _, n in weights)
     sample = ", ".join(p for p, _ in weights[:3]) + (" …" if len(weights) > 3 else "")
-    result.notes.append(_note(f"brings {len(weights)} weight file(s), {_human(total)}, into the image: {sample}", node.line))
+    result.notes.append(_note(f"brings {len(weights)} weight file(s), {_human(total)}, into the image: {sample}",
+                              node.line))
     if not name:
         return node
     if len(node.sources) != 1 or node.sources[0] in (".", "./"):
@@ -117,8 +120,10 @@ def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict, name: s
     dest = node.dest if node.dest.endswith("/") else node.dest + "/"  # as written in the Dockerfile
     path = (context.context_dir / folder).resolve() if context.context_dir else Path(folder)
     written, as_json = quoting.copy_paths(configs, str(path), escape)  # file names are data, never syntax
-    flags = tuple(f for f in node.flags if f.name != "from") + (ir.Flag(name="from", value=quoting.name(name, "--models-context")),)
-    new = ir.Copy(flags=flags, paths=(*written, dest), json=as_json or node.json, leading=node.leading, source=node.source)
+    source = ir.Flag(name="from", value=quoting.name(name, "--models-context"))
+    flags = (*(f for f in node.flags if f.name != "from"), source)
+    new = ir.Copy(flags=flags, paths=(*written, dest), json=as_json or node.json, leading=node.leading,
+                  source=node.source)
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=node.line, message=f"model configs come from build context {name!r}; "
                                                          f"{len(weights)} weight file(s) ({_human(total)}) stay out",

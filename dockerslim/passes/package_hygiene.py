@@ -8,8 +8,9 @@ Builder stages (their layers never ship) get BuildKit cache mounts for pip/uv/np
 instead, so rebuilds do not download again. Left alone: RUNs that already have a cache mount, RUNs that are
 not plain shell (exec form, heredocs, ``||``/pipes at top level) and, for the list cleanup,
 an apt RUN whose next apt-using RUN installs before it updates (as this pass leaves it: an
-install it can fix gets its own ``apt-get update``): deleting the lists would break it. A RUN whose script ends in a shell comment (``RUN apt-get install -y x # why``)
-gets its flags but no appended cleanup, and keeps its comment: text after ``#`` never runs.
+install it can fix gets its own ``apt-get update``): deleting the lists would break it. A RUN
+whose script ends in a shell comment (``RUN apt-get install -y x # why``) gets its flags but no
+appended cleanup, and keeps its comment: text after ``#`` never runs.
 """
 
 from __future__ import annotations
@@ -22,10 +23,20 @@ from ..catalog import load
 from ..changes import Change, CommandEdit, PassResult
 from ..classify import pip_argv
 from ..context import PassContext
-from ..rules import ignored, rule
-from ..shell import SimpleCommand, and_segments, chain, commands, has_comment, run_commands, run_script, top_level_operators
+from ..rules import ignored
+from ..rules import rule as catalogue_entry
+from ..shell import (
+    SimpleCommand,
+    and_segments,
+    chain,
+    commands,
+    has_comment,
+    run_commands,
+    run_script,
+    top_level_operators,
+)
 
-RULE = rule("package-hygiene")  # id, name and summary: data/rules.toml
+RULE = catalogue_entry("package-hygiene")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 
 
@@ -104,7 +115,8 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
                 risk = rule["risk"]
         if added_words:
             at = skip + (cmd.argv.index(sub) if sub in cmd.argv else 0) + 1
-            declared.append(CommandEdit(_full(written), _full(written, written.argv[:at] + tuple(added_words) + written.argv[at:])))
+            argv = (*written.argv[:at], *added_words, *written.argv[at:])
+            declared.append(CommandEdit(_full(written), _full(written, argv)))
         for rule in data["cleanup"]:
             if cmd.program not in rule["programs"] or sub != rule["subcommand"]:
                 continue
@@ -172,12 +184,14 @@ def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
         targets = _cache_mounts(node, user)
         if not targets:
             continue
-        mounts = tuple(ir.Flag(name="mount", value=f"type=cache,target={quoting.word(t, 'hygiene.toml')}") for t in targets)
+        mounts = tuple(ir.Flag(name="mount", value=f"type=cache,target={quoting.word(t, 'hygiene.toml')}")
+                       for t in targets)
         body[j] = replace(node, flags=node.flags + mounts)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=node.line,
             message="cache mount " + ", ".join(targets) + " for this builder step",
-            reason="builder stages never ship: their download caches can live in a BuildKit cache mount instead of being thrown away",
+            reason="builder stages never ship: their download caches can live in a BuildKit cache mount "
+                   "instead of being thrown away",
             effect="faster rebuilds (packages are not downloaded again); no change to any image",
             risk="none"))
     return replace(stage, body=tuple(body))
@@ -207,7 +221,7 @@ def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -
         if not isinstance(node, ir.Run):
             continue
         if ignored(RULE, node, stage):
-            new, reasons, risk, declared = node, [], "none", []
+            new, reasons, risk, declared = node, list[str](), "none", list[CommandEdit]()
         else:
             new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context)
         step = _first_apt_step(run_commands(new))

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 
 from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, CommandEdit, Note, PassResult
 from ..classify import pip_argv
 from ..context import PassContext
-from ..rules import ignored, rule
+from ..rules import ignored
+from ..rules import rule as catalogue_entry
 from ..shell import SimpleCommand, remove_words, run_commands, run_script
 
-RULE = rule("tools-from-images")  # id, name and summary: data/rules.toml
+RULE = catalogue_entry("tools-from-images")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:==(?P<version>[\w.]+))?$")
 
 
-def _tool_of_pip(cmd: SimpleCommand) -> tuple[dict, str] | None:
+def _tool_of_pip(cmd: SimpleCommand) -> tuple[dict[str, Any], str] | None:
     argv = pip_argv(cmd)
     if argv is None:
         return None
@@ -42,7 +44,7 @@ def _tool_of_pip(cmd: SimpleCommand) -> tuple[dict, str] | None:
     return None
 
 
-def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict, str] | None:
+def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict[str, Any], str] | None:
     """``curl … URL | sh`` (two commands of one pipeline) for a catalogued install script."""
     if len(cmds) != 2 or cmds[0].program not in ("curl", "wget") or cmds[1].program not in ("sh", "bash"):
         return None
@@ -56,7 +58,8 @@ def _tool_of_script(cmds: list[SimpleCommand]) -> tuple[dict, str] | None:
     return None
 
 
-def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dict, ir.Run | None, CommandEdit | None] | None:
+def _apt_tool(node: ir.Run, cmds: list[SimpleCommand],
+              script: str) -> tuple[dict[str, Any], ir.Run | None, CommandEdit | None] | None:
     """A catalogued tool installed with apt-get: (tool, the RUN without it — None when nothing
     but the package manager is left — and that edit of the install command), or None."""
     for tool in load("tools")["tool"]:
@@ -76,7 +79,8 @@ def _apt_tool(node: ir.Run, cmds: list[SimpleCommand], script: str) -> tuple[dic
     return None
 
 
-def _copy(tool: dict, version: str, leading: tuple[str, ...], pin: bool, result: PassResult, line: int | None) -> ir.Copy:
+def _copy(tool: dict[str, Any], version: str, leading: tuple[str, ...], pin: bool, result: PassResult,
+          line: int | None) -> ir.Copy:
     image = quoting.image(tool["image"].format(version=version), "tools.toml")
     if pin:
         digest = tool.get("digests", {}).get(version)
@@ -108,10 +112,12 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                     found = found or _tool_of_script(cmds)
                     if found is None and any(_tool_of_pip(c) for c in cmds):
                         result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
-                                                 message="a tool that ships as an image is installed together with other commands; left as is"))
+                                                 message="a tool that ships as an image is installed together "
+                                                         "with other commands; left as is"))
             remaining: ir.Run | None = None
             apt_edit: CommandEdit | None = None
-            if found is None and isinstance(node, ir.Run) and isinstance(node.command, str) and cmds and not ignored(RULE, node, stage):
+            if (found is None and isinstance(node, ir.Run) and isinstance(node.command, str) and cmds
+                    and not ignored(RULE, node, stage)):
                 apt = _apt_tool(node, cmds, script or "")
                 if apt:
                     found, remaining, apt_edit = (apt[0], apt[0]["version"]), apt[1], apt[2]
@@ -119,7 +125,8 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 body.append(node)
                 continue
             tool, version = found
-            copy = _copy(tool, version, () if remaining else node.leading, context.options.pin_digest, result, node.line)
+            leading = () if remaining else node.leading
+            copy = _copy(tool, version, leading, context.options.pin_digest, result, node.line)
             if remaining is not None:
                 body.append(remaining)
             body.append(copy)
@@ -130,9 +137,10 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                        "no package index and no network in the RUN",
                 effect=f"one small layer with {', '.join(tool['paths'])} in {tool['dest']}; "
                        "the tag pins the version (pin a digest for full reproducibility)",
-                risk=tool.get("risk", "low"), before=str(node.command), after=" ".join(copy.paths),
+                risk=tool.get("risk", "low"), before=str(getattr(node, "command", "")), after=" ".join(copy.paths),
                 config=tuple(f"Python.{name}" for name in tool["pip"]),
-                commands=(apt_edit,) if apt_edit else tuple(CommandEdit(c.assignments + c.argv, None) for c in cmds or ()),
+                commands=(apt_edit,) if apt_edit else tuple(
+                    CommandEdit(c.assignments + c.argv, None) for c in cmds or ()),
             ))
         stages.append(replace(stage, body=tuple(body)))
     result.dockerfile = replace(df, stages=tuple(stages))

@@ -14,6 +14,7 @@ Owners come from the package database's files, read directly (no container): Deb
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import posixpath
 import re
@@ -183,6 +184,24 @@ def _library_path(env: dict[str, str] | list[str] | None) -> str:
     return (env or {}).get("LD_LIBRARY_PATH", "")
 
 
+_INFOS: dict[tuple[int, str], ElfInfo | None] = {}  # by (size, sha256): images share most files
+
+
+def elf_info(path: Path) -> ElfInfo | None:
+    """``read_elf`` remembered by content: parsing is the slow part (about 10 ms a file with
+    pyelftools), hashing is not, and an original and its rewrite share most binaries."""
+    try:
+        with open(path, "rb") as fh:
+            key = (os.fstat(fh.fileno()).st_size, hashlib.file_digest(fh, "sha256").hexdigest())
+    except OSError:
+        return None
+    if key not in _INFOS:
+        if len(_INFOS) > 200_000:
+            _INFOS.clear()
+        _INFOS[key] = read_elf(path)
+    return _INFOS[key]
+
+
 def missing_sonames(rootfs: Path, *, paths: list[str] | None = None,
                     env: dict[str, str] | list[str] | None = None) -> dict[str, list[str]]:
     """{ELF image path: [sonames ld.so would not find]} over every ELF file in ``rootfs``
@@ -190,7 +209,7 @@ def missing_sonames(rootfs: Path, *, paths: list[str] | None = None,
     resolver = Resolver(rootfs, library_path=_library_path(env))
     out: dict[str, list[str]] = {}
     for image_path in elf_files(rootfs, paths):
-        info = read_elf(rootfs / image_path.lstrip("/"))
+        info = elf_info(rootfs / image_path.lstrip("/"))
         if info is None or not info.needed:
             continue
         missing = resolver.missing(image_path, info)

@@ -1,0 +1,84 @@
+"""The prove-before-emit ladder: rungs narrow the options, the first candidate that verifies
+is returned, a failed one never is. Real builds use tests/data/verify/missing-user, whose
+rung texts are forced here so the ladder's own logic is what is tested."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from dockerslim import prove
+from dockerslim.builders import Buildah
+from dockerslim.options import Options
+from dockerslim.rewrite import RewriteResult, rewrite
+
+from . import standins
+
+CASE = Path(__file__).parent / "data" / "verify" / "missing-user"
+
+
+def test_ladder_narrows_the_users_options() -> None:
+    rungs = prove.ladder(Options(skip=frozenset({"merge-runs"})))
+    assert [r.name for r in rungs] == ["full split", "split without assembly", "base swap only", "hygiene only"]
+    assert rungs[0].options.assembly and not rungs[1].options.assembly
+    assert rungs[2].options.skip == {"merge-runs", "split-stages"}
+    assert rungs[3].options.skip == {"merge-runs", "split-stages", "runtime-base"}
+    assert all("merge-runs" in r.options.skip for r in rungs)
+
+
+def _forced(monkeypatch: pytest.MonkeyPatch, texts: dict[str, str]) -> list[str]:
+    """Make each rung's rewrite return the given text; returns the rungs asked for, in order."""
+    asked: list[str] = []
+
+    def fake(text: str, **kw) -> RewriteResult:  # type: ignore[no-untyped-def]
+        opts: Options = kw["options"]
+        name = ("hygiene only" if "runtime-base" in opts.skip else "base swap only" if "split-stages" in opts.skip
+                else "full split" if opts.assembly else "split without assembly")
+        asked.append(name)
+        real = rewrite(text, path=kw.get("path"), context_dir=kw.get("context_dir"), options=opts)
+        return replace(real, text=texts.get(name, text))
+
+    monkeypatch.setattr(prove, "rewrite", fake)
+    return asked
+
+
+@pytest.fixture(scope="module")
+def buildah() -> Buildah:
+    why = standins.available()
+    if why:
+        pytest.skip(why)
+    return Buildah(pull="never", env=standins.ensure())
+
+
+@pytest.mark.build
+def test_ladder_falls_back_past_a_broken_candidate(buildah: Buildah, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = (CASE / "Dockerfile").read_text()
+    broken = (CASE / "candidate.Dockerfile").read_text()  # the split lost the user account
+    good = (CASE / "fixed.Dockerfile").read_text()
+    asked = _forced(monkeypatch, {"full split": broken, "split without assembly": broken, "hygiene only": good})
+    proven = prove.rewrite_verified(original, path=str(CASE / "Dockerfile"), context_dir=CASE, builder=buildah,
+                                    smoke="id -un")
+    assert asked == ["full split", "split without assembly", "base swap only", "hygiene only"]
+    assert proven.rung == "hygiene only" and proven.text == good and proven.changed
+    first, second, third, fourth = proven.attempts
+    assert not first.ok and any(r.startswith("USER exists: ") for r in first.reasons)
+    assert second.skipped == "same file as rung 'full split'" and not second.ok
+    assert third.skipped == "the rewrite leaves the file unchanged"
+    assert fourth.ok and fourth.report is not None and fourth.report.ok
+    assert proven.failures() == [f"full split: {'; '.join(first.reasons)}"]
+
+
+@pytest.mark.build
+def test_ladder_returns_the_original_when_every_rung_fails(buildah: Buildah, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = (CASE / "Dockerfile").read_text()
+    broken = (CASE / "candidate.Dockerfile").read_text()
+    worse = broken.replace("USER app", "USER app:nogroup-here")
+    _forced(monkeypatch, {"full split": broken, "split without assembly": broken, "base swap only": worse,
+                          "hygiene only": worse})
+    proven = prove.rewrite_verified(original, path=str(CASE / "Dockerfile"), context_dir=CASE, builder=buildah,
+                                    smoke="id -un")
+    assert proven.text == original and proven.rung is None and not proven.changed and proven.result is None
+    assert [a.ok for a in proven.attempts] == [False, False, False, False]
+    assert len(proven.failures()) == 2  # two builds: the repeats were not built again

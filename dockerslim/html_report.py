@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,39 @@ def pair_layers(history: Iterable[Mapping[str, Any]], sizes: Sequence[int]) -> l
     if len(made) != len(sizes):
         return [{"created_by": "", "size": int(s)} for s in sizes]
     return [{"created_by": str(h.get("created_by", "")), "size": int(s)} for h, s in zip(made, sizes)]
+
+
+def layer_sizes_from_inspect(inspect: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-layer sizes from ``buildah inspect --type image`` output: the manifest's layer
+    sizes (uncompressed tars for a local image, as ``verify`` measures the whole image) paired
+    with the OCI history."""
+    manifest = json.loads(inspect.get("Manifest") or "{}")
+    sizes = [int(layer.get("size", 0)) for layer in manifest.get("layers", [])]
+    history = ((inspect.get("OCIv1") or {}).get("history")) or []
+    return pair_layers(history, sizes)
+
+
+def with_layer_sizes(result: Mapping[str, Any], measure: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
+    """A copy of a verify result whose sides carry ``layer_sizes`` measured by
+    ``measure(image)`` (for images kept with ``verify --keep``)."""
+    out = json.loads(json.dumps(result))
+    for name in ("original", "rewrite"):
+        side = out.get(name)
+        if isinstance(side, dict) and side.get("image") and not side.get("layer_sizes"):
+            side["layer_sizes"] = measure(side["image"])
+    return out
+
+
+def buildah_layer_sizes(image: str, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """``layer_sizes_from_inspect`` for a local buildah image; a missing image raises."""
+    import subprocess
+
+    proc = subprocess.run(["buildah", "inspect", "--type", "image", image], capture_output=True,
+                          env=dict(env) if env is not None else None)
+    if proc.returncode != 0:
+        raise ReportInputError(f"{image}: cannot inspect the image (kept with verify --keep?): "
+                               f"{proc.stderr.decode(errors='replace').strip()[-300:]}")
+    return layer_sizes_from_inspect(json.loads(proc.stdout))
 
 
 def _instruction(created_by: str) -> str:

@@ -79,6 +79,40 @@ def test_pair_layers_maps_history_onto_layers() -> None:
     assert html_report.pair_layers(HISTORY, [1, 2]) == [{"created_by": "", "size": 1}, {"created_by": "", "size": 2}]
 
 
+def test_layer_sizes_from_buildah_inspect_output() -> None:
+    inspect = {"Manifest": json.dumps({"layers": [{"size": 10}, {"size": 20}, {"size": 30}]}),
+               "OCIv1": {"history": [{"created_by": "ADD rootfs"}, {"created_by": "ENV A=1", "empty_layer": True},
+                                     {"created_by": "/bin/sh -c make"}, {"created_by": "/bin/sh -c #(nop) COPY x in /"}]}}
+    assert html_report.layer_sizes_from_inspect(inspect) == [
+        {"created_by": "ADD rootfs", "size": 10}, {"created_by": "/bin/sh -c make", "size": 20},
+        {"created_by": "/bin/sh -c #(nop) COPY x in /", "size": 30}]
+    data = sample()
+    for side in ("original", "rewrite"):
+        del data[side]["layer_sizes"]
+    asked: list[str] = []
+    enriched = html_report.with_layer_sizes(data, lambda image: asked.append(image) or [{"created_by": "", "size": 1}])
+    assert asked == [data["original"]["image"], data["rewrite"]["image"]]
+    assert enriched["rewrite"]["layer_sizes"] == [{"created_by": "", "size": 1}] and "layer_sizes" not in data["rewrite"]
+
+
+@pytest.mark.build
+def test_buildah_layer_sizes_add_up_to_the_image_size() -> None:
+    from dockerslim.builders import Buildah
+
+    from . import standins
+
+    why = standins.available()
+    if why:
+        pytest.skip(why)
+    env = standins.ensure()
+    image = "docker.io/library/python:3.12-slim"
+    layers = html_report.buildah_layer_sizes(image, env)
+    assert len(layers) >= 2 and all(e["created_by"] for e in layers)
+    assert sum(e["size"] for e in layers) == Buildah(pull="never", env=env).inspect(image).size
+    with pytest.raises(html_report.ReportInputError, match="cannot inspect"):
+        html_report.buildah_layer_sizes("localhost/no-such-image:0", env)
+
+
 def test_page_is_self_contained_and_escapes_input() -> None:
     data = sample(path='evil/<script>alert(1)</script>/Dockerfile')
     page = html_report.render(data)

@@ -131,3 +131,28 @@ def test_emit_writes_a_path_with_a_blank_in_json_form() -> None:
     text = "FROM scratch\n" + render_instruction(node)
     (cmd,) = [c for c in buildkit.parse_string(text) if c.cmd == "COPY"]
     assert list(cmd.value) == ["/srv/my app", "/srv/my app"] and cmd.json
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string holding exactly ``value`` (every non-printable-ASCII character escaped)."""
+    return '"' + "".join(ch if " " <= ch <= "~" and ch not in '"\\' else f"\\U{ord(ch):08x}" for ch in value) + '"'
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(paths=st.lists(st.one_of(HOSTILE, NASTY).map(lambda s: "/opt/" + s), min_size=1, max_size=3, unique=True))
+def test_tools_catalogue_paths_are_written_exactly(tmp_path_factory: pytest.TempPathFactory, paths: list[str]) -> None:
+    """A user's tools.toml (``--data``) reaches COPY --from through the same door."""
+    data = tmp_path_factory.mktemp("data")
+    listed = ", ".join(_toml_string(p) for p in paths)
+    (data / "tools.toml").write_text(
+        f'[[tool]]\nname = "t"\npip = ["sometool"]\nimage = "ghcr.io/x/t:{{version}}"\nversion = "1"\n'
+        f'paths = [{listed}]\ndest = "/usr/local/bin/"\nscripts = []\n')
+    text = "FROM python:3.12\nRUN pip install sometool\n"
+    options = Options(only=frozenset({"tools-from-images"}), data=(str(data),))
+    if any(FORBIDDEN.search(p) for p in paths):
+        with pytest.raises(UnsafeValue, match=r"tools\.toml"):
+            rewrite(text, options=options)
+        return
+    out = rewrite(text, options=options).text
+    (cmd,) = [c for c in buildkit.parse_string(out) if c.cmd.upper() == "COPY"]
+    assert [unquote_word(v) for v in cmd.value] == [*paths, "/usr/local/bin/"]

@@ -127,6 +127,12 @@ def _words(text: str) -> list[str]:
     return [w for w in BLANKS_RE.split(text) if w]
 
 
+def _first_word(text: str) -> tuple[str, str]:
+    """The first word and the rest, split at the first ASCII blank (a tab counts, as in BuildKit)."""
+    parts = BLANKS_RE.split(text, maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
 def _seconds(value: str) -> float:
     """A Go duration (``1h2m3.5s``) in seconds; DURATION_RE has checked the syntax."""
     sign = -1.0 if value.startswith("-") else 1.0
@@ -278,7 +284,7 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
             raise _ArgError('SHELL requires the arguments to be in JSON form, e.g. SHELL ["/bin/bash", "-c"]')
         return ir.Shell(flags=f, command=as_json)
     if keyword == "HEALTHCHECK":
-        head, _, tail = _need(keyword, rest).partition(" ")
+        head, tail = _first_word(_need(keyword, rest))
         if head.upper() == "NONE":
             if tail.strip() or flags:
                 raise _ArgError("HEALTHCHECK NONE takes no other arguments")
@@ -288,7 +294,7 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
         _check_healthcheck(flags)
         return ir.Healthcheck(flags=f, command=_command(tail.strip(" \t")))
     if keyword == "ONBUILD":
-        inner_kw, _, inner_rest = _need(keyword, rest).partition(" ")
+        inner_kw, inner_rest = _first_word(_need(keyword, rest))
         inner_kw = inner_kw.upper()
         if inner_kw in NOT_IN_ONBUILD:
             raise _ArgError(f"{inner_kw} isn't allowed as an ONBUILD trigger")

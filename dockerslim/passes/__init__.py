@@ -20,7 +20,7 @@ from ..context import PassContext
 from ..guard import Policy
 from ..ir import Dockerfile
 
-__all__ = ["PIPELINE", "Pass", "PassResult", "by_name"]
+__all__ = ["PIPELINE", "Pass", "PassResult"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Pass:
         return cls(module.ID, module.NAME, module.SUMMARY, module.run, commands)
 
 
-from . import (  # noqa: E402  (the modules import PassResult from ..changes, never from here)
+from . import (  # noqa: E402  (after PassResult: split_stages and runtime_base still import it from here)
     context_hygiene,
     merge_runs,
     models_out,
@@ -68,9 +68,4 @@ PIPELINE: tuple[Pass, ...] = (
     # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup.
     Pass.of(merge_runs, Policy.SAME),
 )
-
-
-def by_name(name_or_id: str) -> Pass | None:
-    """The pass with this name or id."""
-    return next((p for p in PIPELINE if name_or_id in (p.id, p.name)), None)
 

@@ -187,7 +187,7 @@ def _pairs(keyword: str, rest: str) -> tuple[tuple[tuple[str, str], ...], bool]:
     if not words:
         raise _ArgError(f"{keyword} requires at least one argument")
     if "=" not in words[0]:
-        key, _, value = rest.partition(" ") if " " in rest else rest.partition("\t")
+        key, value = _first_word(rest)
         value = value.strip(" \t")
         if not value:
             raise _ArgError(f"{keyword} {key} needs a value (use {key}=value)")

@@ -62,6 +62,7 @@ ACCEPTED = {
     "FROM scratch\nLABEL a=b\u00a0c=d\n": ("pairs", (("a", "b\u00a0c=d"),)),
     "FROM scratch\nCOPY a\u00a0b c /x/\n": ("paths", ("a\u00a0b", "c", "/x/")),
     "FROM scratch\nHEALTHCHECK CMD\tcurl -f localhost\n": ("command", "curl -f localhost"),
+    "FROM scratch\nENV A\tb c\n": ("pairs", (("A", "b c"),)),
     "FROM scratch\nONBUILD\tRUN\techo hi\n": ("inner", None),
 }
 

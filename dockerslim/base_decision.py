@@ -236,7 +236,7 @@ def missing_sources(stage: ir.Stage, context_dir: Path) -> list[tuple[int | None
     return out
 
 
-def compiler_guard(stage: ir.Stage, context: PassContext) -> Guard:
+def compiler_guard(stage: ir.Stage, context: PassContext, df: ir.Dockerfile | None = None) -> Guard:
     """Whether the image compiles at run time (Python JIT in the context's sources, or a start
     script/command running a compiler or an installer), or why that cannot be checked."""
     if context.context_dir is None:
@@ -247,7 +247,7 @@ def compiler_guard(stage: ir.Stage, context: PassContext) -> Guard:
         line, src = missing[0]
         return Guard(blind=f"{src} (COPY at line {line}) is not in the build context {context.context_dir}, "
                            "so it cannot be checked for code that compiles at run time or uses CUDA")
-    findings = list(scan_context(context.context_dir)) + scan_start(stage, context.context_dir)
+    findings = list(scan_context(context.context_dir)) + scan_start(stage, context.context_dir, df)
     return Guard(findings=tuple(findings))
 
 
@@ -320,7 +320,7 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
     if (info is None or (info.runtime is None and info.static_runtime is None)) and not forced:
         why = "it is pinned by digest" if ref and ref.digest else "the catalog knows no runtime variant of it"
         return keep(Reason(f"base {image} kept: {why}", stage.from_.line))
-    guard = compiler_guard(stage, context)
+    guard = compiler_guard(stage, context, df)
     if guard.blind:
         return keep(Reason(f"runtime base not used: {guard.blind}", stage.from_.line, "warning"), guard=guard)
     if guard.findings:
@@ -328,7 +328,7 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
                              "the runtime stage keeps the devel base and its compiler", stage.from_.line, "warning")
                       for f in guard.findings), guard=guard)
     install: list[str] = []
-    files = ContextFiles(stage, context.context_dir) if context.context_dir is not None else None
+    files = ContextFiles(stage, context.context_dir, df) if context.context_dir is not None else None
     found = blockers(body, info, None if forced else install, files)
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 from . import ir
 from .catalog import load
 from .jit import JitFinding
+from .words import StageValues
 
 START = (ir.Entrypoint, ir.Cmd, ir.Healthcheck)
 MAX_DEPTH = 4
@@ -89,16 +91,21 @@ def _scripts_run(words: list[str]) -> list[str]:
 class ContextFiles:
     """Maps image paths back to the build-context files COPY/ADD brought in."""
 
-    def __init__(self, stage: ir.Stage, context: Path) -> None:
+    def __init__(self, stage: ir.Stage, context: Path, df: ir.Dockerfile | None = None) -> None:
         self.context = context
-        self.copies: list[tuple[str, ir.Copy]] = []  # (cwd, copy)
-        cwd = "/"
+        self.copies: list[tuple[str, ir.Copy]] = []  # (cwd, copy) with ARG/ENV values substituted
+        values = StageValues(df or ir.Dockerfile(preamble=(), stages=(stage,)))
+        cwd: str | None = "/"
         for node in stage.body:
-            if isinstance(node, ir.Workdir) and "$" not in node.path:
-                cwd = posixpath.normpath(posixpath.join(cwd, node.path))
-            elif isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs:
-                self.copies.append((cwd, node))
-        self.cwd = cwd
+            values.visit(node)
+            if isinstance(node, ir.Workdir):
+                path = values.resolve(node.path)
+                cwd = posixpath.normpath(posixpath.join(cwd, path)) if cwd is not None and path is not None else None
+            elif isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs and cwd is not None:
+                paths = [values.resolve(p) for p in node.paths]
+                if all(p is not None for p in paths):
+                    self.copies.append((cwd, replace(node, paths=tuple(paths))))  # type: ignore[arg-type]
+        self.cwd = cwd or "/"
 
     def find(self, image_path: str, cwd: str | None = None) -> Path | None:
         target = posixpath.normpath(posixpath.join(cwd or self.cwd, image_path))
@@ -143,11 +150,11 @@ def _command_texts(node: ir.Instruction) -> list[str]:
     return [command]
 
 
-def scan_start(stage: ir.Stage, context: Path | None) -> list[JitFinding]:
+def scan_start(stage: ir.Stage, context: Path | None, df: ir.Dockerfile | None = None) -> list[JitFinding]:
     """Compilers and source installers that the stage's ENTRYPOINT/CMD/HEALTHCHECK run, in
     their shell-form text or in the context scripts they call."""
     cfg = _cfg()
-    files = ContextFiles(stage, context) if context is not None else None
+    files = ContextFiles(stage, context, df) if context is not None else None
     findings: list[JitFinding] = []
     seen: set[Path] = set()
 

@@ -249,3 +249,9 @@ def test_swap_only_when_the_requirements_install_from_an_index(tmp_path: Path, r
     found = ("split" if "AS builder" in out else "swap only" if out.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime\n")
              else "kept" if out.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\n") else out)
     assert found == outcome
+
+
+def test_start_script_found_through_a_workdir_from_env(tmp_path: Path) -> None:
+    (tmp_path / "run.sh").write_text("#!/bin/sh\nmake -C native && exec \"$@\"\n")
+    df = parse("FROM python:3.12\nENV APP_HOME=/srv/app\nWORKDIR $APP_HOME\nCOPY run.sh .\nENTRYPOINT [\"./run.sh\"]\n")
+    assert [f.name for f in scan_start(df.stages[0], tmp_path, df)] == ["make"]

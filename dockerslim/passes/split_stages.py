@@ -332,7 +332,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     # Runtime versions of the package installs; they decide whether splitting pays off.
     # Code that compiles at run time (the JIT guard), or sources the guard cannot read, keep
     # every package the image had.
-    guard = compiler_guard(stage, context)
+    guard = compiler_guard(stage, context, df)
     if guard.findings:
         first = guard.findings[0]
         result.notes.append(_note(f"system packages kept whole in the runtime: {first} (JIT guard)", first.line, "warning"))

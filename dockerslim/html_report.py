@@ -133,7 +133,7 @@ def image_view(result: Mapping[str, Any]) -> dict[str, Any]:
         if entries:
             layers.append({"name": name, "rows": [
                 {"instruction": _instruction(e.get("created_by", "")) or f"layer {i + 1}", "size": int(e["size"]),
-                 "text": megabytes(int(e["size"])), "width": round(int(e["size"]) / top * 240, 1)}
+                 "text": megabytes(int(e["size"])), "width": round(int(e["size"]) / top * 190, 1)}
                 for i, e in enumerate(entries)]})
     comparison = result.get("comparison") or {}
     dropped = sorted(((group, int(v[0]), int(v[1])) for group, v in (comparison.get("dropped") or {}).items()),

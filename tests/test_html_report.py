@@ -222,7 +222,8 @@ def test_browser_detects_console_errors_and_external_loads(tmp_path: Path) -> No
 @needs_browser
 @slow
 def test_report_renders_in_chromium_with_the_numbers_of_the_json(tmp_path: Path) -> None:
-    data = [sample("services/api/Dockerfile"), sample("services/worker/Dockerfile", ok=False)]
+    example = json.loads((ROOT / "docs" / "verify-example.json").read_text())  # a real verify, real layers
+    data = [sample("services/api/Dockerfile"), sample("services/worker/Dockerfile", ok=False), example]
     source = json.loads(json.dumps(data))
     page = tmp_path / "report.html"
     html_report.write(data, page)
@@ -230,7 +231,7 @@ def test_report_renders_in_chromium_with_the_numbers_of_the_json(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert console_errors(proc.stderr) == []
     dom = _fields(proc.stdout)
-    assert dom.sections == ["services/api/Dockerfile", "services/worker/Dockerfile"]
+    assert dom.sections == ["services/api/Dockerfile", "services/worker/Dockerfile", example["path"]]
     shown: dict[str, list[tuple[str | None, str]]] = {}
     for key, value, text in dom.found:
         shown.setdefault(key, []).append((value, text))
@@ -255,7 +256,7 @@ def test_report_renders_in_chromium_with_the_numbers_of_the_json(tmp_path: Path)
                                                  f"({mb(sum(b for _, (_, b) in dropped))} in total)")]
     expected_checks = [(c["name"], "true" if c["ok"] else "false") for r in source for c in r["checks"]]
     assert dom.checks == expected_checks
-    assert shown["|totals.verified"] == [("1", "1 of 2")]
+    assert shown["|totals.verified"] == [("2", "2 of 3")]
     total_before = sum(r["original"]["size"] for r in source)
     assert shown["|totals.before"] == [(str(total_before), mb(total_before))]
 
@@ -263,8 +264,9 @@ def test_report_renders_in_chromium_with_the_numbers_of_the_json(tmp_path: Path)
 @needs_browser
 @slow
 def test_screenshot_is_a_picture_of_the_page(tmp_path: Path) -> None:
+    """docs/report.png is this screenshot of docs/verify-example.json (DOCKERSLIM_UPDATE_SCREENSHOT=1)."""
     page = tmp_path / "report.html"
-    html_report.write(sample(), page)
+    html_report.write(html_report.load_json(ROOT / "docs" / "verify-example.json"), page)
     shot = tmp_path / "report.png"
     proc = chromium(tmp_path, page, f"--screenshot={shot}", "--window-size=1100,1500", "--hide-scrollbars")
     assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]

@@ -32,6 +32,7 @@ from tests.conftest import dockerfiles  # noqa: E402
 
 TAGS = {"python": ["3.10", "3.11", "3.12", "3.12-bookworm"], "node": ["18", "20", "22"], "golang": ["1.21", "1.22"]}
 EXTRA_APT = ["curl", "git", "ca-certificates", "libpq-dev", "build-essential", "pkg-config", "libffi-dev"]
+INSTRUCTION = re.compile(r"(RUN|COPY|ADD|ENV|WORKDIR|CMD|ENTRYPOINT|EXPOSE|USER|LABEL) ")
 EXTRA_PIP = ["requests", "numpy", "flask", "gunicorn", "pydantic", "boto3", "psycopg2"]
 
 
@@ -48,15 +49,18 @@ def vary(text: str, rng: random.Random, index: int) -> str:
     if rng.random() < 0.4:
         out = out.replace("pip install ", "pip install " + " ".join(rng.sample(EXTRA_PIP, rng.randint(1, 2))) + " ", 1)
     lines = out.splitlines()
-    body = [i for i, line in enumerate(lines) if line and not line.startswith(("FROM", "#", " ", "\t"))]
+    first_from = next((i for i, line in enumerate(lines) if line.upper().startswith("FROM")), None)
+    if first_from is None:
+        return out
+    body = [i for i, line in enumerate(lines)  # instruction starts, not continuation lines
+            if i > first_from and INSTRUCTION.match(line) and not lines[i - 1].rstrip().endswith("\\")]
     if body and rng.random() < 0.6:
         at = rng.choice(body)
         lines.insert(at, f"RUN echo build {index} > /etc/build-{index}.txt")
     if rng.random() < 0.5:
-        lines.insert(min(1, len(lines)), f"# service {index}: generated for the fleet benchmark")
-    first_from = next((i for i, line in enumerate(lines) if line.upper().startswith("FROM")), None)
-    if first_from is not None and rng.random() < 0.5:
         lines.insert(first_from + 1, f"ENV SERVICE_ID={index} LOG_LEVEL={rng.choice(['info', 'debug'])}")
+    if rng.random() < 0.5:
+        lines.insert(first_from, f"# service {index}: generated for the fleet benchmark")
     return "\n".join(lines) + "\n"
 
 

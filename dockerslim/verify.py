@@ -172,10 +172,10 @@ def _base_of(text: str) -> str | None:
     return image
 
 
-PYTHON_DISTS = (  # prints the distributions the image's own python sees, or nothing without one
-    'for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c '
-    '"import importlib.metadata as m, json; print(json.dumps(sorted({(d.metadata[\'Name\'] or \'\') '
-    'for d in m.distributions()})))"; done; exit 0')
+DISTS_SCRIPT = ("import importlib.metadata as m, json; "
+                "print(json.dumps(sorted({(d.metadata['Name'] or '') for d in m.distributions()})))")
+PYTHON_DISTS = (  # through the shell: the image's own python, whichever name it has on PATH
+    'for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0"; done; exit 0')
 
 
 def _norm_dist(name: str) -> str:
@@ -184,15 +184,20 @@ def _norm_dist(name: str) -> str:
 
 def _visible_dists(builder: Builder, image: str) -> set[str] | None:
     """Distributions ``import`` finds with the image's ``python`` on its PATH (a venv that
-    does not chain to the base's own venv sees fewer), or None without a python or a shell."""
-    outcome = builder.run(image, ["/bin/sh", "-c", PYTHON_DISTS], timeout=120)
-    lines = [line for line in outcome.output.splitlines() if line.startswith("[")]
-    if outcome.exit_code != 0 or not lines:
-        return None
-    try:
-        return {_norm_dist(n) for n in json.loads(lines[-1]) if n}
-    except ValueError:
-        return None
+    does not chain to the base's own venv sees fewer); None when no python answers (no
+    python, or neither a shell nor a ``python`` to run directly)."""
+    for argv in (["/bin/sh", "-c", PYTHON_DISTS, DISTS_SCRIPT], ["python", "-c", DISTS_SCRIPT],
+                 ["python3", "-c", DISTS_SCRIPT]):
+        outcome = builder.run(image, argv, timeout=120)
+        lines = [line for line in outcome.output.splitlines() if line.startswith("[")]
+        if outcome.exit_code == 0 and lines:
+            try:
+                return {_norm_dist(n) for n in json.loads(lines[-1]) if n}
+            except ValueError:
+                return None
+        if outcome.exit_code == 0:
+            return None  # a shell that found no python
+    return None
 
 
 @dataclass
@@ -323,8 +328,11 @@ class Session:
             report.checks.append(Check("runtime libraries resolve", not libs,
                                        "; ".join(libs[:10]) + (" …" if len(libs) > 10 else "")))
 
-        if orig.dists is not None:
-            seen = _visible_dists(self.builder, image) or set()
+        seen = _visible_dists(self.builder, image) if orig.dists else None
+        if orig.dists and seen is None:
+            report.notes.append("the original's python lists its packages, the candidate's cannot be asked "
+                                "(no python or no shell): only the files of the packages were compared")
+        elif orig.dists and seen is not None:
             build_tools = {_norm_dist(n) for n in load("fs_groups")["python"]["build_tools"]}
             lost = sorted(orig.dists - seen - build_tools - {_norm_dist(r) for r in replaced})
             report.checks.append(Check("python sees the same packages", not lost,

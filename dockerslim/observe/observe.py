@@ -21,7 +21,7 @@ from ..image import ImageRef
 from ..parse import parse
 from ..words import expand, global_args
 from . import cache
-from .layers import LayerState, read_export, read_layer
+from .layers import ExportedImage, LayerState, read_export, read_layer
 from .record import Observation, Step
 
 
@@ -169,7 +169,7 @@ def observe(
     return record
 
 
-def _record(image, body: list[ir.Instruction]) -> Observation:  # type: ignore[no-untyped-def]
+def _record(image: ExportedImage, body: list[ir.Instruction]) -> Observation:
     """Steps from an exported image and the instructions of its stage chain."""
     history = image.history
     layer_of: dict[int, int] = {}

@@ -64,6 +64,7 @@ class BaseDecision:
     guard: Guard = field(default_factory=Guard)
     kept: tuple[Reason, ...] = ()  # why the base is kept (when runtime is None)
     install: tuple[str, ...] = ()  # packages the final stage must install on the runtime base (curl…)
+    wheels_assumed: tuple[int | None, ...] = ()  # lines of pip installs that run on the runtime base
     facts: tuple[Reason, ...] = ()  # other things worth saying (CUDA-free base chosen…)
 
     @property
@@ -169,7 +170,8 @@ def run_tool_packages(tool: str, info: BaseInfo | None) -> tuple[str, ...]:
 
 
 def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: BaseInfo | None,
-             install: list[str] | None = None, files: ContextFiles | None = None) -> list[Reason]:
+             install: list[str] | None = None, files: ContextFiles | None = None,
+             wheels: list[int | None] | None = None) -> list[Reason]:
     """Why a final stage running ``body`` needs its full base: one reason per obstacle. Tools
     the runtime image can get from its package manager go to ``install`` instead, when given."""
     found: list[Reason] = []
@@ -189,7 +191,19 @@ def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: Base
             step = classify_run(node, cwd, user)
             if step.kind not in SAFE_RUN_KINDS:
                 if pip_ok and _pip_from_index_only(node, cwd, user, files):
+                    if wheels is not None:
+                        wheels.append(node.line)
                     continue
+                if step.kind == Kind.DOWNLOAD:
+                    # a download (model weights, a data file) runs the same on the runtime image,
+                    # given the tool: one the stage installs, or curl/wget installed for it
+                    programs = {c.program for c in step.commands}
+                    missing = {p for p in programs & FULL_IMAGE_TOOLS
+                               if not installed & set(TOOL_PACKAGES.get(p, (p,)))}
+                    if install is not None and all(run_tool_packages(p, info) for p in missing):
+                        for prog in sorted(missing):
+                            install.extend(p for p in run_tool_packages(prog, info) if p not in install)
+                        continue
                 found.append(Reason(f"this RUN is {step.kind.value} work, which may need the full image", node.line, "skipped"))
                 continue
             programs = {c.program for c in step.commands}
@@ -329,7 +343,8 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
                       for f in guard.findings), guard=guard)
     install: list[str] = []
     files = ContextFiles(stage, context.context_dir, df) if context.context_dir is not None else None
-    found = blockers(body, info, None if forced else install, files)
+    wheels: list[int | None] = []
+    found = blockers(body, info, None if forced else install, files, wheels)
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
     facts: list[Reason] = []
@@ -341,4 +356,4 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
         return keep(Reason(f"runtime base not used: the final stage runs {', '.join(install)}, which "
                            f"{runtime} does not have", stage.from_.line, "skipped"), guard=guard)
     return BaseDecision(image=image, ref=ref, info=info, runtime=runtime, forced=bool(forced), guard=guard,
-                        facts=tuple(facts), install=tuple(install))
+                        facts=tuple(facts), install=tuple(install), wheels_assumed=tuple(wheels))

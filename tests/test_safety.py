@@ -255,3 +255,19 @@ def test_start_script_found_through_a_workdir_from_env(tmp_path: Path) -> None:
     (tmp_path / "run.sh").write_text("#!/bin/sh\nmake -C native && exec \"$@\"\n")
     df = parse("FROM python:3.12\nENV APP_HOME=/srv/app\nWORKDIR $APP_HOME\nCOPY run.sh .\nENTRYPOINT [\"./run.sh\"]\n")
     assert [f.name for f in scan_start(df.stages[0], tmp_path, df)] == ["make"]
+
+
+def test_model_download_runs_on_the_runtime_image_with_its_tool(tmp_path: Path) -> None:
+    """A wget of weights is no reason to keep a devel base: the stage installs wget itself;
+    without that install, wget is installed on the runtime image for it."""
+    (tmp_path / "serve.py").write_text("print('ok')\n")
+    body = ("RUN mkdir -p /w && wget -q -O /w/model.bin https://example.com/model.bin\n"
+            "COPY serve.py .\nCMD [\"python\", \"serve.py\"]\n")
+    own = rewrite("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\nRUN apt-get update && apt-get install -y wget\n"
+                  + body, context_dir=tmp_path).text
+    assert own.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime\n") and own.count("apt-get install") == 1
+    added = rewrite("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\n" + body, context_dir=tmp_path).text
+    assert added.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime\n# dockerslim: wget: used at run time")
+    git = rewrite("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\nRUN git clone https://example.com/r.git /r\n"
+                  "CMD [\"python\"]\n", context_dir=tmp_path).text
+    assert git.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\n")  # git: no run-time package plan

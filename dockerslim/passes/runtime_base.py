@@ -65,7 +65,11 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         message=f"final stage runs on {new_ref} instead of {image}",
         reason=(info.note if info and info.note else "the final stage only runs the app; build tools are not needed")
                + ("" if not info else f"; same OS release ({info.family} {info.release})"
-                  + (f" and Python path {info.python}" if info.python else "")),
+                  + (f" and Python path {info.python}" if info.python else ""))
+               + ("" if not decision.wheels_assumed else
+                  f"; the pip installs at line(s) {', '.join(str(n) for n in decision.wheels_assumed)} name only index "
+                  f"packages and run with the same Python and pip on {new_ref}, which has no compiler: a package "
+                  "without a wheel for it would fail the build there (verify proves it)"),
         effect=f"smaller base image{sizes}",
         risk="high" if decision.forced else "medium",
     ))

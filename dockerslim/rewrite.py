@@ -12,6 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import rules
 from .catalog import EXTRA_DATA
@@ -26,6 +27,9 @@ from .parse import parse, warnings
 from .passes import PIPELINE, Pass
 from .source import BOM
 
+
+if TYPE_CHECKING:  # the observation side imports the builders; passes only read the record
+    from .observe.record import Observation
 
 @dataclass(frozen=True, kw_only=True)
 class RewriteResult:
@@ -150,17 +154,21 @@ def rewrite(
     path: str | None = None,
     context_dir: str | Path | None = None,
     options: Options | None = None,
+    observation: Observation | None = None,
 ) -> RewriteResult:
     """Rewrite Dockerfile ``text``; raises DockerfileSyntaxError for input that is not one.
 
     ``context_dir`` is the build context: with it the passes can look at the files COPY
-    brings in (Python sources for the JIT guard, model sizes, .dockerignore).
+    brings in (Python sources for the JIT guard, model sizes, .dockerignore). ``observation``
+    (``observe.observe``: what one real build of ``text`` wrote per step) reaches the passes as
+    ``PassContext.observation``.
     """
     original_df = parse(text, path)
     context = PassContext(
         path=path,
         context_dir=Path(context_dir) if context_dir is not None else None,
         options=options or Options(),
+        observation=observation,
     )
     token = EXTRA_DATA.set(context.options.data)
     try:

@@ -113,3 +113,30 @@ def test_cpp_tool_library_found_from_the_binary(buildah: CountingBuildah, xdg: P
             assert owning_packages(original, missing) == {"libsnappy.so.1": "libsnappy1v5"}
     finally:
         buildah.remove(tag)
+
+
+def test_hand_kept_runtime_map_agrees_with_discovery(buildah: CountingBuildah) -> None:
+    """Every -dev package the bookworm map lists and the python:3.12 stand-in has installed:
+    the libraries its .so links name (DT_SONAME) are owned by the runtime packages the map says."""
+    from dockerslim.catalog import load
+    from dockerslim.observe.sonames import resolve_in_root
+
+    mapping = load("packages")["apt"]["runtime_libs"]["bookworm"]
+    checked = 0
+    with buildah.rootfs("python:3.12") as root:
+        info = root / "var/lib/dpkg/info"
+        for dev, runtime in mapping.items():
+            listing = next(iter(info.glob(f"{dev}.list")), None) or next(iter(info.glob(f"{dev}:*.list")), None)
+            if listing is None:
+                continue
+            for path in listing.read_text().splitlines():
+                if not path.endswith(".so") or "/lib" not in path:
+                    continue
+                real = resolve_in_root(root, path)
+                elf = read_elf(real) if real else None
+                if elf is None or not elf.soname:
+                    continue
+                owner = owning_packages(root, [elf.soname]).get(elf.soname)
+                assert owner in runtime, f"{dev}: {elf.soname} is owned by {owner}, the map says {runtime}"
+                checked += 1
+    assert checked >= 1  # libpq-dev is in the stand-in

@@ -22,6 +22,7 @@ class ElfInfo:
     elfclass: int  # 32 or 64
     machine: str  # EM_X86_64, EM_AARCH64, …
     interpreter: str | None  # PT_INTERP: the loader an executable names (None for libraries)
+    soname: str | None = None  # DT_SONAME: the name a library is asked for by (libpq.so.5)
 
 
 def is_elf(path: Path) -> bool:
@@ -44,6 +45,7 @@ def read_elf(path: Path) -> ElfInfo | None:
             rpath: list[str] = []
             runpath: list[str] = []
             interp = None
+            soname = None
             for segment in elf.iter_segments():  # segments, not sections: a dozen headers, not dozens
                 if segment.header.p_type == "PT_INTERP":
                     interp = segment.get_interp_name()
@@ -55,7 +57,9 @@ def read_elf(path: Path) -> ElfInfo | None:
                             rpath.extend(p for p in tag.rpath.split(":") if p)
                         elif tag.entry.d_tag == "DT_RUNPATH":
                             runpath.extend(p for p in tag.runpath.split(":") if p)
-            return ElfInfo(tuple(needed), tuple(rpath), tuple(runpath), elf.elfclass, elf["e_machine"], interp)
+                        elif tag.entry.d_tag == "DT_SONAME":
+                            soname = tag.soname
+            return ElfInfo(tuple(needed), tuple(rpath), tuple(runpath), elf.elfclass, elf["e_machine"], interp, soname)
     except (ELFError, OSError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
         return None
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from .options import Options
 
-
 if TYPE_CHECKING:  # the observation side imports the builders; passes only read the record
     from .observe.record import Observation
+
 
 @dataclass(frozen=True, kw_only=True)
 class PassContext:

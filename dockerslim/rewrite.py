@@ -27,9 +27,9 @@ from .parse import parse, warnings
 from .passes import PIPELINE, Pass
 from .source import BOM
 
-
 if TYPE_CHECKING:  # the observation side imports the builders; passes only read the record
     from .observe.record import Observation
+
 
 @dataclass(frozen=True, kw_only=True)
 class RewriteResult:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .builders import Builder
+from .observe.record import Observation
 from .options import Options
 from .passes import runtime_base, split_stages
 from .rewrite import RewriteResult, rewrite
@@ -87,16 +88,18 @@ def rewrite_verified(
     build_contexts: dict[str, str] | None = None,
     compressed: bool = False,
     keep: bool = False,
+    observation: Observation | None = None,
 ) -> ProvenRewrite:
     """The most aggressive rewrite of ``text`` that verifies against the original, or the
-    original itself; every rung tried is listed with why it failed."""
+    original itself; every rung tried is listed with why it failed. ``observation`` (of the
+    original) is handed to every rung's rewrite."""
     context = Path(context_dir)
     proven = ProvenRewrite(original=text, text=text, rung=None, result=None)
     tried: dict[str, Attempt] = {}
     with Session(text, path=path or "Dockerfile", context=context, builder=builder, smoke=smoke,
                  build_args=build_args, build_contexts=build_contexts, compressed=compressed, keep=keep) as session:
         for rung in ladder(options):
-            result = rewrite(text, path=path, context_dir=context, options=rung.options)
+            result = rewrite(text, path=path, context_dir=context, options=rung.options, observation=observation)
             if not result.changed:
                 proven.attempts.append(Attempt(rung.name, False, skipped="the rewrite leaves the file unchanged"))
                 continue

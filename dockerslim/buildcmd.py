@@ -16,9 +16,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from .builders import Buildah, BuilderError, Buildx, ImageFacts
 from .errors import DockerslimError
@@ -106,7 +107,7 @@ def buildah_argv(builder: Buildah, request: BuildRequest, target: str | None, ii
     argv = ["buildah", "bud", "--isolation", builder.isolation, "--layers", f"--pull={builder.pull}",
             "-f", "-", "--iidfile", iidfile]
     argv += _common_flags(request, target)
-    return argv + [str(request.context)]
+    return [*argv, str(request.context)]
 
 
 def buildah_push_argv(tag: str) -> list[str]:
@@ -123,7 +124,7 @@ def buildx_argv(builder: Buildx, request: BuildRequest, target: str | None, iidf
         argv += ["--network", builder.network]
     argv += _common_flags(request, target)
     argv.append("--push" if request.push else "--load")
-    return argv + [str(request.context)]
+    return [*argv, str(request.context)]
 
 
 def _common_flags(request: BuildRequest, target: str | None) -> list[str]:
@@ -171,7 +172,8 @@ def build(
         else:
             argv, env = buildx_argv(builder, request, target, iidfile), builder.env
         say(f"building the rewrite of {request.dockerfile} "
-            f"({len(result.changes)} change(s); layers in the final stage {result.layers_before} -> {result.layers_after})")
+            f"({len(result.changes)} change(s); layers in the final stage "
+            f"{result.layers_before} -> {result.layers_after})")
         try:
             proc = subprocess.run(argv, input=result.text.encode("utf-8"), env=env, stdout=stdout, stderr=stderr)
         except FileNotFoundError:

@@ -9,8 +9,9 @@ unreadable, or a bug in a pass) is reported with its error; it never stops the o
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -101,10 +102,8 @@ def _chunks(items: Sequence[Job], jobs: int) -> list[tuple[int, Sequence[Job]]]:
 def _warm_up() -> None:
     """Load the catalogs once in the parent, so forked workers inherit them instead of each
     reading the TOML files again."""
-    try:
+    with contextlib.suppress(DockerslimError):
         rewrite("FROM python:3.12\nRUN pip install x\n")
-    except DockerslimError:
-        pass
 
 
 def rewrite_many(
@@ -143,7 +142,7 @@ def rewrite_many(
         else:
             _warm_up()
             with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-                pending: dict[Future, int] = {
+                pending: dict[Future[list[FileOutcome]], int] = {
                     pool.submit(_rewrite_chunk, chunk, context, keep): start
                     for start, chunk in _chunks(items, jobs)
                 }
@@ -167,27 +166,18 @@ def _options(path: str, options_for: Callable[[str], Options] | None) -> Options
         return FileOutcome(path=path, error=str(exc) if path in str(exc) else f"{path}: {exc}")
 
 
-class _progress:
-    """A rich progress bar when ``show``; else a no-op. Yields ``advance(n)``."""
+@contextlib.contextmanager
+def _progress(console: Console, show: bool, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar when ``show`` (cleared when done); else a no-op. Yields ``advance(n)``."""
+    if not show:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def __init__(self, console: Console, show: bool, total: int) -> None:
-        self.console, self.show, self.total = console, show, total
-        self.bar = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.show:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("rewriting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=self.console, transient=True)
-        self.bar.start()
-        task = self.bar.add_task("rewrite", total=self.total)
-        return lambda n: self.bar.advance(task, n)  # type: ignore[union-attr]
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+    with Progress(TextColumn("rewriting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("rewrite", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def summary_line(outcomes: Sequence[FileOutcome], *, written: bool = False) -> str:

@@ -16,9 +16,9 @@ import difflib
 import hashlib
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .errors import DockerslimError
@@ -118,7 +118,7 @@ def _first_difference(expected: str, actual: str) -> int:
     """1-based line of the first difference between two texts."""
     a, b = expected.splitlines(), actual.splitlines()
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
+    for tag, _i1, _i2, j1, _j2 in matcher.get_opcodes():
         if tag != "equal":
             return j1 + 1
     return min(len(a), len(b)) + 1

@@ -63,7 +63,7 @@ def pair_layers(history: Iterable[Mapping[str, Any]], sizes: Sequence[int]) -> l
     made = [h for h in history if not h.get("empty_layer")]
     if len(made) != len(sizes):
         return [{"created_by": "", "size": int(s)} for s in sizes]
-    return [{"created_by": str(h.get("created_by", "")), "size": int(s)} for h, s in zip(made, sizes)]
+    return [{"created_by": str(h.get("created_by", "")), "size": int(s)} for h, s in zip(made, sizes, strict=False)]
 
 
 def layer_sizes_from_inspect(inspect: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -79,7 +79,7 @@ def layer_sizes_from_inspect(inspect: Mapping[str, Any]) -> list[dict[str, Any]]
 def with_layer_sizes(result: Mapping[str, Any], measure: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
     """A copy of a verify result whose sides carry ``layer_sizes`` measured by
     ``measure(image)`` (for images kept with ``verify --keep``)."""
-    out = json.loads(json.dumps(result))
+    out: dict[str, Any] = json.loads(json.dumps(result))
     for name in ("original", "rewrite"):
         side = out.get(name)
         if isinstance(side, dict) and side.get("image") and not side.get("layer_sizes"):
@@ -185,7 +185,7 @@ def render(data: Any, *, title: str = "dockerslim verify report", generated: dat
     totals["saving"] = saving(totals["before"], totals["after"])
     env = environment().overlay(autoescape=True)
     env.filters["mb"] = megabytes
-    when = (generated or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    when = (generated or datetime.datetime.now(datetime.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     return env.get_template("report.html.j2").render(
         title=title, images=images, totals=totals, version=__version__, generated=when, bar_width=BAR_WIDTH)
 

@@ -5,6 +5,7 @@ the offline stand-in bases checks the whole road."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
@@ -15,8 +16,16 @@ from pathlib import Path
 import pytest
 
 from dockerslim import parse, rewrite
-from dockerslim.buildcmd import (BuildRequest, BuildSummary, BuildUsageError, build, buildah_argv,
-                                 buildah_push_argv, buildx_argv, resolve_target)
+from dockerslim.buildcmd import (
+    BuildRequest,
+    BuildSummary,
+    BuildUsageError,
+    build,
+    buildah_argv,
+    buildah_push_argv,
+    buildx_argv,
+    resolve_target,
+)
 from dockerslim.builders import Buildah, Buildx
 
 from . import standins
@@ -48,7 +57,7 @@ def test_buildah_argv_reads_stdin_and_passes_every_flag_through(tmp_path: Path) 
     assert argv[:2] == ["buildah", "bud"] and argv[-1] == str(tmp_path)
     assert argv[argv.index("-f") + 1] == "-"
     assert "--pull=never" in argv and argv[argv.index("--isolation") + 1] == "chroot"
-    pairs = list(zip(argv, argv[1:]))
+    pairs = list(itertools.pairwise(argv))
     assert [v for k, v in pairs if k == "-t"] == ["app:1", "app:latest"]
     assert [v for k, v in pairs if k == "--build-arg"] == ["B=2", "A=1"]  # order kept
     assert ("--build-context", "models=/srv/m") in pairs
@@ -62,7 +71,7 @@ def test_buildx_argv_pushes_or_loads(tmp_path: Path) -> None:
     request = BuildRequest(dockerfile=tmp_path / "Dockerfile", context=tmp_path, tags=("app:1",), push=True)
     argv = buildx_argv(Buildx(builder="k8s"), request, None, "/tmp/iid")
     assert argv[:3] == ["docker", "buildx", "build"] and argv[argv.index("-f") + 1] == "-"
-    assert "--push" in argv and "--load" not in argv and ("--builder", "k8s") in list(zip(argv, argv[1:]))
+    assert "--push" in argv and "--load" not in argv and ("--builder", "k8s") in list(itertools.pairwise(argv))
     loaded = buildx_argv(Buildx(), BuildRequest(dockerfile=tmp_path, context=tmp_path), None, "/tmp/iid")
     assert "--load" in loaded and "--push" not in loaded and "--target" not in loaded
 
@@ -162,7 +171,8 @@ def _calls(log: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def test_build_sends_the_rewrite_on_stdin_and_reports_the_size(fake_buildah: tuple[Buildah, Path], tmp_path: Path) -> None:
+def test_build_sends_the_rewrite_on_stdin_and_reports_the_size(fake_buildah: tuple[Buildah, Path],
+                                                              tmp_path: Path) -> None:
     builder, log = fake_buildah
     project = _project(tmp_path / "p")
     said: list[str] = []

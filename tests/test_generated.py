@@ -122,7 +122,7 @@ def test_changed_source_is_reported(tmp_path: Path) -> None:
 
 
 def test_hand_edit_is_reported_with_its_line(tmp_path: Path) -> None:
-    src, out = _project(tmp_path)
+    _src, out = _project(tmp_path)
     lines = out.read_text().splitlines(keepends=True)
     lines[3] = lines[3].rstrip("\n") + " # tweak\n"
     out.write_text("".join(lines))
@@ -132,7 +132,7 @@ def test_hand_edit_is_reported_with_its_line(tmp_path: Path) -> None:
 
 def test_different_tool_output_is_reported(tmp_path: Path) -> None:
     """Same source hash, but this dockerslim renders differently: name both versions."""
-    src, out = _project(tmp_path)
+    _src, out = _project(tmp_path)
     old = out.read_text().replace(f"dockerslim {__version__} from", "dockerslim 0.0.1 from")
     out.write_text(old)
     assert generated.check(out, _rewrite) is None  # same output: an older version is no reason

@@ -99,7 +99,8 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     _git("init", "-q", ".", cwd=repo)
     _git("add", "-A", cwd=repo)
     _git("commit", "-q", "-m", "hooks", cwd=repo)
-    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                         check=True).stdout.strip()
     return repo, rev
 
 
@@ -152,7 +153,8 @@ def test_action_metadata_is_valid() -> None:
     assert action["runs"]["using"] == "composite"
     uses = [s.get("uses", "") for s in action["runs"]["steps"]]
     assert any(u.startswith("github/codeql-action/upload-sarif@") for u in uses)
-    upload = next(s for s in action["runs"]["steps"] if s.get("uses", "").startswith("github/codeql-action/upload-sarif"))
+    upload = next(s for s in action["runs"]["steps"]
+                  if s.get("uses", "").startswith("github/codeql-action/upload-sarif"))
     assert upload["with"]["sarif_file"] == "dockerslim.sarif"
 
 
@@ -172,16 +174,19 @@ def test_action_check_step_writes_sarif_and_the_exit_code(tmp_path: Path) -> Non
     output = tmp_path / "github_output"
     output.write_text("")
     bindir = str(Path(sys.executable).parent)
-    env = dict(os.environ, DOCKERSLIM_PATHS="svc", GITHUB_OUTPUT=str(output), PATH=bindir + os.pathsep + os.environ["PATH"])
+    env = dict(os.environ, DOCKERSLIM_PATHS="svc", GITHUB_OUTPUT=str(output),
+               PATH=bindir + os.pathsep + os.environ["PATH"])
     if not shutil.which("dockerslim", path=env["PATH"]):
         pytest.skip("the dockerslim console script is not installed in this environment")
-    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert outputs == {"exit-code": "1", "sarif-file": "dockerslim.sarif"}
     sarif = json.loads((tmp_path / "dockerslim.sarif").read_text())
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"]
-    uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"] for loc in r["locations"]}
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"] for loc in r["locations"]}
     assert uris == {"svc/Dockerfile"}
 
 

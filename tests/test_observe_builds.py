@@ -140,3 +140,33 @@ def test_hand_kept_runtime_map_agrees_with_discovery(buildah: CountingBuildah) -
                 assert owner in runtime, f"{dev}: {elf.soname} is owned by {owner}, the map says {runtime}"
                 checked += 1
     assert checked >= 1  # libpq-dev is in the stand-in
+
+
+def test_observe_with_buildkit(tmp_path: Path, xdg: Path) -> None:
+    """The same record through a private dockerd's BuildKit: ``docker save`` instead of an
+    OCI push, BuildKit's history spelling (``RUN /bin/sh -c … # buildkit``)."""
+    from dockerslim.builders import Buildx
+
+    why = standins.available() or standins.docker_available()
+    if why:
+        pytest.skip(why)
+    buildah_env = standins.ensure()
+    try:
+        proc, env = standins.start_dockerd()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        standins.load_into_docker(buildah_env, env, ["docker.io/library/debian:bookworm-slim"])
+        builder = Buildx(docker=standins.DOCKER, network="host", run_network="none", env=env)
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "app.txt").write_text("hello\n")
+        record = observe(STEPS, path="Dockerfile", context_dir=ctx, builder=builder, build_args={"TOOL": "mytool"})
+        assert record.builder == "buildx" and record.written_paths(4) == ["/app/app.txt"]
+        assert record.created_accounts(5) == {"groups": ["app"], "users": ["app"]}
+        assert any(f.path == "/opt/tools/bin/mytool" and f.elf for f in record.step_outputs(6))
+        assert record.is_cache_only(7)
+        assert observe(STEPS, path="Dockerfile", context_dir=ctx, builder=builder, build_args={"TOOL": "mytool"}).cached
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -104,8 +104,6 @@ CACHE_LAYER = _tar([("var/lib/apt/lists/y", "f", b"q", 0o644, 0), ("var/cache/ap
 
 def test_layer_reading_whiteouts_kinds_and_accounts() -> None:
     state = LayerState()
-    tmp = Path(__file__).parent  # not used for files: layers are read from bytes below
-    del tmp
     base_changes, _ = _read(BASE_LAYER, state, record=False)
     assert base_changes == [] and "/usr/bin/tool" in state.paths and state.accounts["users"] == {"root"}
     changes, accounts = _read(STEP_LAYER, state)
@@ -144,8 +142,7 @@ def test_history_matched_to_instructions_from_the_end() -> None:
 def test_record_from_an_oci_layout(tmp_path: Path) -> None:
     from dockerslim.observe.observe import _record
 
-    write_oci(tmp_path, [BASE_LAYER, STEP_LAYER, CACHE_LAYER], HISTORY[:4] + [HISTORY[4] | {"created_by": "/bin/sh -c apt-get update && make"}, HISTORY[5]])
-    # three layers: base, COPY, RUN; pretend the RUN wrote only caches
+    # three layers: the base's, COPY's, and a RUN that wrote only caches
     write_oci(tmp_path, [BASE_LAYER, STEP_LAYER, CACHE_LAYER], HISTORY)
     image = read_export(tmp_path)
     assert len(image.layers) == 3 and len(image.diff_ids) == 3
@@ -156,6 +153,8 @@ def test_record_from_an_oci_layout(tmp_path: Path) -> None:
     assert record.created_accounts(3) == {"users": ["app"], "groups": ["app"]}
     assert not record.is_cache_only(3) and record.is_cache_only(4) and not record.is_cache_only(5)
     assert record.deleted_paths(3) == ["/old", "/opt/x"]
+    assert record.size_under(3, "/app") == (3, len(ELF_HEAD) + 4)  # bin, link, hard link (links: 0 bytes)
+    assert record.steps_writing("/var/lib/apt") == [3, 4] and record.steps_writing("/nowhere") == []
     again = Observation.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again.steps[3].files == record.steps[3].files and again.created_accounts(3) == record.created_accounts(3)
 

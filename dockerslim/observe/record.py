@@ -76,6 +76,17 @@ class Observation:
     def deleted_paths(self, line: int) -> list[str]:
         return [f.path for f in self.step(line).files if f.op in (DELETED, CLEARED)]
 
+    def size_under(self, line: int, folder: str) -> tuple[int, int]:
+        """(files, bytes) the step wrote below ``folder``: the observed size a change reports
+        ("/opt/tools: 3.1 MB from step 7")."""
+        prefix = folder.rstrip("/") + "/"
+        hits = [f for f in self.step_outputs(line) if f.kind != "d" and (f.path == folder or f.path.startswith(prefix))]
+        return len(hits), sum(f.size for f in hits)
+
+    def steps_writing(self, folder: str) -> list[int]:
+        """Lines of the steps that wrote files below ``folder``, in order."""
+        return [line for line in sorted(self.steps) if self.size_under(line, folder)[0]]
+
     def is_cache_only(self, line: int) -> bool:
         """True when everything the step wrote lies in package-manager or cache paths (apt
         lists, pip/npm caches, logs, /tmp): a build-only step whose output nothing reads.

@@ -243,7 +243,7 @@ def start_programs(root: Path, config: dict) -> list[str]:
             continue
         with real.open("rb") as fh:
             head = fh.read(2)
-        if head != b"#!" and not (os.path.basename(argv[0]) in shells):
+        if head != b"#!" and os.path.basename(argv[0]) not in shells:
             continue
         first = real.read_text(errors="replace").split("\n", 1)[0]
         if head == b"#!" and not any(s in first for s in ("sh", "bash", "dash")):

@@ -110,7 +110,8 @@ def rewrite_verified(
                 continue
             declared, replaced, moved_out = _declared(result)
             report = session.verify(result.text, declared=declared, replaced=replaced, moved_out=moved_out)
-            attempt = Attempt(rung.name, report.ok, [f"{c.name}: {c.detail}" for c in report.checks if not c.ok], report)
+            reasons = [f"{c.name}: {c.detail}" for c in report.checks if not c.ok]
+            attempt = Attempt(rung.name, report.ok, reasons, report)
             tried[result.text] = attempt
             proven.attempts.append(attempt)
             if report.ok:

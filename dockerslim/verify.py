@@ -228,7 +228,7 @@ class Session:
         self._images: list[str] = []
         self._count = 0
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -317,7 +317,8 @@ class Session:
             report.comparison = cmp
             report.checks.append(Check("app files kept", not cmp.app_problems,
                                        "; ".join(cmp.app_problems[:10]) + (" …" if len(cmp.app_problems) > 10 else "")))
-            report.checks.append(Check("python packages kept", not cmp.dist_problems, "; ".join(cmp.dist_problems[:10])))
+            report.checks.append(Check("python packages kept", not cmp.dist_problems,
+                                       "; ".join(cmp.dist_problems[:10])))
             users = user_problems(root, facts.config.get("User"))
             report.checks.append(Check("USER exists", not users, "; ".join(users)))
             programs = missing_programs(self._original_root, root, orig.facts.config, facts.config)  # type: ignore[arg-type]

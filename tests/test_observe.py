@@ -15,14 +15,12 @@ from pathlib import Path
 import pytest
 
 from dockerslim.builders import BuilderError, BuildOutcome, ImageFacts
-from dockerslim.observe import ObserveError, observe
-from dockerslim.observe import cache
+from dockerslim.observe import ObserveError, cache, observe
 from dockerslim.observe.elf import read_elf
 from dockerslim.observe.layers import LayerState, read_export, read_layer
 from dockerslim.observe.observe import base_refs, keyword_of, match_history
 from dockerslim.observe.record import Observation, is_cache_path
-from dockerslim.observe.sonames import (ElfInfo, Resolver, ld_so_dirs, missing_sonames, owning_packages,
-                                        resolve_in_root)
+from dockerslim.observe.sonames import ElfInfo, Resolver, ld_so_dirs, missing_sonames, owning_packages, resolve_in_root
 from dockerslim.parse import parse
 
 ELF_HEAD = b"\x7fELF\x02\x01\x01" + b"\0" * 57
@@ -65,7 +63,8 @@ def write_oci(root: Path, layers: list[bytes], history: list[dict]) -> None:
     config = {"history": history, "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in descs]},
               "config": {}}
     manifest = {"schemaVersion": 2, "config": _blob(root, json.dumps(config).encode()), "layers": descs}
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [_blob(root, json.dumps(manifest).encode())]}))
+    index = {"schemaVersion": 2, "manifests": [_blob(root, json.dumps(manifest).encode())]}
+    (root / "index.json").write_text(json.dumps(index))
 
 
 BASE_LAYER = _tar([
@@ -342,6 +341,7 @@ def test_owning_packages_from_dpkg_and_apk(tmp_path: Path) -> None:
         {"libsnappy.so.1": "libsnappy1v5"}
     apk = tmp_path / "apk/lib/apk/db"
     apk.mkdir(parents=True)
-    (apk / "installed").write_text("C:Q1\nP:libpq\nV:16\nF:usr/lib\nR:libpq.so.5\nR:libpq.so.5.16\n\nP:musl\nF:lib\nR:libc.musl-x86_64.so.1\n")
+    (apk / "installed").write_text("C:Q1\nP:libpq\nV:16\nF:usr/lib\nR:libpq.so.5\nR:libpq.so.5.16\n\n"
+                                   "P:musl\nF:lib\nR:libc.musl-x86_64.so.1\n")
     assert owning_packages(tmp_path / "apk", {"libpq.so.5"}) == {"libpq.so.5": "libpq"}
     assert owning_packages(tmp_path, ["libpq.so.5"]) == {}  # no package database

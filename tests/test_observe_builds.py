@@ -97,7 +97,8 @@ def test_cpp_tool_library_found_from_the_binary(buildah: CountingBuildah, xdg: P
     """libsnappy is in no hand-kept map: the binary says it needs libsnappy.so.1, the slim base
     lacks it, and the original image's dpkg database says libsnappy1v5 (not -dev) owns it."""
     case = DATA / "cpp-lib"
-    record = observe((case / "Dockerfile").read_text(), path=str(case / "Dockerfile"), context_dir=case, builder=buildah)
+    text = (case / "Dockerfile").read_text()
+    record = observe(text, path=str(case / "Dockerfile"), context_dir=case, builder=buildah)
     built = {f.path: f for f in record.step_outputs(4)}
     assert built["/usr/local/bin/snaptool"].elf
     assert any(p.startswith("/usr/lib/x86_64-linux-gnu/libsnappy.so.1") for p in record.written_paths(2))

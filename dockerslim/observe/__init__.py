@@ -13,4 +13,4 @@ from __future__ import annotations
 from .observe import ObserveError, observe
 from .record import FileChange, Observation, Step
 
-__all__ = ["observe", "Observation", "Step", "FileChange", "ObserveError"]
+__all__ = ["FileChange", "Observation", "ObserveError", "Step", "observe"]

@@ -48,17 +48,17 @@ def read_elf(path: Path) -> ElfInfo | None:
             soname = None
             for segment in elf.iter_segments():  # segments, not sections: a dozen headers, not dozens
                 if segment.header.p_type == "PT_INTERP":
-                    interp = segment.get_interp_name()
+                    interp = segment.get_interp_name()  # type: ignore[attr-defined]
                 elif isinstance(segment, DynamicSegment):
                     for tag in segment.iter_tags():
                         if tag.entry.d_tag == "DT_NEEDED":
-                            needed.append(tag.needed)
+                            needed.append(tag.needed)  # type: ignore[attr-defined]
                         elif tag.entry.d_tag == "DT_RPATH":
-                            rpath.extend(p for p in tag.rpath.split(":") if p)
+                            rpath.extend(p for p in tag.rpath.split(":") if p)  # type: ignore[attr-defined]
                         elif tag.entry.d_tag == "DT_RUNPATH":
-                            runpath.extend(p for p in tag.runpath.split(":") if p)
+                            runpath.extend(p for p in tag.runpath.split(":") if p)  # type: ignore[attr-defined]
                         elif tag.entry.d_tag == "DT_SONAME":
-                            soname = tag.soname
+                            soname = tag.soname  # type: ignore[attr-defined]
             return ElfInfo(tuple(needed), tuple(rpath), tuple(runpath), elf.elfclass, elf["e_machine"], interp, soname)
     except (ELFError, OSError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
         return None

@@ -15,6 +15,7 @@ import posixpath
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..catalog import load
 from ..errors import DockerslimError
@@ -32,7 +33,7 @@ class ImageLayoutError(DockerslimError):
 
 @dataclass(frozen=True)
 class ExportedImage:
-    config: dict  # the image config: history, rootfs.diff_ids, config
+    config: dict[str, Any]  # the image config: history, rootfs.diff_ids, config
     layers: tuple[Path, ...]  # layer tars, base layers first
 
     @property
@@ -40,7 +41,7 @@ class ExportedImage:
         return tuple((self.config.get("rootfs") or {}).get("diff_ids") or ())
 
     @property
-    def history(self) -> list[dict]:
+    def history(self) -> list[dict[str, Any]]:
         return list(self.config.get("history") or [])
 
 
@@ -108,7 +109,8 @@ def _norm(name: str) -> str:
 
 def _noise(change: FileChange) -> bool:
     """An empty mount point the builder left behind (``/etc/hosts`` of a RUN), not work."""
-    return change.path in load("observe")["builder_noise"]["paths"] and change.size == 0 and change.op in (ADDED, CHANGED)
+    noise = load("observe")["builder_noise"]["paths"]
+    return change.path in noise and change.size == 0 and change.op in (ADDED, CHANGED)
 
 
 def read_layer(path: Path, state: LayerState, *, record: bool = True) -> tuple[list[FileChange], dict[str, list[str]]]:
@@ -117,7 +119,7 @@ def read_layer(path: Path, state: LayerState, *, record: bool = True) -> tuple[l
     changes: list[FileChange] = []
     created: dict[str, list[str]] = {}
     try:
-        tar = tarfile.open(path, "r:*")
+        tar = tarfile.open(path, "r:*")  # noqa: SIM115  (closed by the with below, after the error check)
     except (tarfile.TarError, OSError) as exc:
         raise ImageLayoutError(f"{path}: cannot read layer: {exc}") from None
     with tar:
@@ -154,7 +156,8 @@ def read_layer(path: Path, state: LayerState, *, record: bool = True) -> tuple[l
             target = member.linkname if (member.issym() or member.islnk()) else None
             if member.islnk() and target:
                 target = _norm(target)
-            change = FileChange(full, CHANGED if existed else ADDED, _kind(member), member.size if member.isfile() else 0,
+            size = member.size if member.isfile() else 0
+            change = FileChange(full, CHANGED if existed else ADDED, _kind(member), size,
                                 member.mode & 0o7777, member.uid, member.gid, elf, target)
             if not _noise(change):
                 changes.append(change)

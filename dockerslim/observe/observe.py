@@ -13,6 +13,7 @@ import hashlib
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from .. import ir
 from ..builders import Builder, BuilderError, detect
@@ -88,7 +89,7 @@ def keyword_of(created_by: str) -> str:
     return "RUN"
 
 
-def match_history(history: list[dict], body: list[ir.Instruction]) -> dict[int, int]:
+def match_history(history: list[dict[str, Any]], body: list[ir.Instruction]) -> dict[int, int]:
     """{history index: body index}, matched from the end by keyword. Instructions with no
     entry of their own (ARG under BuildKit) are skipped; entries before the first matched
     instruction belong to the base image."""
@@ -190,10 +191,10 @@ def _record(image: ExportedImage, body: list[ir.Instruction]) -> Observation:
     by_body = {j: i for i, j in matched.items()}
     for j, node in enumerate(body):
         line = node.line or 0
-        i = by_body.get(j)
-        step = Step(line=line, instruction=history[i].get("created_by", "") if i is not None else "",
+        at = by_body.get(j)
+        step = Step(line=line, instruction=history[at].get("created_by", "") if at is not None else "",
                     keyword=node.keyword)
-        if i is not None and i in layer_of:
-            step.files, step.accounts = read_layer(image.layers[layer_of[i]], state)
+        if at is not None and at in layer_of:
+            step.files, step.accounts = read_layer(image.layers[layer_of[at]], state)
         record.steps[line] = step
     return record

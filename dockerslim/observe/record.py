@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..catalog import load
 
@@ -99,13 +100,13 @@ class Observation:
         return {k: list(v) for k, v in self.step(line).accounts.items()}
 
     # -- JSON ----------------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["steps"] = {str(k): v for k, v in out["steps"].items()}
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Observation":
+    def from_dict(cls, data: dict[str, Any]) -> Observation:
         steps = {}
         for k, v in data.get("steps", {}).items():
             files = [FileChange(**f) for f in v.get("files", [])]

@@ -19,6 +19,7 @@ import os
 import posixpath
 import re
 import stat
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -156,10 +157,11 @@ def elf_files(root: Path, under: list[str] | None = None) -> list[str]:
     out: list[str] = []
     starts = [root / u.lstrip("/") for u in under] if under else [root]
     for start in starts:
+        candidates: Iterable[tuple[str, list[str], list[str]]]
         if start.is_file() and not start.is_symlink():
             candidates = [(str(start.parent), [], [start.name])]
         else:
-            candidates = os.walk(start)  # type: ignore[assignment]
+            candidates = os.walk(start)
         for dirpath, dirnames, filenames in candidates:
             if Path(dirpath) == root:
                 dirnames[:] = [d for d in dirnames if d not in SKIP_TOP]

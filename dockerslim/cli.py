@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperArgument, TyperCommand
@@ -32,10 +32,16 @@ from . import __version__
 from .errors import DockerslimError, InputError
 from .files import STDIN, expand_paths, read_bytes, read_text, write_text
 from .options import Options
-from .report import as_dict, colour_diff, explain, to_json
+from .report import as_dict, colour_diff, explain, observation_line, to_json
 from .rewrite import RewriteResult, unified_diff
 from .rewrite import rewrite as rewrite_text
 from .settings import validated
+
+if TYPE_CHECKING:
+    from .builders import Builder
+    from .observe.record import Observation
+    from .prove import ProvenRewrite
+    from .verify import VerifyReport
 
 
 class TidyCommand(TyperCommand):
@@ -84,9 +90,15 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    github = "github"  # GitHub Actions workflow commands (::warning file=…,line=…::…)
 
 
 class VerifyFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class RulesFormat(StrEnum):
     text = "text"
     json = "json"
 
@@ -232,8 +244,12 @@ def _errors_exit_2() -> Iterator[None]:
 
 
 def _version(value: bool) -> None:
+    """The tool's version, then the bundled data catalogue's (with a digest of the files as shipped)."""
     if value:
-        typer.echo(f"dockerslim {__version__}")
+        from .data import version as data_version
+
+        data, digest = data_version()
+        typer.echo(f"dockerslim {__version__}\ndata catalogue {data} (sha256 {digest[:12]})")
         raise typer.Exit(0)
 
 
@@ -255,8 +271,10 @@ ConfigFile = Annotated[str | None, _flag(
     "--config", metavar="FILE",
     help="Read settings from FILE only (a .dockerslim.toml, or a pyproject.toml's [tool.dockerslim]).")]
 Isolated = Annotated[bool, _flag("--isolated", help="Ignore every configuration file.")]
-Only = Annotated[list[str] | None, _flag("--only", metavar="PASS", help="Run only this pass (name or id); repeatable.")]
-Skip = Annotated[list[str] | None, _flag("--skip", metavar="PASS", help="Skip this pass (name or id); repeatable.")]
+Only = Annotated[list[str] | None, _flag(
+    "--only", "--select", metavar="PASS", help="Run only this pass (rule id or name); repeatable.")]
+Skip = Annotated[list[str] | None, _flag(
+    "--skip", "--ignore", metavar="PASS", help="Skip this pass (rule id or name); repeatable.")]
 NoAssembly = Annotated[bool, _flag("--no-assembly", help="Copy artifacts from the builder directly.")]
 KeepBase = Annotated[bool, _flag("--keep-base", help="Never swap the base image.")]
 RuntimeBase = Annotated[str | None, _flag("--runtime-base", metavar="IMAGE", help="Use IMAGE as the runtime base.")]
@@ -265,6 +283,13 @@ PinDigest = Annotated[bool, _flag("--pin-digest", help="Pin tool images by diges
 ModelsContext = Annotated[str | None, _flag(
     "--models-context", metavar="NAME", help="Copy model configs from this build context; weights stay out.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="What stdout carries.")]
+BuilderOpt = Annotated[BuilderChoice, _flag("--builder", help="Which builder runs the builds.")]
+PullOpt = Annotated[PullPolicy, _flag("--pull", help="buildah pull policy.")]
+BuildArgs = Annotated[list[str] | None, _flag("--build-arg", metavar="KEY=VALUE", help="Build argument; repeatable.")]
+BuildContexts = Annotated[list[str] | None, _flag(
+    "--build-context", metavar="NAME=PATH", help="Extra build context; repeatable.")]
+Smoke = Annotated[str | None, _flag(
+    "--smoke", metavar="COMMAND", help="Command run in both images (default: the HEALTHCHECK).")]
 
 
 @dataclass(frozen=True)
@@ -328,6 +353,7 @@ class _Tally:
     failed: int = 0
     entries: list[dict[str, Any]] = field(default_factory=list)
     sarif: list[tuple[str, RewriteResult]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (file, message) of files not rewritten
 
 
 @app.command(cls=TidyCommand)
@@ -356,6 +382,20 @@ def rewrite(
     keep_recommends: KeepRecommends = False,
     pin_digest: PinDigest = False,
     models_context: ModelsContext = None,
+    observe_: Annotated[bool, _flag(
+        "--observe", help="Build the original once (or read the cached record) and hand the passes what each "
+                          "step wrote. The original must build.")] = False,
+    verify_: Annotated[bool, _flag(
+        "--verify", help="Build and verify candidates, most aggressive first; emit the first that passes "
+                         "(the original when none does).")] = False,
+    builder: BuilderOpt = BuilderChoice.auto,
+    pull: PullOpt = PullPolicy.missing,
+    build_arg: BuildArgs = None,
+    build_context: BuildContexts = None,
+    target: Annotated[str | None, _flag("--target", metavar="STAGE", help="--observe: build up to this stage.")] = None,
+    platform: Annotated[str | None, _flag(
+        "--platform", metavar="OS/ARCH", help="--observe: build for this platform.")] = None,
+    smoke: Smoke = None,
     color: Colour = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -363,7 +403,8 @@ def rewrite(
     """Rewrite Dockerfiles and print, write, diff or check the result.
 
     Settings come from .dockerslim.toml or [tool.dockerslim] in pyproject.toml (the nearest to
-    each Dockerfile); flags override them.
+    each Dockerfile); flags override them. --observe and --verify run real builds (buildah or
+    BuildKit); the default is static and offline.
     """
     out = _out(quiet, verbose, color)
     with _errors_exit_2():
@@ -376,15 +417,22 @@ def rewrite(
         files = expand_paths(paths)
         plan = plan_write_back(inputs=files, check=check, diff=diff, in_place=in_place, output=output,
                                fmt=fmt, explain_=explain_)
+        build = plan_builds(observe_=observe_, verify_=verify_, builder=builder, pull=pull, build_arg=build_arg,
+                            build_context=build_context, target=target, platform=platform, smoke=smoke)
     tally = _Tally()
     for path in files:
-        _rewrite_one(path, plan, road, out, tally, many=len(files) > 1, context=context, stdin_filename=stdin_filename)
+        _rewrite_one(path, plan, road, out, tally, many=len(files) > 1, context=context, stdin_filename=stdin_filename,
+                     build=build)
     if plan.fmt is Format.json:
         out.stdout(to_json(tally.entries))
     elif plan.fmt is Format.sarif:
         from .sarif import to_sarif
 
-        out.stdout(to_sarif(tally.sarif))
+        out.stdout(to_sarif(tally.sarif, errors=tally.errors))
+    elif plan.fmt is Format.github:
+        from .report import to_github
+
+        out.stdout(to_github(tally.sarif, errors=tally.errors))
     _summary(plan, tally, out)
     if tally.failed:
         raise typer.Exit(2)
@@ -393,7 +441,7 @@ def rewrite(
 
 
 def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Tally, *, many: bool,
-                 context: str | None, stdin_filename: str | None) -> None:
+                 context: str | None, stdin_filename: str | None, build: BuildPlan | None = None) -> None:
     """Rewrite one file and send the result where the plan says; errors are counted, not raised."""
     stdin = path == STDIN
     anchor = stdin_filename if stdin else path
@@ -403,20 +451,24 @@ def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Ta
     try:
         text = read_text(path, label)
         ctx = context or (os.path.dirname(os.path.abspath(anchor)) if anchor else None)
-        result = rewrite_text(text, path=label, context_dir=ctx, options=options)
+        if build is None:
+            result, built = rewrite_text(text, path=label, context_dir=ctx, options=options), Built()
+        else:
+            result, built = _rewrite_built(text, label, ctx, options, build, out)
         differs = _deliver(path, label, result, plan, out, many=many)
     except DockerslimError as exc:
         out.error(str(exc))
         tally.failed += 1
+        tally.errors.append((label, str(exc)))
         return
     tally.seen += 1
     tally.changed += differs
     if plan.fmt is Format.json:
-        tally.entries.append(as_dict(label, result))
-    elif plan.fmt is Format.sarif:
+        tally.entries.append(as_dict(label, result, observation=built.observation, proof=built.proof))
+    elif plan.fmt in (Format.sarif, Format.github):
         tally.sarif.append((label, result))
     if plan.explain:
-        typer.echo(explain(label, result), err=True, nl=False)
+        typer.echo(explain(label, result, observation=built.observation, proof=built.proof), err=True, nl=False)
     else:
         for note in result.notes:
             if note.level == "warning":
@@ -479,6 +531,101 @@ def _check_output(output: str, label: str, result: RewriteResult, plan: Plan, ou
     return True
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    """What ``rewrite --observe/--verify`` builds with; decided once, before any file."""
+
+    builder: Builder
+    observe: bool = False
+    verify: bool = False
+    build_args: dict[str, str] = field(default_factory=dict)
+    build_contexts: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    platform: str | None = None
+    smoke: str | None = None
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the builds added to one file's rewrite (for --explain and JSON)."""
+
+    observation: Observation | None = None
+    proof: ProvenRewrite | None = None
+
+
+def plan_builds(*, observe_: bool, verify_: bool, builder: BuilderChoice, pull: PullPolicy,
+                build_arg: list[str] | None, build_context: list[str] | None, target: str | None,
+                platform: str | None, smoke: str | None) -> BuildPlan | None:
+    """None for the static rewrite; else the builder, found once. Build flags without
+    --observe/--verify would be silently ignored, so they are a usage error."""
+    if not (observe_ or verify_):
+        given = [flag for flag, value in (("--builder", builder is not BuilderChoice.auto),
+                                          ("--pull", pull is not PullPolicy.missing), ("--build-arg", build_arg),
+                                          ("--build-context", build_context), ("--target", target),
+                                          ("--platform", platform), ("--smoke", smoke)) if value]
+        if given:
+            raise UsageError(f"{given[0]} applies to builds: add --observe or --verify")
+        return None
+    if verify_ and (target or platform):
+        raise UsageError("--verify builds and runs the whole file on this machine; "
+                         "--target and --platform apply to --observe alone")
+    if smoke and not verify_:
+        raise UsageError("--smoke is run by --verify")
+    args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
+    return BuildPlan(builder=_builder(builder, pull), observe=observe_, verify=verify_, build_args=args,
+                     build_contexts=contexts, target=target, platform=platform, smoke=smoke)
+
+
+def _builder(choice: BuilderChoice, pull: PullPolicy, network: str | None = None) -> Builder:
+    from .builders import detect
+
+    extra: dict[str, object] = {}
+    if choice in (BuilderChoice.auto, BuilderChoice.buildah):
+        extra["pull"] = pull.value
+    elif network:
+        extra["network"] = network
+    return detect(choice.value, **extra)
+
+
+def _rewrite_built(text: str, label: str, ctx: str | None, options: Options, build: BuildPlan,
+                   out: Out) -> tuple[RewriteResult, Built]:
+    """The rewrite with an observation of the original and/or proven by the verify ladder.
+    Raises a DockerslimError (exit 2, nothing written) when the original does not build."""
+    if ctx is None:
+        raise UsageError("--observe and --verify build the file: give --stdin-filename or --context for stdin")
+    observation = None
+    if build.observe:
+        from .observe import observe
+
+        observation = observe(text, path=label, context_dir=ctx, build_args=build.build_args,
+                              build_contexts=build.build_contexts, target=build.target, platform=build.platform,
+                              builder=build.builder)
+        out.info(f"{label}: {observation_line(observation)}")
+    if not build.verify:
+        return rewrite_text(text, path=label, context_dir=ctx, options=options, observation=observation), \
+            Built(observation=observation)
+    from .prove import rewrite_verified
+
+    proof = rewrite_verified(text, path=label, context_dir=ctx, options=options, builder=build.builder,
+                             smoke=build.smoke, build_args=build.build_args, build_contexts=build.build_contexts,
+                             observation=observation)
+    broken = next((c for a in proof.attempts if a.report for c in a.report.checks
+                   if c.name == "original builds" and not c.ok), None)
+    if broken is not None:
+        raise DockerslimError(f"{label}: the original does not build, so no rewrite can be verified "
+                              f"(nothing written):\n{broken.detail}")
+    for attempt in proof.attempts:
+        if attempt.skipped:
+            out.detail(f"{label}: rung {attempt.rung!r} not built: {attempt.skipped}")
+        elif not attempt.ok:
+            out.warn(f"{label}: rung {attempt.rung!r} failed verification: {'; '.join(attempt.reasons) or 'failed'}")
+    if proof.result is not None:
+        out.info(f"{label}: rung {proof.rung!r} verified; emitting it")
+        return proof.result, Built(observation=observation, proof=proof)
+    out.warn(f"{label}: no rewrite verified; the original is emitted unchanged")
+    return RewriteResult(original=text, text=text, path=label), Built(observation=observation, proof=proof)
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
@@ -513,16 +660,22 @@ def verify(
     path: Annotated[str, typer.Argument(
         metavar="DOCKERFILE", help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
     context: ContextDir = None,
-    smoke: Annotated[str | None, _flag(
-        "--smoke", metavar="COMMAND", help="Command run in both images (default: the HEALTHCHECK).")] = None,
-    builder: Annotated[BuilderChoice, _flag("--builder", help="Which builder runs the builds.")] = BuilderChoice.auto,
-    pull: Annotated[PullPolicy, _flag("--pull", help="buildah pull policy.")] = PullPolicy.missing,
+    against: Annotated[str | None, _flag(
+        "--against", metavar="CANDIDATE",
+        help="Verify this Dockerfile (hand-written, another tool's) instead of dockerslim's rewrite.")] = None,
+    fix: Annotated[bool, _flag(
+        "--fix", help="Install the packages that own missing libraries in the candidate's final stage and verify "
+                      "again; the fixed file goes to -o FILE, or into CANDIDATE with --against.")] = False,
+    output: Annotated[str | None, _flag(
+        "-o", "--output", metavar="FILE",
+        help="Write the candidate to FILE once it verifies (with --fix: the fixed one).")] = None,
+    smoke: Smoke = None,
+    builder: BuilderOpt = BuilderChoice.auto,
+    pull: PullOpt = PullPolicy.missing,
     network: Annotated[str | None, _flag(
         "--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
-    build_arg: Annotated[list[str] | None, _flag(
-        "--build-arg", metavar="KEY=VALUE", help="Build argument; repeatable.")] = None,
-    build_context: Annotated[list[str] | None, _flag(
-        "--build-context", metavar="NAME=PATH", help="Extra build context; repeatable.")] = None,
+    build_arg: BuildArgs = None,
+    build_context: BuildContexts = None,
     fmt: Annotated[VerifyFormat, _flag("--format", help="What stdout carries.")] = VerifyFormat.text,
     keep: Annotated[bool, _flag("--keep", help="Keep the built images.")] = False,
     compressed: Annotated[bool, _flag(
@@ -540,13 +693,14 @@ def verify(
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Build the original and the rewrite; check config, files, smoke run and size (exit 0 only if all hold).
+    """Build the original and a candidate; check config, files, users, programs, libraries, smoke run and size.
 
-    The rewrite is the one `dockerslim rewrite` prints for the same file, settings and flags.
+    The candidate is the rewrite `dockerslim rewrite` prints for the same file, settings and
+    flags, or the file given with --against. Exit 0 only if every check holds; a library the
+    candidate's binaries cannot load is reported by file.
     """
     import json as _json
 
-    from .builders import detect
     from .verify import render
     from .verify import verify as run_verify
 
@@ -558,24 +712,39 @@ def verify(
         _check_folder(context, "--context")
         args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
         read_bytes(path)  # a missing or non-regular file is an InputError before any build starts
+        candidate = read_text(against, against) if against is not None else None
+        destination = output or (against if fix else None)
+        if fix and destination is None:
+            raise UsageError("--fix writes the fixed rewrite: give -o FILE (or --against CANDIDATE to fix that file)")
         options = _options_for(path, road)
-        extra: dict[str, object] = {}
-        if builder in (BuilderChoice.auto, BuilderChoice.buildah):
-            extra["pull"] = pull.value
-        elif network:
-            extra["network"] = network
-        chosen = detect(builder.value, **extra)
+        chosen = _builder(builder, pull, network)
         try:
             report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
                                 build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
-                                options=options)
+                                options=options, against=candidate, fix=fix)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
     if fmt is VerifyFormat.json:
         out.stdout(_json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     else:
         out.stdout(render(report))
+    if destination is not None:
+        with _errors_exit_2():
+            _write_verified(report, destination, in_place=output is None, out=out)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _write_verified(report: VerifyReport, destination: str, *, in_place: bool, out: Out) -> None:
+    """Write the verified candidate; a candidate that failed is never written."""
+    if not report.ok:
+        out.info(f"{destination}: not written: the candidate did not verify")
+        return
+    if in_place and not report.added_packages:
+        out.detail(f"{destination}: nothing to fix")
+        return
+    write_text(destination, report.candidate)
+    added = f" (installed {', '.join(report.added_packages)})" if report.added_packages else ""
+    out.info(f"wrote {destination}{added}")
 
 
 @app.command(cls=TidyCommand)
@@ -611,6 +780,62 @@ def dockerignore(
             write_text(target, after)
             out.info(f"wrote {target}")
     out.info("note: .dockerignore filters the build context only; it does not apply to COPY --from")
+
+
+@app.command("rules", cls=TidyCommand)
+def rules_(
+    fmt: Annotated[RulesFormat, _flag("--format", help="What stdout carries.")] = RulesFormat.text,
+) -> None:
+    """List every rule: id, name, kind and summary (`dockerslim rule ID` explains one).
+
+    Pass rules can be selected or ignored by id or name (--select/--ignore, or only/skip in the
+    configuration); `# dockerslim: ignore=ID` switches one off for an instruction or a stage.
+    """
+    from .rules import catalogue
+
+    entries = catalogue()
+    if fmt is RulesFormat.json:
+        import json as _json
+
+        Out().stdout(_json.dumps([_rule_dict(r) for r in entries], indent=2) + "\n")
+        return
+    width = max(len(r.name) for r in entries)
+    lines = [f"{'ID':<6} {'NAME':<{width}} {'KIND':<5} SUMMARY"]
+    lines += [f"{r.id:<6} {r.name:<{width}} {r.kind:<5} {r.summary}" for r in entries]
+    Out().stdout("\n".join(lines) + "\n")
+
+
+@app.command("rule", cls=TidyCommand)
+def rule_(
+    rule_id: Annotated[str, typer.Argument(metavar="RULE", help="A rule id (DS201) or name (merge-runs).")],
+    fmt: Annotated[RulesFormat, _flag("--format", help="What stdout carries.")] = RulesFormat.text,
+) -> None:
+    """Explain one rule: what it does, what it leaves alone, and how to switch it off."""
+    from .rules import catalogue
+    from .settings import did_you_mean
+
+    wanted = rule_id.strip()
+    found = next((r for r in catalogue() if wanted.upper() == r.id or wanted.lower() == r.name), None)
+    if found is None:
+        known = [r.id for r in catalogue()] + [r.name for r in catalogue()]
+        _fail(f"unknown rule {wanted!r}{did_you_mean(wanted.upper() if wanted[:2].lower() == 'ds' else wanted, known)}"
+              "; `dockerslim rules` lists them")
+    if fmt is RulesFormat.json:
+        import json as _json
+
+        Out().stdout(_json.dumps(_rule_dict(found), indent=2) + "\n")
+        return
+    text = [f"# {found.name} ({found.id})", "", f"{found.summary[:1].upper()}{found.summary[1:]}.", "", found.help, ""]
+    if found.kind == "pass":
+        text += [f"Switch it off: --ignore {found.id} (or skip = [\"{found.name}\"] in the configuration), or",
+                 f"`# dockerslim: ignore={found.id}` above an instruction (above FROM: the whole stage).", ""]
+    else:
+        text += ["Reported while reading the Dockerfile; it changes nothing.", ""]
+    Out().stdout("\n".join(text))
+
+
+def _rule_dict(r: Any) -> dict[str, str]:
+    return {"id": r.id, "name": r.name, "kind": r.kind, "summary": r.summary, "help": r.help}
 
 
 @app.command("config-schema", cls=TidyCommand)

@@ -49,8 +49,12 @@ def test_rewrite_changes_the_bloated_sample() -> None:
 # --- help, version, choices -----------------------------------------------------------------
 
 def test_version() -> None:
+    from dockerslim.data import version as data_version
+
     result = invoke("--version")
-    assert result.exit_code == 0 and result.stdout.strip() == f"dockerslim {__version__}"
+    data, digest = data_version()
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [f"dockerslim {__version__}", f"data catalogue {data} (sha256 {digest[:12]})"]
 
 
 def _commands() -> list[str]:

@@ -198,13 +198,17 @@ def _builder_stage(stage: ir.Stage, result: PassResult) -> ir.Stage:
 
 
 def _env_before(stage: ir.Stage) -> list[frozenset[str]]:
-    """For each instruction of the stage, the ENV/ARG names set above it (one forward walk)."""
+    """For each instruction of the stage, the ENV/ARG names set above it that a flag rule asks
+    about (``unless_env``): one forward walk, and only a handful of names ever kept."""
+    wanted = {n for rule in load("hygiene")["flag"] for n in rule.get("unless_env", ())}
     names: frozenset[str] = frozenset()
     out = []
     for node in stage.body:
         out.append(names)
         if isinstance(node, (ir.Env, ir.Arg)):
-            names = names | {k for k, _ in node.pairs}
+            found = {k for k, _ in node.pairs if k in wanted}
+            if found - names:
+                names = names | found
     return out
 
 

@@ -7,6 +7,15 @@ runtime stage replays the original config and the steps it still needs (package 
 build-only packages removed, file-system edits, anything dockerslim cannot analyse), receiving
 all artifacts in one ``COPY --from=assembly / /`` at the place the first of them appeared.
 
+What the running app needs from a build step is never left in the builder: users, groups and
+``/etc`` files a builder-only RUN made are recreated in the runtime stage. The virtualenv uses
+``--system-site-packages`` only where the catalogue says the base's Python is a real prefix;
+elsewhere it also lists the base environment's site-packages (venvs do not chain), and a file
+that installs into its own virtualenv is not split. Whether a split pays off is decided with
+the runtime-base pass's own function (``base_decision.decide_runtime_base``) on the instructions
+the runtime stage would keep: no split when the base would stay and no build-only package
+leaves, nor when the base swap alone gives the same image.
+
 Deliberately left alone: files that are already multi-stage (their structure is the author's),
 and any stage where a build step's outputs cannot be located (``make install`` without a
 prefix, a ``cd`` into a variable, a build hidden in a script): the split is declined, with the

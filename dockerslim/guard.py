@@ -82,7 +82,7 @@ def violation(policy: Policy, before: ir.Dockerfile, after: ir.Dockerfile, chang
 def _aligned(old: list[Argv], new: list[Argv], edits: list[CommandEdit]) -> str | None:
     """Walk both lists in step: equal commands match; where they differ, a declared edit,
     addition or removal must account for it. Every declaration must be used."""
-    pending = list(edits)
+    pending = Counter(edits)  # looked up by value: linear however many edits a pass declares
     i = j = 0
     while i < len(old) or j < len(new):
         a = old[i] if i < len(old) else None
@@ -90,17 +90,18 @@ def _aligned(old: list[Argv], new: list[Argv], edits: list[CommandEdit]) -> str 
         if a is not None and a == b:
             i, j = i + 1, j + 1
             continue
-        for edit in pending:
-            if (edit.before == a and edit.after == b) or (edit.before is None and edit.after == b is not None) \
-                    or (edit.after is None and edit.before == a is not None):
-                pending.remove(edit)
-                i += edit.before is not None
-                j += edit.after is not None
-                break
-        else:
+        candidates = [CommandEdit(a, b)] if a is not None and b is not None else []
+        candidates += [CommandEdit(None, b)] if b is not None else []
+        candidates += [CommandEdit(a, None)] if a is not None else []
+        edit = next((e for e in candidates if pending[e] > 0), None)
+        if edit is None:
             return _first_difference(old[i:], new[j:], i)
-    if pending:
-        return f"it declares `{_show(pending[0].after or pending[0].before or ())}`, which it did not do"
+        pending[edit] -= 1
+        i += edit.before is not None
+        j += edit.after is not None
+    left = next((e for e, n in pending.items() if n > 0), None)
+    if left is not None:
+        return f"it declares `{_show(left.after or left.before or ())}`, which it did not do"
     return None
 
 

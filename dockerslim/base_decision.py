@@ -90,9 +90,27 @@ class BaseDecision:
 # --- what the final stage needs from its base -------------------------------------------------
 
 # programs a full/devel image has and its runtime variant may lack
-FULL_IMAGE_TOOLS = {"curl", "wget", "git", "ssh", "gcc", "g++", "make", "cmake", "nvcc", "pkg-config", "unzip", "zip", "jq"}
-TOOL_PACKAGES = {"gcc": ("gcc", "build-essential"), "g++": ("g++", "build-essential"), "make": ("make", "build-essential"),
-                 "ssh": ("openssh-client",)}
+FULL_IMAGE_TOOLS = {
+    "curl",
+    "wget",
+    "git",
+    "ssh",
+    "gcc",
+    "g++",
+    "make",
+    "cmake",
+    "nvcc",
+    "pkg-config",
+    "unzip",
+    "zip",
+    "jq",
+}
+TOOL_PACKAGES = {
+    "gcc": ("gcc", "build-essential"),
+    "g++": ("g++", "build-essential"),
+    "make": ("make", "build-essential"),
+    "ssh": ("openssh-client",),
+}
 
 
 def _programs(command: ir.Command | None) -> set[str]:
@@ -116,9 +134,28 @@ def installed_packages(body: tuple[ir.Instruction, ...] | list[ir.Instruction]) 
     return out
 
 
-PIP_VALUE_OPTIONS = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
-                     "-f", "--find-links", "--trusted-host", "--timeout", "--retries", "--cache-dir", "--python-version",
-                     "--platform", "--implementation", "--abi", "--progress-bar", "--log", "--proxy"}
+PIP_VALUE_OPTIONS = {
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+    "--timeout",
+    "--retries",
+    "--cache-dir",
+    "--python-version",
+    "--platform",
+    "--implementation",
+    "--abi",
+    "--progress-bar",
+    "--log",
+    "--proxy",
+}
 LOCAL_OR_SOURCE = (".", "./", "/", "../", "-e", "--editable", "--no-binary", "git+", "hg+", "svn+", "bzr+", "file:")
 
 
@@ -135,7 +172,10 @@ def _pip_from_index_only(node: ir.Run, cwd: str, user: str, files: ContextFiles 
     if step.kind != Kind.PYTHON_DEPS or step.artifacts:
         return False
     for pip in step.pip:
-        if pip.command.program == "uv" and pip.command.args()[:1] == ["sync"] or pip.command.program in ("poetry", "pipenv"):
+        if (pip.command.program == "uv" and pip.command.args()[:1] == ["sync"]) or pip.command.program in (
+            "poetry",
+            "pipenv",
+        ):
             return False
         argv = pip.command.argv
         skip = False
@@ -143,9 +183,15 @@ def _pip_from_index_only(node: ir.Run, cwd: str, user: str, files: ContextFiles 
             if skip:
                 skip = False
                 continue
-            path = (argv[i + 1] if i + 1 < len(argv) else "") if word in ("-r", "--requirement") else \
-                word.split("=", 1)[1] if word.startswith("--requirement=") else \
-                word[2:] if word.startswith("-r") and len(word) > 2 else None
+            path = (
+                (argv[i + 1] if i + 1 < len(argv) else "")
+                if word in ("-r", "--requirement")
+                else word.split("=", 1)[1]
+                if word.startswith("--requirement=")
+                else word[2:]
+                if word.startswith("-r") and len(word) > 2
+                else None
+            )
             if path is not None:
                 found = files.find(path, pip.command.cwd or cwd) if files else None
                 if found is None:
@@ -169,16 +215,23 @@ def run_tool_packages(tool: str, info: BaseInfo | None) -> tuple[str, ...]:
     return tuple(load("packages").get("apt", {}).get("run_tools", {}).get(tool, ()))
 
 
-def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: BaseInfo | None,
-             install: list[str] | None = None, files: ContextFiles | None = None,
-             wheels: list[int | None] | None = None) -> list[Reason]:
+def blockers(
+    body: tuple[ir.Instruction, ...] | list[ir.Instruction],
+    info: BaseInfo | None,
+    install: list[str] | None = None,
+    files: ContextFiles | None = None,
+    wheels: list[int | None] | None = None,
+) -> list[Reason]:
     """Why a final stage running ``body`` needs its full base: one reason per obstacle. Tools
     the runtime image can get from its package manager go to ``install`` instead, when given."""
     found: list[Reason] = []
     installed = installed_packages(body)
     builds_packages = any(
-        pkg for node in body if isinstance(node, ir.Run)
-        for pkg in _build_only_installs(node, info.release if info else ""))
+        pkg
+        for node in body
+        if isinstance(node, ir.Run)
+        for pkg in _build_only_installs(node, info.release if info else "")
+    )
     pip_ok = bool(info and info.pip_in_runtime) and not builds_packages
     cwd, user = "/", "root"
     for node in body:
@@ -198,13 +251,16 @@ def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: Base
                     # a download (model weights, a data file) runs the same on the runtime image,
                     # given the tool: one the stage installs, or curl/wget installed for it
                     programs = {c.program for c in step.commands}
-                    missing = {p for p in programs & FULL_IMAGE_TOOLS
-                               if not installed & set(TOOL_PACKAGES.get(p, (p,)))}
+                    missing = {
+                        p for p in programs & FULL_IMAGE_TOOLS if not installed & set(TOOL_PACKAGES.get(p, (p,)))
+                    }
                     if install is not None and all(run_tool_packages(p, info) for p in missing):
                         for prog in sorted(missing):
                             install.extend(p for p in run_tool_packages(prog, info) if p not in install)
                         continue
-                found.append(Reason(f"this RUN is {step.kind.value} work, which may need the full image", node.line, "skipped"))
+                found.append(
+                    Reason(f"this RUN is {step.kind.value} work, which may need the full image", node.line, "skipped")
+                )
                 continue
             programs = {c.program for c in step.commands}
         elif isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
@@ -215,8 +271,13 @@ def blockers(body: tuple[ir.Instruction, ...] | list[ir.Instruction], info: Base
                 if packages and isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
                     install.extend(p for p in packages if p not in install)
                     continue
-                found.append(Reason(f"uses {prog}, which the runtime image may not have (install it in this stage)",
-                                    node.line, "skipped"))
+                found.append(
+                    Reason(
+                        f"uses {prog}, which the runtime image may not have (install it in this stage)",
+                        node.line,
+                        "skipped",
+                    )
+                )
     return found
 
 
@@ -231,6 +292,7 @@ def _build_only_installs(node: ir.Run, release: str) -> list[str]:
 
 
 # --- the compiler guard -----------------------------------------------------------------------
+
 
 def missing_sources(stage: ir.Stage, context_dir: Path) -> list[tuple[int | None, str]]:
     """(line, source) of every build-context file the stage copies that the context lacks."""
@@ -254,18 +316,23 @@ def compiler_guard(stage: ir.Stage, context: PassContext, df: ir.Dockerfile | No
     """Whether the image compiles at run time (Python JIT in the context's sources, or a start
     script/command running a compiler or an installer), or why that cannot be checked."""
     if context.context_dir is None:
-        return Guard(blind="no build context was given (stdin or a library call without context_dir), so the "
-                           "sources cannot be checked for code that compiles at run time; pass --context or --stdin-filename")
+        return Guard(
+            blind="no build context was given (stdin or a library call without context_dir), so the "
+            "sources cannot be checked for code that compiles at run time; pass --context or --stdin-filename"
+        )
     missing = missing_sources(stage, context.context_dir)
     if missing:
         line, src = missing[0]
-        return Guard(blind=f"{src} (COPY at line {line}) is not in the build context {context.context_dir}, "
-                           "so it cannot be checked for code that compiles at run time or uses CUDA")
+        return Guard(
+            blind=f"{src} (COPY at line {line}) is not in the build context {context.context_dir}, "
+            "so it cannot be checked for code that compiles at run time or uses CUDA"
+        )
     findings = list(scan_context(context.context_dir)) + scan_start(stage, context.context_dir, df)
     return Guard(findings=tuple(findings))
 
 
 # --- the decision -----------------------------------------------------------------------------
+
 
 def _is_static_go(df: ir.Dockerfile) -> bool:
     for node in df.instructions():
@@ -287,8 +354,13 @@ def _compiles_anything(df: ir.Dockerfile) -> bool:
     return False
 
 
-def _choose(info: BaseInfo, df: ir.Dockerfile, body: tuple[ir.Instruction, ...] | list[ir.Instruction],
-            context: PassContext, facts: list[Reason]) -> ImageRef | None:
+def _choose(
+    info: BaseInfo,
+    df: ir.Dockerfile,
+    body: tuple[ir.Instruction, ...] | list[ir.Instruction],
+    context: PassContext,
+    facts: list[Reason],
+) -> ImageRef | None:
     if info.static_runtime and _is_static_go(df) and not any(isinstance(n, ir.Run) for n in body):
         user = next((n.user for n in reversed(body) if isinstance(n, ir.User)), "root")
         if user.split(":")[0] in ("root", "0", "nonroot", "65532") or user.split(":")[0].isdigit():
@@ -296,15 +368,23 @@ def _choose(info: BaseInfo, df: ir.Dockerfile, body: tuple[ir.Instruction, ...] 
     if info.cuda_free_runtime and context.context_dir is not None and not _compiles_anything(df):
         users = uses_modules(context.context_dir, set(load("base_images")["cuda"]["modules"]))
         if not users:
-            facts.append(Reason(f"no source or requirement in the context uses CUDA and nothing is compiled: "
-                                f"{info.cuda_free_runtime} (CUDA base only) instead of {info.runtime}"))
+            facts.append(
+                Reason(
+                    f"no source or requirement in the context uses CUDA and nothing is compiled: "
+                    f"{info.cuda_free_runtime} (CUDA base only) instead of {info.runtime}"
+                )
+            )
             return info.cuda_free_runtime
         facts.append(Reason(f"{info.runtime} keeps the CUDA libraries: {users[0]} uses them"))
     return info.runtime
 
 
-def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext,
-                        body: tuple[ir.Instruction, ...] | list[ir.Instruction] | None = None) -> BaseDecision:
+def decide_runtime_base(
+    df: ir.Dockerfile,
+    stage: ir.Stage,
+    context: PassContext,
+    body: tuple[ir.Instruction, ...] | list[ir.Instruction] | None = None,
+) -> BaseDecision:
     """The base the final stage should run on when it runs ``body`` (default: the stage's own
     instructions; the split passes the instructions its runtime stage would keep)."""
     body = stage.body if body is None else body
@@ -322,11 +402,16 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
     if has_variables(image) and not forced:
         hint = ""
         if info and info.runtime:
-            hint = (f"; it defaults to {resolved}, whose runtime variant is {info.runtime}: pass "
-                    f"--runtime-base {info.runtime} (not done automatically, since --build-arg would then "
-                    "no longer choose the runtime image)")
-        return keep(Reason(f"base {image} holds a variable{hint or '; use --runtime-base IMAGE to choose one'}",
-                           stage.from_.line))
+            hint = (
+                f"; it defaults to {resolved}, whose runtime variant is {info.runtime}: pass "
+                f"--runtime-base {info.runtime} (not done automatically, since --build-arg would then "
+                "no longer choose the runtime image)"
+            )
+        return keep(
+            Reason(
+                f"base {image} holds a variable{hint or '; use --runtime-base IMAGE to choose one'}", stage.from_.line
+            )
+        )
     if image == "scratch" or df.stage_named(image):
         return keep()
     if ref is None and not forced:
@@ -338,9 +423,18 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
     if guard.blind:
         return keep(Reason(f"runtime base not used: {guard.blind}", stage.from_.line, "warning"), guard=guard)
     if guard.findings:
-        return keep(*(Reason(f"runtime base not used: {f.path}:{f.line} runs {f.name}: {f.reason}; "
-                             "the runtime stage keeps the devel base and its compiler", stage.from_.line, "warning")
-                      for f in guard.findings), guard=guard)
+        return keep(
+            *(
+                Reason(
+                    f"runtime base not used: {f.path}:{f.line} runs {f.name}: {f.reason}; "
+                    "the runtime stage keeps the devel base and its compiler",
+                    stage.from_.line,
+                    "warning",
+                )
+                for f in guard.findings
+            ),
+            guard=guard,
+        )
     install: list[str] = []
     files = ContextFiles(stage, context.context_dir, df) if context.context_dir is not None else None
     wheels: list[int | None] = []
@@ -353,7 +447,22 @@ def decide_runtime_base(df: ir.Dockerfile, stage: ir.Stage, context: PassContext
         runtime = info.runtime  # distroless has no package manager; the Debian runtime does
     if install and (runtime is None or (info is not None and runtime == info.static_runtime)):
         # distroless has no package manager: keep the full base
-        return keep(Reason(f"runtime base not used: the final stage runs {', '.join(install)}, which "
-                           f"{runtime} does not have", stage.from_.line, "skipped"), guard=guard)
-    return BaseDecision(image=image, ref=ref, info=info, runtime=runtime, forced=bool(forced), guard=guard,
-                        facts=tuple(facts), install=tuple(install), wheels_assumed=tuple(wheels))
+        return keep(
+            Reason(
+                f"runtime base not used: the final stage runs {', '.join(install)}, which {runtime} does not have",
+                stage.from_.line,
+                "skipped",
+            ),
+            guard=guard,
+        )
+    return BaseDecision(
+        image=image,
+        ref=ref,
+        info=info,
+        runtime=runtime,
+        forced=bool(forced),
+        guard=guard,
+        facts=tuple(facts),
+        install=tuple(install),
+        wheels_assumed=tuple(wheels),
+    )

@@ -9,15 +9,14 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass, field
 from contextvars import ContextVar
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .image import ImageRef
-
 
 # Extra data folders of the rewrite in progress (Options.data); set by rewrite().
 EXTRA_DATA: ContextVar[tuple[str, ...]] = ContextVar("EXTRA_DATA", default=())
@@ -29,7 +28,7 @@ def load(name: str) -> dict[str, Any]:
     return _load(name, EXTRA_DATA.get())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str, extra: tuple[str, ...]) -> dict[str, Any]:
     text = resources.files("dockerslim.data").joinpath(f"{name}.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
@@ -92,7 +91,7 @@ def _os(spec: str, groups: dict[str, str]) -> tuple[str, str]:
     return family, release
 
 
-@lru_cache(maxsize=None)
+@cache
 def _canonical(repository: str) -> str:
     return ImageRef.parse(repository).canonical_name
 

@@ -171,7 +171,7 @@ def redirect_targets(text: str) -> list[str]:
 def setup_commands(node: ir.Run, cmds: list[SimpleCommand]) -> list[str]:
     """The run-time setup commands of a RUN as written (redirections into /etc included), in order."""
     paths = tuple(_cfg()["runtime_setup"]["paths"])
-    return [text for cmd, text in zip(cmds, command_texts(node, cmds))
+    return [text for cmd, text in zip(cmds, command_texts(node, cmds), strict=False)
             if runtime_setup(cmd) or any(t.startswith(paths) for t in redirect_targets(text))]
 
 
@@ -247,7 +247,7 @@ def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
                 info.artifacts.append(posixpath.normpath(posixpath.join(here, pip.target)))
             elif pip.user:
                 info.artifacts.append(_home(user) + "/.local")
-            if cmd.program == "uv" and cmd.args()[:1] == ["sync"] or cmd.program == "poetry":
+            if (cmd.program == "uv" and cmd.args()[:1] == ["sync"]) or cmd.program == "poetry":
                 info.artifacts.append(here)
             if any(a in (".", "-e", "--editable") or a.startswith(("./", "-e.")) for a in cmd.argv):
                 info.artifacts.append(here)  # a local project: its tree holds build outputs

@@ -24,7 +24,7 @@ class ImageRef:
     digest: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "ImageRef":
+    def parse(cls, text: str) -> ImageRef:
         """Parse a reference; raises ValueError for text that cannot be one."""
         if not text or any(c.isspace() for c in text):
             raise ValueError(f"not an image reference: {text!r}")
@@ -48,7 +48,7 @@ class ImageRef:
         return cls(repository=rest, registry=registry, tag=tag, digest=digest)
 
     @classmethod
-    def try_parse(cls, text: str) -> "ImageRef | None":
+    def try_parse(cls, text: str) -> ImageRef | None:
         """The reference, or None for text that is not one (a variable left unresolved…)."""
         try:
             return cls.parse(text)
@@ -88,7 +88,7 @@ class ImageRef:
             repository = f"library/{repository}"
         return f"{registry}/{repository}"
 
-    def with_tag(self, tag: str) -> "ImageRef":
+    def with_tag(self, tag: str) -> ImageRef:
         return replace(self, tag=tag, digest=None)
 
 

@@ -116,8 +116,11 @@ class ContextFiles:
             for src in node.sources:
                 if "://" in src or "$" in src:
                     continue
-                matches = sorted(self.context.glob(src.lstrip("/"))) if any(c in src for c in "*?[") \
+                matches = (
+                    sorted(self.context.glob(src.lstrip("/")))
+                    if any(c in src for c in "*?[")
                     else [self.context / src.lstrip("/")]
+                )
                 for local in matches:
                     found = self._lands(local, dest, target, into_dir)
                     if found is not None:
@@ -144,7 +147,11 @@ def _command_texts(node: ir.Instruction) -> list[str]:
     if not command:
         return []
     if isinstance(command, tuple):
-        if len(command) >= 3 and posixpath.basename(command[0]) in ("sh", "bash", "dash") and command[1] in ("-c", "-ec", "-ex"):
+        if (
+            len(command) >= 3
+            and posixpath.basename(command[0]) in ("sh", "bash", "dash")
+            and command[1] in ("-c", "-ec", "-ex")
+        ):
             return [command[2]]
         return [shlex.join(command)]
     return [command]

@@ -88,11 +88,11 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) 
     setup: list[str] = []  # users, groups, /etc files: needed at run time even without installs
     installs = 0
     texts = command_texts(step.node, step.commands)  # type: ignore[arg-type]
-    for cmd, text in zip(step.commands, texts):
+    for cmd, text in zip(step.commands, texts, strict=False):
         cat = category(cmd)
         if cat in ("python", "build"):
             continue
-        if cat == "system" and cmd.program in APT + ("apk", "dnf", "yum", "microdnf") and (
+        if cat == "system" and cmd.program in (*APT, "apk", "dnf", "yum", "microdnf") and (
             [a for a in cmd.argv[1:] if not a.startswith("-")][:1] in (["install"], ["add"])
         ):
             argv = _runtime_install(cmd, release, plan)

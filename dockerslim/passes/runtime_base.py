@@ -19,8 +19,8 @@ from dataclasses import replace
 from .. import ir
 from ..base_decision import decide_runtime_base
 from ..changes import Change, CommandEdit, Note
-from ..guard import Facts
 from ..context import PassContext
+from ..guard import Facts
 from . import PassResult
 
 ID = "DS101"
@@ -49,7 +49,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         tools = ir.Run(command=f"apt-get update && apt-get install -y --no-install-recommends {packages} "
                                "&& rm -rf /var/lib/apt/lists/*",
                        leading=(f"# dockerslim: {packages}: used at run time, not in {new_ref}\n",))
-        body = (tools,) + body
+        body = (tools, *body)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=final.from_.line,
             message=f"final stage installs {packages} on {new_ref}",
@@ -57,7 +57,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                    f"installing it costs a few MB where keeping {image} costs the whole full image",
             effect=f"{packages} available at run time as before", risk="low",
             commands=tuple(CommandEdit(None, argv) for argv in Facts().run(tools))))
-    result.dockerfile = replace(df, stages=df.stages[:-1] + (replace(final, from_=new_from, body=body),))
+    result.dockerfile = replace(df, stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
     before, after = decision.size_before(), decision.size_after()
     sizes = f" ({before} → {after})" if before and after else ""
     result.changes.append(Change(

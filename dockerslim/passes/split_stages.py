@@ -31,8 +31,7 @@ from .. import ir
 from ..base_decision import BaseDecision, compiler_guard, decide_runtime_base
 from ..catalog import BaseInfo, lookup_base
 from ..changes import Change, CommandEdit, Note
-from ..classify import (Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir,
-                        setup_commands)
+from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir, setup_commands
 from ..context import PassContext
 from ..guard import Facts, edits
 from ..image import ImageRef
@@ -89,7 +88,7 @@ def _classify(stage: ir.Stage, df: ir.Dockerfile) -> list[StepInfo]:
                 step.unaccounted = ("its destination holds a variable whose value is not known" if dest is None
                                     else "its destination is relative to a WORKDIR that holds a variable")
             else:
-                resolved = replace(node, paths=tuple(p if p is not None else o for p, o in zip(paths, node.paths)))
+                resolved = replace(node, paths=tuple(p if p is not None else o for p, o in zip(paths, node.paths, strict=False)))
                 step.artifacts = copy_artifacts(resolved, cwd if cwd != "?" else "/")
                 if isinstance(node, ir.Add) and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in node.sources):
                     step.artifacts = [resolve_dir(cwd, dest)]
@@ -241,7 +240,7 @@ def _without_system_flag(step: StepInfo) -> ir.Instruction:
     assert isinstance(node, ir.Run) and isinstance(node.command, str)
     script = node.command.replace("\n", " ")
     spans = [span for pip in step.pip if pip.system and pip.command.program == "uv"
-             for word, span in zip(pip.command.argv, pip.command.words) if word == "--system"]
+             for word, span in zip(pip.command.argv, pip.command.words, strict=False) if word == "--system"]
     return replace(node, command=remove_words(script, spans))
 
 
@@ -441,8 +440,7 @@ def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
         body.append(node)
     while body and not isinstance(body[-1], (ir.Run, ir.Copy)):
         body.pop()  # trailing config changes nothing the runtime receives
-    from_ = replace(split.stage.from_, name=split.builder, leading=split.stage.from_.leading + (
-        "# dockerslim: build stage (compilers, headers, caches stay here)\n",))
+    from_ = replace(split.stage.from_, name=split.builder, leading=(*split.stage.from_.leading, "# dockerslim: build stage (compilers, headers, caches stay here)\n"))
     return ir.Stage(from_=from_, body=tuple(body))
 
 

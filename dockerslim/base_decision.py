@@ -268,7 +268,7 @@ def blockers(
         for prog in sorted(programs & FULL_IMAGE_TOOLS):
             if not installed & set(TOOL_PACKAGES.get(prog, (prog,))):
                 packages = run_tool_packages(prog, info) if install is not None else ()
-                if packages and isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
+                if install is not None and packages and isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
                     install.extend(p for p in packages if p not in install)
                     continue
                 found.append(

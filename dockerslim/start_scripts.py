@@ -18,6 +18,7 @@ import re
 import shlex
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from . import ir
 from .catalog import load
@@ -31,8 +32,9 @@ MAX_SCRIPT_BYTES = 1_000_000
 SEPARATORS = re.compile(r"\|\||&&|[;|&(){}`\n]|\$\(|\b(?:then|do|else|elif|if|while|until)\b")
 
 
-def _cfg() -> dict:
-    return load("jit")["start_script"]
+def _cfg() -> dict[str, Any]:
+    section: dict[str, Any] = load("jit")["start_script"]
+    return section
 
 
 def _words(segment: str) -> list[str]:

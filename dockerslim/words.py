@@ -109,5 +109,7 @@ class StageValues:
 
 
 def expand_strict(text: str, values: dict[str, str]) -> str:
+    """``text`` resolved (Unresolved for a value not known) and unquoted."""
     substituted = substitute(text, values)
-    return WordSplitter(substituted.replace("$", "\\$").replace("\\\\$", "\\$"), args={}).dequote()
+    unquoted: str = WordSplitter(substituted.replace("$", "\\$").replace("\\\\$", "\\$"), args={}).dequote()
+    return unquoted

@@ -83,22 +83,23 @@ def _analyse(script: str) -> _Analysis:
     root = tree.root_node
     text = _Text(script, src)
     comment = "#" in script and _has_comment_node(root)
-    if root.has_error or _bad_separator(root) or _dropped_text(root, src):
+    # tree-sitter-bash reads CR as a blank (sh keeps it in the word) and drops escaped blanks
+    if root.has_error or "\r" in script or (b"\\" in src and _dropped_text(root, src)):
         return _Analysis(None, None, None, comment or "#" in script)  # unreadable: assume the worst
-    statements, joins, pipelines = _top_level(root)
-    operators = joins + ["|"] * pipelines
+    try:
+        pipelines, joins = _sequence(root)
+    except _Unsupported:
+        return _Analysis(None, None, None, comment or "#" in script)
+    operators = joins + ["|" for p in pipelines if len(p.units) > 1 or p.negated]
     segments: tuple[str, ...] | None = None
     if not comment and all(op == "&&" for op in joins):
-        segments = tuple(text.of(s) for s in statements)  # nodes hold no outer blanks
+        segments = tuple(src[p.start:p.units[-1].end].decode("utf-8") for p in pipelines)
     try:
-        if "\r" in script:  # tree-sitter-bash reads CR as a blank; sh keeps it in the word
-            raise _Unsupported("carriage return")
         _check_continuations(root, src)
         events: list[SimpleCommand | str] = []
-        for statement in statements:
-            _statement(statement, text, events)
+        _commands_of(pipelines, text, events)
         found: tuple[SimpleCommand | str, ...] | None = tuple(events)
-    except _Unsupported:
+    except (_Unsupported, RecursionError):  # RecursionError: subshells nested hundreds deep
         found = None
     return _Analysis(found, tuple(operators), segments, comment)
 
@@ -142,11 +143,6 @@ def _has_comment_node(root: Node) -> bool:
                 break
 
 
-def _bad_separator(root: Node) -> bool:
-    """``;;`` outside ``case`` parses in tree-sitter-bash but is a syntax error in the shell."""
-    return any(c.type == ";;" for c in root.children)
-
-
 _BLANKS = re.compile(rb"(?:[ \t\n]|\\\n)*")
 _TEXT_NODES = {"string", "raw_string", "ansi_c_string", "translated_string", "heredoc_body", "comment", "word",
                "regex", "extglob_pattern"}
@@ -172,38 +168,86 @@ def _dropped_text(root: Node, src: bytes) -> bool:
     return False
 
 
-def _top_level(root: Node) -> tuple[list[Node], list[str], int]:
-    """The top-level pipelines in order, the operators joining them (``\\n`` for a line
-    break) and how many of them are pipelines (``a | b``, ``! a``)."""
-    statements: list[Node] = []
+_STRUCTURE = {"program", "list", "pipeline", "redirected_statement", "negated_command"}
+_JOINS = {"&&", "||", ";", "&"}
+_PIPES = {"|", "|&"}
+_BRACKETS = {"(", ")", "{", "}"}
+
+
+@dataclass
+class _Unit:
+    """One command of a pipeline (a simple command, a subshell, a group…) with the
+    redirections written after it."""
+
+    node: Node
+    end: int  # byte offset just past its last redirection
+    redirects: list[Node]
+
+
+@dataclass
+class _Pipeline:
+    start: int  # byte offset of its first unit, or of its "!"
+    units: list[_Unit]
+    negated: bool
+
+
+def _sequence(container: Node) -> tuple[list[_Pipeline], list[str]]:
+    """The pipelines directly inside ``container`` (the script, a subshell, a group) and the
+    operators joining them (``\\n`` for a line break), read from the tokens in order.
+
+    tree-sitter-bash attaches a redirection after a list to the whole list (``a && b > f`` as
+    ``(a && b) > f``, ``a && b 2>&1 | c`` as ``(a && b) | c``); the shell gives it to the command
+    before it and binds ``|`` tighter than ``&&``. So the tree's shape is not used, only its
+    tokens: commands, redirections and operators, in the order they are written."""
+    items: list[Node] = []
+    stack = [c for c in reversed(container.children) if c.type not in _BRACKETS or container.type == "program"]
+    while stack:
+        node = stack.pop()
+        if node.type in _STRUCTURE:
+            stack.extend(reversed(node.children))
+        elif node.type != "comment":
+            items.append(node)
+    pipelines: list[_Pipeline] = []
     joins: list[str] = []
-    pending: str | None = None
-    for child in root.children:
-        if child.type == "comment":
-            continue
-        if not child.is_named:
-            pending = child.type  # ; or &
-            if statements:
-                joins.append(pending)
-            continue
-        if statements and pending is None:
-            joins.append("\n")
-        pending = None
-        _flatten(child, statements, joins)
-    return statements, joins, sum(s.type in ("pipeline", "negated_command") for s in statements)
-
-
-def _flatten(node: Node, statements: list[Node], joins: list[str]) -> None:
-    if node.type == "list":
-        for child in node.children:
-            if child.type == "comment":
+    current: _Pipeline | None = None
+    after_pipe = False
+    bang: int | None = None
+    for node in items:
+        kind = node.type
+        if kind in _REDIRECTS:
+            if current is None or after_pipe:
+                raise _Unsupported("redirection before its command")
+            _check_redirect(node)
+            unit = current.units[-1]
+            unit.redirects.append(node)
+            unit.end = max(unit.end, node.end_byte)
+        elif kind in _PIPES:
+            if current is None or after_pipe:
+                raise _Unsupported(kind)
+            after_pipe = True
+        elif kind in _JOINS:
+            if current is None:
+                raise _Unsupported(kind)
+            joins.append(kind)
+            current = None
+        elif kind == "!":
+            bang = node.start_byte
+        elif node.is_named:
+            unit = _Unit(node, node.end_byte, [])
+            if current is not None and after_pipe:
+                current.units.append(unit)
+                after_pipe = False
                 continue
-            if child.is_named:
-                _flatten(child, statements, joins)
-            else:
-                joins.append(child.type)
-        return
-    statements.append(node)
+            if current is not None:
+                joins.append("\n")  # two commands with no operator between them: a line break
+            current = _Pipeline(node.start_byte if bang is None else bang, [unit], bang is not None)
+            pipelines.append(current)
+            bang = None
+        else:
+            raise _Unsupported(f"token {kind!r}")  # ;; outside case, and anything new
+    if after_pipe or bang is not None:
+        raise _Unsupported("unfinished pipeline")
+    return pipelines, joins
 
 
 def _check_continuations(root: Node, src: bytes) -> None:
@@ -221,37 +265,28 @@ def _check_continuations(root: Node, src: bytes) -> None:
             raise _Unsupported("word joined across a line continuation")
 
 
-def _statement(node: Node, text: _Text, out: list[SimpleCommand | str], outer: Node | None = None) -> None:
-    kind = node.type
-    if kind in ("pipeline", "negated_command", "compound_statement", "list"):
-        for child in node.named_children:
-            if child.type != "comment":
-                _statement(child, text, out)
-    elif kind == "subshell":
-        out.append(_ENTER)
-        for child in node.named_children:
-            if child.type != "comment":
-                _statement(child, text, out)
-        out.append(_LEAVE)
-    elif kind == "redirected_statement":
-        body = node.child_by_field_name("body")
-        if body is None:
-            raise _Unsupported("redirection without a command")
-        for child in node.named_children:
-            if child != body and child.type in _REDIRECTS:
-                _check_redirect(child)
-        _statement(body, text, out, outer=node)
-    elif kind == "command":
-        out.append(_simple(node, text, outer or node))
-    elif kind in ("variable_assignment", "variable_assignments"):
-        assigns = [node] if kind == "variable_assignment" else node.named_children
-        out.append(SimpleCommand((), tuple(_assignment(a, text) for a in assigns), None, text.of(outer or node)))
-    elif kind in ("declaration_command", "unset_command"):
-        out.append(_declaration(node, text, outer or node))
-    elif kind == "test_command":
-        out.append(_test(node, text, outer or node))
-    else:
-        raise _Unsupported(kind)  # if/for/while/case/function, [[ ]], and anything new
+def _commands_of(pipelines: list[_Pipeline], text: _Text, out: list[SimpleCommand | str]) -> None:
+    for pipeline in pipelines:
+        for unit in pipeline.units:
+            node, kind = unit.node, unit.node.type
+            if kind == "command":
+                out.append(_simple(node, text, unit))
+            elif kind in ("subshell", "compound_statement"):
+                inner, _ = _sequence(node)
+                if kind == "subshell":
+                    out.append(_ENTER)
+                _commands_of(inner, text, out)
+                if kind == "subshell":
+                    out.append(_LEAVE)
+            elif kind in ("variable_assignment", "variable_assignments"):
+                assigns = [node] if kind == "variable_assignment" else node.named_children
+                out.append(SimpleCommand((), tuple(_assignment(a, text) for a in assigns), None, _command_text(unit, text)))
+            elif kind in ("declaration_command", "unset_command"):
+                out.append(_declaration(node, text, unit))
+            elif kind == "test_command":
+                out.append(_test(node, text, unit))
+            else:
+                raise _Unsupported(kind)  # if/for/while/case/function, [[ ]], and anything new
 
 
 def _check_redirect(node: Node) -> None:
@@ -269,7 +304,7 @@ def _check_redirect(node: Node) -> None:
         raise _Unsupported("words after a redirection target")
 
 
-def _simple(node: Node, text: _Text, outer: Node) -> SimpleCommand:
+def _simple(node: Node, text: _Text, unit: _Unit) -> SimpleCommand:
     argv: list[str] = []
     spans: list[tuple[int, int]] = []
     assigns: list[str] = []
@@ -296,28 +331,31 @@ def _simple(node: Node, text: _Text, outer: Node) -> SimpleCommand:
             spans.append(text.span(child))
         else:
             raise _Unsupported(f"token {kind!r} in a command")  # $"…" and the like
-    return SimpleCommand(tuple(argv), tuple(assigns), None, _command_text(outer, text), tuple(spans))
+    return SimpleCommand(tuple(argv), tuple(assigns), None, _command_text(unit, text), tuple(spans))
 
 
-def _command_text(node: Node, text: _Text) -> str:
-    """The command as written, line continuations blanked (same length) outside quotes."""
-    raw = text.of(node)
-    if "\\\n" not in raw:
-        return raw
-    keep = [(c.start_byte, c.end_byte) for c in _descendants(node) if c.type in _LITERAL]
-    src = bytearray(text.src[node.start_byte:node.end_byte])
-    for match in re.finditer(rb"\\\n", bytes(src)):
-        at = node.start_byte + match.start()
-        if not any(a <= at < b for a, b in keep):
-            src[match.start():match.end()] = b"  "
-    return src.decode("utf-8")
+def _command_text(unit: _Unit, text: _Text) -> str:
+    """The command as written with its redirections, line continuations blanked (same length)
+    outside quotes."""
+    start, end = unit.node.start_byte, unit.end
+    raw = text.src[start:end]
+    if b"\\\n" not in raw:
+        return raw.decode("utf-8")
+    keep = [(n.start_byte, n.end_byte) for n in _descendants([unit.node, *unit.redirects]) if n.type in _LITERAL]
+    out = bytearray(raw)
+    for match in re.finditer(rb"\\\n", raw):
+        if not any(a <= start + match.start() < b for a, b in keep):
+            out[match.start():match.end()] = b"  "
+    return out.decode("utf-8")
 
 
-def _descendants(node: Node) -> list[Node]:
-    out = []
-    for child in node.children:
-        out.append(child)
-        out += _descendants(child)
+def _descendants(nodes: list[Node]) -> list[Node]:
+    out: list[Node] = []
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
     return out
 
 
@@ -332,7 +370,7 @@ def _assignment(node: Node, text: _Text) -> str:
     return head + _word(value, text)
 
 
-def _declaration(node: Node, text: _Text, outer: Node) -> SimpleCommand:
+def _declaration(node: Node, text: _Text, unit: _Unit) -> SimpleCommand:
     """``export A=1 B``: argv as the shell's builtin sees it."""
     keyword = node.children[0]
     argv = [text.of(keyword)]
@@ -345,10 +383,10 @@ def _declaration(node: Node, text: _Text, outer: Node) -> SimpleCommand:
         else:
             raise _Unsupported(f"token {child.type!r} in {argv[0]}")
         spans.append(text.span(child))
-    return SimpleCommand(tuple(argv), (), None, _command_text(outer, text), tuple(spans))
+    return SimpleCommand(tuple(argv), (), None, _command_text(unit, text), tuple(spans))
 
 
-def _test(node: Node, text: _Text, outer: Node) -> SimpleCommand:
+def _test(node: Node, text: _Text, unit: _Unit) -> SimpleCommand:
     """``[ -f x ]`` is the command ``[`` with its words; ``[[ ]]`` is bash syntax we leave alone."""
     if not node.children or node.children[0].type != "[":
         raise _Unsupported("[[ ]]")
@@ -370,7 +408,7 @@ def _test(node: Node, text: _Text, outer: Node) -> SimpleCommand:
 
     for child in node.children:
         tokens(child)
-    return SimpleCommand(tuple(argv), (), None, _command_text(outer, text), tuple(spans))
+    return SimpleCommand(tuple(argv), (), None, _command_text(unit, text), tuple(spans))
 
 
 _WORDS = {"word", "number", "string", "raw_string", "ansi_c_string", "concatenation", "test_operator",

@@ -118,6 +118,26 @@ def test_operators_and_segments(script: str, ops: list[str] | None, segments: li
     assert and_segments(script) == segments
 
 
+def test_a_redirection_after_a_list_belongs_to_the_command_before_it() -> None:
+    """tree-sitter-bash hangs ``> g`` on the list ``a && b`` and reads ``a && b 2>&1 | c`` as
+    ``(a && b) | c``; the shell gives each redirection to its command and binds | tighter."""
+    script = "echo a > f && echo b > g && echo c > h"
+    assert [c.text for c in commands(script)] == ["echo a > f", "echo b > g", "echo c > h"]
+    assert top_level_operators(script) == ["&&", "&&"]
+    assert and_segments(script) == ["echo a > f", "echo b > g", "echo c > h"]
+    script = "a && b 2>&1 | c > g"
+    assert [c.text for c in commands(script)] == ["a", "b 2>&1", "c > g"]
+    assert and_segments(script) == ["a", "b 2>&1 | c > g"]
+    assert and_segments("{ cd /x; make; } > log && pwd") == ["{ cd /x; make; } > log", "pwd"]
+
+
+def test_long_chains_are_read_without_recursion() -> None:
+    script = " && ".join(f"echo {i} > /tmp/{i}" for i in range(3000))
+    cmds = commands(script)
+    assert cmds is not None and len(cmds) == 3000 and cmds[-1].text == "echo 2999 > /tmp/2999"
+    assert len(and_segments(script) or []) == 3000
+
+
 def test_pipelines_and_subshells_list_every_command() -> None:
     assert argvs("curl -fsSL x | sh && (cd /x; make)") == [["curl", "-fsSL", "x"], ["sh"], ["cd", "/x"], ["make"]]
 

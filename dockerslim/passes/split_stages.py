@@ -204,7 +204,16 @@ def _venv_steps(system_site: bool, chain_base: bool) -> list[ir.Instruction]:
     ]
 
 
-def _python_env(info: BaseInfo | None, image: str, steps: list[StepInfo]) -> tuple[str, str]:
+@dataclass(frozen=True)
+class PythonEnv:
+    """What the ``python3`` the pip installs use is, and the evidence."""
+
+    kind: str  # prefix (a real installation) | venv (itself a virtualenv) | unknown
+    evidence: str
+    in_file: bool = False  # the Dockerfile itself made or activated the virtualenv
+
+
+def _python_env(info: BaseInfo | None, image: str, steps: list[StepInfo]) -> PythonEnv:
     """What the ``python3`` the pip installs use is: ``prefix`` (a real installation, which
     --system-site-packages reaches), ``venv`` (a virtualenv, which it does not), or ``unknown``;
     with the evidence. The file's own words come first (``ENV VIRTUAL_ENV``, or ``python -m venv
@@ -217,11 +226,12 @@ def _python_env(info: BaseInfo | None, image: str, steps: list[StepInfo]) -> tup
         if isinstance(node, ir.Env):
             for key, value in node.pairs:
                 if key == "VIRTUAL_ENV":
-                    return "venv", f"ENV VIRTUAL_ENV at line {node.line}"
+                    return PythonEnv("venv", f"ENV VIRTUAL_ENV at line {node.line}", in_file=True)
                 if key == "PATH":
                     for folder, line in made.items():
                         if f"{folder.rstrip('/')}/bin" in value:
-                            return "venv", f"the virtualenv {folder} made at line {line} is on PATH (line {node.line})"
+                            return PythonEnv("venv", f"the virtualenv {folder} made at line {line} is on PATH "
+                                                     f"(line {node.line})", in_file=True)
         for cmd in step.commands:
             argv = cmd.argv
             if cmd.program == "virtualenv" or (cmd.program.startswith("python") and argv[1:3] == ("-m", "venv")):
@@ -229,8 +239,9 @@ def _python_env(info: BaseInfo | None, image: str, steps: list[StepInfo]) -> tup
                 if target:
                     made[resolve_dir(step.cwd, target)] = node.line
     if info is None:
-        return "unknown", f"{image} is not in the catalogue, so whether its Python is a real prefix is not known"
-    return info.python_env, f"catalogue: the Python of {image} is {'a virtualenv' if info.python_env == 'venv' else 'a real prefix'}"
+        return PythonEnv("unknown", f"{image} is not in the catalogue, so whether its Python is a real prefix is not known")
+    kind = "a virtualenv" if info.python_env == "venv" else "a real prefix"
+    return PythonEnv(info.python_env, f"catalogue: the Python of {image} is {kind}")
 
 
 def _without_system_flag(step: StepInfo) -> ir.Instruction:
@@ -268,7 +279,7 @@ class _Split:
     venv: bool
     system_site: bool
     chain_base: bool  # the virtualenv lists the base Python's site-packages itself (.pth)
-    python_env: tuple[str, str]  # prefix | venv | unknown, with the evidence
+    python_env: PythonEnv
     distro_python: bool
     builder: str
     assembly: str
@@ -330,9 +341,9 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     info = lookup_base(parsed) if parsed else None
     release = info.release if info else ""
     venv = _needs_venv(steps)
-    python_env = _python_env(info, image, steps) if venv else ("prefix", "")
-    if python_env[0] == "venv" and python_env[1].startswith(("ENV", "the virtualenv")):
-        result.notes.append(_note(f"split declined: pip installs into the image's own virtualenv ({python_env[1]}); "
+    python_env = _python_env(info, image, steps) if venv else PythonEnv("prefix", "")
+    if python_env.in_file:
+        result.notes.append(_note(f"split declined: pip installs into the image's own virtualenv ({python_env.evidence}); "
                                   f"a second virtualenv at {VENV} would not see what it holds (virtualenvs do not chain)",
                                   next((s.node.line for s in steps if s.pip), None), "skipped"))
         return None
@@ -375,9 +386,9 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
                 "as a split would, since nothing is compiled and no build-only package would stay behind; "
                 f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})", stage.from_.line))
             return None
-    chain_base = venv and python_env[0] != "prefix"
+    chain_base = venv and python_env.kind != "prefix"
     if chain_base:
-        result.notes.append(_note(f"the virtualenv lists the base Python's own site-packages in a .pth file: {python_env[1]}, "
+        result.notes.append(_note(f"the virtualenv lists the base Python's own site-packages in a .pth file: {python_env.evidence}, "
                                   "and --system-site-packages only reaches a real prefix", level="info"))
     return _Split(
         stage=stage, steps=steps, plans=plans, release=release, venv=venv,

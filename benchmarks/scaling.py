@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -50,9 +51,9 @@ def _apt_block(i: int) -> list[str]:
     return [
         f"RUN apt-get update && apt-get install -y {pkg} {other} && rm -rf /var/lib/apt/lists/*",
         f"RUN apt-get install -y {other}-extra{i}",  # no update of its own: hygiene must look at it
-        f"RUN apt-get update && \\",
+        "RUN apt-get update && \\",
         f"    apt-get install -y --no-install-recommends lib{i}-tools && \\",
-        f"    rm -rf /var/lib/apt/lists/*",
+        "    rm -rf /var/lib/apt/lists/*",
         f"ENV STEP_{i}=done",
         f"RUN pip install package{i}=={i % 9}.{i % 13}",
     ]
@@ -103,7 +104,10 @@ def _child(kind: str, lines: int) -> None:
                       "out_lines": result.text.count("\n")}))
 
 
-def time_size(kind: str, lines: int, limit: float) -> dict:
+Row = dict[str, Any]  # one measurement: lines, seconds, cpu (or a note)
+
+
+def time_size(kind: str, lines: int, limit: float) -> Row:
     cmd = [sys.executable, __file__, "--child", kind, str(lines)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
@@ -121,11 +125,11 @@ def fit(points: list[tuple[int, float]]) -> float | None:
     xs = [math.log(n) for n, _ in points]
     ys = [math.log(t) for _, t in points]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
-def scale(kind: str, limit: float, sizes: tuple[int, ...] = SIZES) -> list[dict]:
-    rows: list[dict] = []
+def scale(kind: str, limit: float, sizes: tuple[int, ...] = SIZES) -> list[Row]:
+    rows: list[Row] = []
     for lines in sizes:
         done = [(r["lines"], r["seconds"]) for r in rows if r["seconds"]]
         if len(done) >= 2:
@@ -145,10 +149,12 @@ def scale(kind: str, limit: float, sizes: tuple[int, ...] = SIZES) -> list[dict]
 def _sources() -> list[list[tuple[str, bytes]]]:
     """Each fixture or corpus case as its files (expected outputs left out)."""
     out = []
-    for dockerfile in sorted([*ROOT.glob("fixtures/rewrite/*/Dockerfile"), *ROOT.glob("fixtures/corpus/*/*/Dockerfile")]):
+    cases = [*ROOT.glob("fixtures/rewrite/*/Dockerfile"), *ROOT.glob("fixtures/corpus/*/*/Dockerfile")]
+    for dockerfile in sorted(cases):
         files = []
         for p in sorted(dockerfile.parent.rglob("*")):
-            if p.is_file() and not p.name.startswith("expected") and p.name != "smoke.txt" and p.stat().st_size < 200_000:
+            if p.is_file() and not p.name.startswith("expected") and p.name != "smoke.txt" \
+                    and p.stat().st_size < 200_000:
                 files.append((str(p.relative_to(dockerfile.parent)), p.read_bytes()))
         out.append(files)
     return out
@@ -185,7 +191,7 @@ def make_folder(dest: Path, count: int) -> list[Path]:
     return paths
 
 
-def folder(count: int) -> dict:
+def folder(count: int) -> Row:
     sys.path.insert(0, str(ROOT))
     from dockerslim import rewrite
 
@@ -193,8 +199,8 @@ def folder(count: int) -> dict:
         paths = make_folder(Path(tmp) / "corpus", count)
         env = dict(os.environ, NO_COLOR="1")
         start = time.perf_counter()
-        cli = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", str(Path(tmp) / "corpus"), "--check", "--quiet"],
-                             capture_output=True, text=True, env=env, cwd=ROOT)
+        cmd = [sys.executable, "-m", "dockerslim", "rewrite", str(Path(tmp) / "corpus"), "--check", "--quiet"]
+        cli = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
         cli_s = time.perf_counter() - start
         start = time.perf_counter()
         errors = 0
@@ -204,20 +210,21 @@ def folder(count: int) -> dict:
             except Exception:  # a syntax fixture may be rejected on purpose
                 errors += 1
         lib_s = time.perf_counter() - start
-        out = {"files": len(paths), "cli_s": cli_s, "cli_exit": cli.returncode, "library_s": lib_s, "errors": errors,
-               "lines": sum(p.read_bytes().count(b"\n") for p in paths)}
+        out: Row = {"files": len(paths), "cli_s": cli_s, "cli_exit": cli.returncode, "library_s": lib_s,
+                    "errors": errors, "lines": sum(p.read_bytes().count(b"\n") for p in paths)}
         hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
         if Path(hadolint).exists():
             start = time.perf_counter()
             for chunk in range(0, len(paths), 500):  # stay under the argument-length limit
                 subprocess.run([hadolint, "--no-fail", *map(str, paths[chunk:chunk + 500])], capture_output=True)
             out["hadolint_s"] = time.perf_counter() - start
-            out["hadolint_version"] = subprocess.run([hadolint, "--version"], capture_output=True, text=True).stdout.strip()
+            version = subprocess.run([hadolint, "--version"], capture_output=True, text=True)
+            out["hadolint_version"] = version.stdout.strip()
     return out
 
 
-def section(results: dict[str, list[dict]], fold: dict, limit: float, sizes: tuple[int, ...] = SIZES) -> str:
-    now = datetime.datetime.now(datetime.timezone.utc)
+def section(results: dict[str, list[Row]], fold: Row, limit: float, sizes: tuple[int, ...] = SIZES) -> str:
+    now = datetime.datetime.now(datetime.UTC)
     lines = ["## Scaling", "",
              f"Run {now:%Y-%m-%d %H:%M} UTC by `benchmarks/scaling.py` on {platform.machine()}, {os.cpu_count()} CPUs "
              f"(shared with other work while it ran), {platform.python_implementation()} {platform.python_version()}. "
@@ -244,7 +251,8 @@ def section(results: dict[str, list[dict]], fold: dict, limit: float, sizes: tup
             lines.append(f"- {kind}: fewer than two sizes measured.")
             continue
         verdict = "**met**" if k <= 1.1 and big is not None and big["seconds"] < 30 else "**not met**"
-        lines.append(f"- {kind}: fitted exponent **{k:.2f}** on wall time, {k_cpu:.2f} on CPU time, over {len(done)} sizes"
+        lines.append(f"- {kind}: fitted exponent **{k:.2f}** on wall time, {k_cpu:.2f} on CPU time, "
+                     f"over {len(done)} sizes"
                      + (f" (wall, between the two largest: {top:.2f})" if top is not None else "")
                      + (f"; {sizes[-1]:,} lines in {big['seconds']:.1f} s wall, {big['cpu']:.1f} s CPU" if big
                         else f"; {sizes[-1]:,} lines not measured")
@@ -257,7 +265,8 @@ def section(results: dict[str, list[dict]], fold: dict, limit: float, sizes: tup
               f"| `dockerslim.rewrite` in-process loop ({fold['errors']} rejected) | {fold['library_s']:.1f} | "
               f"{fold['files'] / fold['library_s']:,.0f} |"]
     if "hadolint_s" in fold:
-        lines.append(f"| hadolint ({fold['hadolint_version']}) lint, 500 files per process | {fold['hadolint_s']:.1f} | "
+        lines.append(f"| hadolint ({fold['hadolint_version']}) lint, 500 files per process | "
+                     f"{fold['hadolint_s']:.1f} | "
                      f"{fold['files'] / fold['hadolint_s']:,.0f} |")
         lines += ["", f"dockerslim CLI / hadolint throughput ratio: **{fold['hadolint_s'] / fold['cli_s']:.2f}** "
                       "(above 1: dockerslim is faster)."]

@@ -280,7 +280,8 @@ def _commands_of(pipelines: list[_Pipeline], text: _Text, out: list[SimpleComman
                     out.append(_LEAVE)
             elif kind in ("variable_assignment", "variable_assignments"):
                 assigns = [node] if kind == "variable_assignment" else node.named_children
-                out.append(SimpleCommand((), tuple(_assignment(a, text) for a in assigns), None, _command_text(unit, text)))
+                pairs = tuple(_assignment(a, text) for a in assigns)
+                out.append(SimpleCommand((), pairs, None, _command_text(unit, text)))
             elif kind in ("declaration_command", "unset_command"):
                 out.append(_declaration(node, text, unit))
             elif kind == "test_command":

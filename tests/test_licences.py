@@ -7,9 +7,9 @@ from __future__ import annotations
 import importlib.metadata as md
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from email.message import Message
 from pathlib import Path
-from typing import Callable, Mapping
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -72,7 +72,8 @@ def licence_problem(meta: Message) -> str | None:
 
 
 def _runtime_dependencies() -> list[str]:
-    return tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    dependencies: list[str] = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    return dependencies
 
 
 def test_every_runtime_dependency_is_permissively_licensed() -> None:
@@ -93,8 +94,8 @@ def _meta(name: str, **fields: str | list[str]) -> Message:
 
 
 def test_checker_rejects_gpl_and_unknown_licences() -> None:
-    assert licence_problem(_meta("bashlex", License="GPLv3+",
-                                 Classifier=["License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)"]))
+    gpl = "License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)"
+    assert licence_problem(_meta("bashlex", License="GPLv3+", Classifier=[gpl]))
     assert licence_problem(_meta("x", License_Expression="GPL-3.0-or-later"))
     assert licence_problem(_meta("x", License_Expression="MIT AND GPL-2.0-only"))
     assert licence_problem(_meta("x", License="GNU LGPL v2.1 or later"))

@@ -16,11 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockerslim import Options, rewrite, shell
-from dockerslim.shell import and_segments, commands, has_comment, remove_words, top_level_operators
+from dockerslim.shell import SimpleCommand, and_segments, commands, has_comment, remove_words, top_level_operators
 
 from .conftest import FIXTURES
 
 DATA = Path(__file__).parent / "data" / "bashlex_parity.json"
+
+
+def _cmds(script: str, cwd: str | None = "/") -> list[SimpleCommand]:
+    found = commands(script, cwd)
+    assert found is not None, script
+    return found
 
 
 def argvs(script: str) -> list[list[str]] | None:
@@ -53,16 +59,16 @@ def test_quote_removal(script: str, expected: list[list[str]]) -> None:
 
 
 def test_assignments_are_unquoted_and_kept_apart_from_argv() -> None:
-    cmd, = commands('A="x y" B=$(pwd) make install')
+    cmd, = _cmds('A="x y" B=$(pwd) make install')
     assert cmd.argv == ("make", "install") and cmd.assignments == ("A=x y", "B=$(pwd)")
-    only, = commands("X=1")
+    only, = _cmds("X=1")
     assert only.argv == () and only.assignments == ("X=1",)
-    assert commands("A=1 B=2")[0].assignments == ("A=1", "B=2")
+    assert _cmds("A=1 B=2")[0].assignments == ("A=1", "B=2")
 
 
 def test_word_spans_index_the_script_even_after_non_ascii_text() -> None:
     script = "echo é && pip install --system 'x y'"
-    pip = commands(script)[1]
+    pip = _cmds(script)[1]
     assert [script[a:b] for a, b in pip.words] == ["pip", "install", "--system", "'x y'"]
     assert remove_words(script, [pip.words[2]]) == "echo é && pip install 'x y'"
 
@@ -122,18 +128,18 @@ def test_a_redirection_after_a_list_belongs_to_the_command_before_it() -> None:
     """tree-sitter-bash hangs ``> g`` on the list ``a && b`` and reads ``a && b 2>&1 | c`` as
     ``(a && b) | c``; the shell gives each redirection to its command and binds | tighter."""
     script = "echo a > f && echo b > g && echo c > h"
-    assert [c.text for c in commands(script)] == ["echo a > f", "echo b > g", "echo c > h"]
+    assert [c.text for c in _cmds(script)] == ["echo a > f", "echo b > g", "echo c > h"]
     assert top_level_operators(script) == ["&&", "&&"]
     assert and_segments(script) == ["echo a > f", "echo b > g", "echo c > h"]
     script = "a && b 2>&1 | c > g"
-    assert [c.text for c in commands(script)] == ["a", "b 2>&1", "c > g"]
+    assert [c.text for c in _cmds(script)] == ["a", "b 2>&1", "c > g"]
     assert and_segments(script) == ["a", "b 2>&1 | c > g"]
     assert and_segments("{ cd /x; make; } > log && pwd") == ["{ cd /x; make; } > log", "pwd"]
 
 
 def test_long_chains_are_read_without_recursion() -> None:
     script = " && ".join(f"echo {i} > /tmp/{i}" for i in range(3000))
-    cmds = commands(script)
+    cmds = _cmds(script)
     assert cmds is not None and len(cmds) == 3000 and cmds[-1].text == "echo 2999 > /tmp/2999"
     assert len(and_segments(script) or []) == 3000
 
@@ -144,7 +150,7 @@ def test_pipelines_and_subshells_list_every_command() -> None:
 
 def test_line_continuations() -> None:
     script = "apt-get update && \\\n    apt-get install -y \\\n    curl"
-    cmds = commands(script)
+    cmds = _cmds(script)
     assert [list(c.argv) for c in cmds] == [["apt-get", "update"], ["apt-get", "install", "-y", "curl"]]
     assert cmds[1].text == "apt-get install -y" + " " * 7 + "curl"  # continuation blanked, same length
     assert argvs("echo 'a\\\nb' \"c\\\nd\"") == [["echo", "a\\\nb", "cd"]]  # literal in '…', gone in "…"
@@ -153,7 +159,7 @@ def test_line_continuations() -> None:
 
 def test_heredoc_inside_a_script() -> None:
     script = "cat <<EOF > /etc/x.conf\na = 1\nEOF\napt-get install -y curl\n"
-    cmds = commands(script)
+    cmds = _cmds(script)
     assert [list(c.argv) for c in cmds] == [["cat"], ["apt-get", "install", "-y", "curl"]]
     assert cmds[0].text == "cat <<EOF > /etc/x.conf\na = 1\nEOF"  # the redirection belongs to it
     assert top_level_operators(script) == ["\n"]
@@ -161,7 +167,7 @@ def test_heredoc_inside_a_script() -> None:
 
 
 def test_redirections_are_not_argv() -> None:
-    cmd, = commands("ls -la >/dev/null 2>&1")
+    cmd, = _cmds("ls -la >/dev/null 2>&1")
     assert cmd.argv == ("ls", "-la") and cmd.text == "ls -la >/dev/null 2>&1"
     assert commands("echo a > f b") is None  # sh passes b to echo; tree-sitter-bash would hide it
 
@@ -169,21 +175,21 @@ def test_redirections_are_not_argv() -> None:
 # --- working directory ------------------------------------------------------------------------
 
 def test_cd_is_tracked() -> None:
-    cmds = commands("cd /src && make && cd sub && make install PREFIX=/opt/x")
+    cmds = _cmds("cd /src && make && cd sub && make install PREFIX=/opt/x")
     assert [c.cwd for c in cmds] == ["/src", "/src", "/src/sub", "/src/sub"]
-    assert [c.cwd for c in commands("cd /a && cd ../b && pwd")] == ["/a", "/b", "/b"]
-    assert [c.cwd for c in commands("make", cwd="/app")] == ["/app"]
+    assert [c.cwd for c in _cmds("cd /a && cd ../b && pwd")] == ["/a", "/b", "/b"]
+    assert [c.cwd for c in _cmds("make", cwd="/app")] == ["/app"]
 
 
 @pytest.mark.parametrize("script", ["cd $DIR && make", "cd && make", "cd - && make", "cd ~ && make",
                                     "pushd /a && make", "cd `x` && make"])
 def test_cd_that_cannot_be_followed(script: str) -> None:
-    assert commands(script)[1].cwd is None
+    assert _cmds(script)[1].cwd is None
 
 
 def test_cd_in_a_subshell_stays_there() -> None:
-    assert [c.cwd for c in commands("(cd /x && make) && make install")] == ["/x", "/x", "/"]
-    assert [c.cwd for c in commands("{ cd /x; } && make")] == ["/x", "/x"]  # a group is no subshell
+    assert [c.cwd for c in _cmds("(cd /x && make) && make install")] == ["/x", "/x", "/"]
+    assert [c.cwd for c in _cmds("{ cd /x; } && make")] == ["/x", "/x"]  # a group is no subshell
 
 
 # --- what cannot be analysed yields None ------------------------------------------------------
@@ -220,9 +226,10 @@ def test_misread_text_makes_the_whole_script_unreadable() -> None:
 # --- one parse per script -----------------------------------------------------------------------
 
 def test_results_are_immutable_between_callers() -> None:
-    first = commands("a && b")
+    first = _cmds("a && b")
     first.clear()
     segments = and_segments("a && b")
+    assert segments is not None
     segments.append("c")
     assert argvs("a && b") == [["a"], ["b"]] and and_segments("a && b") == ["a", "b"]
 
@@ -315,7 +322,8 @@ INTENDED: dict[str, tuple[dict[str, Any], str]] = {
 
 
 def _parity_cases() -> list[dict[str, Any]]:
-    return json.loads(DATA.read_text())["cases"]
+    cases: list[dict[str, Any]] = json.loads(DATA.read_text())["cases"]
+    return cases
 
 
 def test_parity_data_covers_the_fixtures() -> None:

@@ -243,6 +243,7 @@ def test_rewriting_every_fixture_parses_each_script_at_most_once(monkeypatch: py
         return real(script)
 
     shell._analyse.cache_clear()
+    shell._commands_from.cache_clear()
     monkeypatch.setattr(shell, "_tree", counting)
     for case in sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "Dockerfile").exists()):
         rewrite((case / "Dockerfile").read_text(), path=str(case / "Dockerfile"), context_dir=case)

@@ -65,7 +65,8 @@ PIPELINE: tuple[Pass, ...] = (
     Pass.of(runtime_base, Policy.DECLARED),
     # After the structure: flags and cleanup for the RUNs of shipping stages, cache mounts in builders.
     Pass.of(package_hygiene, Policy.DECLARED),
-    # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup.
-    Pass.of(merge_runs, Policy.SAME),
+    # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup
+    # (declared: the package installs it consolidates inside a RUN).
+    Pass.of(merge_runs, Policy.DECLARED),
 )
 

@@ -23,6 +23,7 @@ from ..context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 from ..shell import and_segments, commands, has_comment, run_script
+from ._consolidate import consolidate
 
 RULE = catalogue_entry("merge-runs")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
@@ -100,7 +101,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             body.append(node)
         if len(group) > 1:
             _report(result, group)
-        stages.append(replace(stage, body=tuple(body)))
+        stages.append(replace(stage, body=tuple(_consolidate_installs(body, stage, result))))
     result.dockerfile = replace(df, stages=tuple(stages))
     return result
 
@@ -116,3 +117,25 @@ def _report(result: PassResult, group: list[ir.Run]) -> None:
                "Trade-off: a change to any of the commands re-runs all of them (they share one cache entry)",
         risk="low",
     ))
+
+
+def _consolidate_installs(body: list[ir.Instruction], stage: ir.Stage, result: PassResult) -> list[ir.Instruction]:
+    """Each RUN of the (merged) stage with its adjacent package installs made one."""
+    out: list[ir.Instruction] = []
+    for node in body:
+        if isinstance(node, ir.Run) and not ignored(RULE, node, stage):
+            blank = Change(
+                rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
+                message="package installs that follow each other made one: one index refresh, one sorted and "
+                        "deduplicated install, the cleanup once",
+                reason="one install transaction does not depend on the order of its packages, and nothing runs "
+                       "between these installs that could need a package from an earlier one; their options agree",
+                effect="fewer index downloads and a shorter build; the same packages installed. pip: one resolver "
+                       "call picks versions that satisfy all requirements together (the separate calls could "
+                       "upgrade what an earlier one installed)",
+                risk="low")
+            node, change = consolidate(node, stage, blank)
+            if change is not None:
+                result.changes.append(change)
+        out.append(node)
+    return out

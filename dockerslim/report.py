@@ -53,7 +53,10 @@ def _observation_lines(obs: Observation) -> list[str]:
     lines = [f"  {observation_line(obs)}"]
     for line, step in sorted(obs.steps.items()):
         if step.size or step.files:
-            lines.append(f"      line {line} {step.keyword}: {len(step.files)} paths, {_mb(step.size)} written")
+            made = "; ".join(f"created {kind} {', '.join(names)}"
+                             for kind, names in sorted(step.accounts.items()) if names)
+            lines.append(f"      line {line} {step.keyword}: {len(step.files)} paths, {_mb(step.size)} written"
+                         + (f"; {made}" if made else ""))
     lines += [f"      note: {note}" for note in obs.notes]
     return lines
 

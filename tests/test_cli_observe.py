@@ -84,7 +84,7 @@ def test_observe_of_an_original_that_does_not_build_exits_2_and_writes_nothing(
 
 def _observation(cached: bool = True) -> Observation:
     step = Step(line=2, instruction="/bin/sh -c echo one", keyword="RUN",
-                files=[FileChange(path="/opt/tool", op="added", size=3_000_000)])
+                files=[FileChange(path="/opt/tool", op="added", size=3_000_000)], accounts={"users": ["app"]})
     return Observation(key="k" * 64, builder="buildah", steps={2: step, 3: Step(3, "echo two", "RUN")},
                        cached=cached, seconds=0.01)
 
@@ -121,10 +121,10 @@ def test_observe_passes_the_build_flags_and_hands_the_record_to_the_rewrite(
     entry = json.loads(result.stdout)["files"][0]
     assert entry["observation"]["cached"] is True
     assert entry["observation"]["steps"][0] == {"line": 2, "keyword": "RUN", "paths": 1, "bytes": 3_000_000,
-                                                "accounts": {}}
+                                                "accounts": {"users": ["app"]}}
     assert entry["text"] == rewrite(BLOATED, path=str(path), context_dir=tmp_path).text  # passes do not use it yet
     assert "observed 2 steps, 3.0 MB written; read from the cache (no build)" in result.stderr
-    assert "line 2 RUN: 1 paths, 3.0 MB written" in result.stderr
+    assert "line 2 RUN: 1 paths, 3.0 MB written; created users app" in result.stderr
 
 
 def test_observe_of_stdin_needs_a_context(monkeypatch: pytest.MonkeyPatch) -> None:

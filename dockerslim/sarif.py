@@ -19,7 +19,7 @@ from .rewrite import RewriteResult
 
 LEVELS = {"info": "note", "warning": "warning", "skipped": "note"}
 INFORMATION_URI = "https://pypi.org/project/dockerslim/"
-HELP_URI = INFORMATION_URI + "#{anchor}"  # one anchor per rule in the README's rule list: ds201-merge-runs
+HELP_URI = INFORMATION_URI + "#{anchor}"  # the README (the project page) has one anchor per rule: ds201-merge-runs
 LINE_RE = re.compile(r"[^\n]*\n|[^\n]+$")  # lines with their ends; \r\n stays inside one line
 
 

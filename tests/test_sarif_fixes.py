@@ -108,3 +108,12 @@ def test_fixes_and_invocations_validate_against_the_official_schema(tmp_path: Pa
     assert any("fixes" in r for r in doc["runs"][0]["results"])
     errors = list(jsonschema.Draft4Validator(schema).iter_errors(doc))
     assert errors == [], errors[0].message if errors else ""
+
+
+def test_every_help_uri_has_its_anchor_in_the_readme() -> None:
+    from dockerslim.sarif import help_uri
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for rule in catalogue():
+        anchor = help_uri(rule).split("#", 1)[1]
+        assert f'<a id="{anchor}"></a>`{rule.id}` {rule.name}: {rule.summary}' in readme, rule.id

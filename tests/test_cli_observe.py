@@ -336,8 +336,8 @@ def test_verify_against_reports_the_missing_library_and_fix_installs_its_package
     candidate = case / "candidate.Dockerfile"
     original_candidate = candidate.read_text()
     result = invoke("verify", "--against", str(candidate), "--smoke", "snaptool", str(case / "Dockerfile"))
-    assert result.exit_code == 1
-    assert "missing library: /usr/local/bin/snaptool needs libsnappy.so.1" in result.stdout
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "missing library: /usr/local/bin/snaptool needs libsnappy.so.1" in result.stdout, result.stdout
     assert candidate.read_text() == original_candidate  # no --fix: nothing written
     fixed = invoke("verify", "--against", str(candidate), "--fix", "--smoke", "snaptool", str(case / "Dockerfile"))
     assert fixed.exit_code == 0, fixed.stdout + fixed.stderr

@@ -197,8 +197,16 @@ def write(data: Any, path: Path, **kwargs: Any) -> None:
 def load_json(path: Path) -> Any:
     """A verify JSON file; errors name the file and the line."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         raise ReportInputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportInputError(f"{path}: cannot read: {exc}") from None
+
+
+def loads(text: str, name: str = "<stdin>") -> Any:
+    """Verify JSON from text; errors name ``name`` and the line."""
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportInputError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+        raise ReportInputError(f"{name}:{exc.lineno}: not JSON: {exc.msg}") from None

@@ -4,6 +4,7 @@ json``/``github``, coloured diff), with what ``--observe`` saw and ``--verify`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .rewrite import RewriteResult
@@ -155,7 +156,7 @@ def _annotation(kind: str, path: str, line: int | None, end_line: int | None, ti
     return f"::{kind} {','.join(props)}::{_escape_data(message)}\n"
 
 
-def to_github(results: list[tuple[str, RewriteResult]], *, errors: list[tuple[str, str]] = ()) -> str:  # type: ignore[assignment]
+def to_github(results: list[tuple[str, RewriteResult]], *, errors: Sequence[tuple[str, str]] = ()) -> str:
     """GitHub Actions annotations, one per change and note (medium/high risk and warnings as
     ``::warning``, the rest as ``::notice``) and one ``::error`` per file that could not be read."""
     out: list[str] = []

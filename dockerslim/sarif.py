@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from . import __version__, rules
@@ -85,7 +86,7 @@ def _fix(path: str, result: RewriteResult) -> dict[str, Any]:
     }
 
 
-def to_sarif(results: list[tuple[str, RewriteResult]], *, errors: list[tuple[str, str]] = (),  # type: ignore[assignment]
+def to_sarif(results: list[tuple[str, RewriteResult]], *, errors: Sequence[tuple[str, str]] = (),
              command_line: str | None = None) -> str:
     """One run: the catalogue's rules, a result per change and note, the rewrite as fixes, and
     one invocation (successful unless a file could not be rewritten)."""

@@ -2,8 +2,9 @@
 
 Runtime-only images lack compilers and headers; an app calling ``torch.compile``, Triton, Numba,
 ``cpp_extension.load`` or pyximport needs them while it runs. The scan reads every ``.py`` file
-with libcst and resolves import aliases (``import torch as t``, ``from torch import compile``),
-so ``t.compile(model)`` is found as ``torch.compile``. The triggers live in ``data/jit.toml``.
+with libcst, whose ``QualifiedNameProvider`` resolves imports and scopes (``import torch as t``,
+``from torch import compile``), so ``t.compile(model)`` is found as ``torch.compile`` and a
+local function named ``compile`` is not. The triggers live in ``data/jit.toml``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider, QualifiedNameSource
 
 from .catalog import load
 
@@ -50,11 +51,14 @@ def _module_name(node: cst.BaseExpression | None) -> str:
 
 
 class _Scanner(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
+    """Calls and decorators whose fully qualified name is a trigger (libcst resolves imports and
+    scopes, so ``import torch as t; t.compile`` is found and a local ``compile`` or a parameter
+    named ``t`` is not), and imports of trigger modules (``import pyximport``)."""
+
+    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider)
 
     def __init__(self, triggers: dict[str, str]) -> None:
         self.triggers = triggers
-        self.aliases: dict[str, str] = {}
         self.hits: list[tuple[int, str]] = []
 
     def _hit(self, node: cst.CSTNode, name: str) -> None:
@@ -63,39 +67,26 @@ class _Scanner(cst.CSTVisitor):
                 self.hits.append((self.get_metadata(PositionProvider, node).start.line, trigger))
                 return
 
+    def _qualified(self, at: cst.CSTNode, expr: cst.BaseExpression) -> None:
+        for qualified in self.get_metadata(QualifiedNameProvider, expr, set()):
+            if qualified.source is QualifiedNameSource.IMPORT:
+                self._hit(at, qualified.name)
+
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            full = _module_name(alias.name)
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else full.split(".")[0]
-            self.aliases[local] = full if alias.asname else local
-            self._hit(node, full)
+            self._hit(node, _module_name(alias.name))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative or isinstance(node.names, cst.ImportStar):
+        if node.relative or node.module is None:
             return
-        module = _module_name(node.module)
-        for alias in node.names:
-            name = _module_name(alias.name)
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
-            self.aliases[local] = f"{module}.{name}"
-        self._hit(node, module)  # importing a trigger module (pyximport, op builders)
-
-    def _resolve(self, dotted: str) -> str:
-        head, _, rest = dotted.partition(".")
-        full = self.aliases.get(head)
-        if full is None:
-            return dotted
-        return f"{full}.{rest}" if rest else full
+        self._hit(node, _module_name(node.module))  # importing a trigger module (pyximport, op builders)
 
     def visit_Call(self, node: cst.Call) -> None:
-        name = _dotted(node.func)
-        if name:
-            self._hit(node, self._resolve(name))
+        self._qualified(node, node.func)
 
     def visit_Decorator(self, node: cst.Decorator) -> None:
-        name = _dotted(node.decorator)
-        if name:
-            self._hit(node, self._resolve(name))
+        decorator = node.decorator
+        self._qualified(node, decorator.func if isinstance(decorator, cst.Call) else decorator)
 
 
 def scan_source(code: str, path: str = "<string>") -> list[JitFinding]:
@@ -119,13 +110,18 @@ def scan_source(code: str, path: str = "<string>") -> list[JitFinding]:
 def scan_context(context: Path) -> list[JitFinding]:
     """JIT triggers in every Python file of a build context, in path order (cached per folder
     and modification times, since several passes ask)."""
-    stamp = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in Path(context).rglob("*.py")
-                         if not SKIP_DIRS & set(p.relative_to(context).parts)))
+    stamp = tuple(
+        sorted(
+            (str(p), p.stat().st_mtime_ns)
+            for p in Path(context).rglob("*.py")
+            if not SKIP_DIRS & set(p.relative_to(context).parts)
+        )
+    )
     return list(_scan(str(context), stamp))
 
 
 @lru_cache(maxsize=64)
-def _scan(context_str: str, stamp: tuple) -> tuple[JitFinding, ...]:
+def _scan(context_str: str, stamp: tuple[tuple[str, int], ...]) -> tuple[JitFinding, ...]:
     context = Path(context_str)
     findings: list[JitFinding] = []
     for root, dirs, files in os.walk(context):
@@ -162,7 +158,11 @@ def uses_modules(context: Path, modules: set[str]) -> list[str]:
                     visitor = _ImportCollector()
                     wrapper.visit(visitor)
                     found += [f"{rel}:{line}: {top}" for line, top in visitor.imports if top in modules]
-                elif name.startswith("requirements") and name.endswith(".txt") or name in ("pyproject.toml", "Pipfile", "environment.yml"):
+                elif (name.startswith("requirements") and name.endswith(".txt")) or name in (
+                    "pyproject.toml",
+                    "Pipfile",
+                    "environment.yml",
+                ):
                     for i, line in enumerate(full.read_text(encoding="utf-8").splitlines(), 1):
                         word = line.strip().split("#")[0].strip().strip("\"',").lower()
                         top = re.split(r"[\s=<>!~\[;@-]", word, maxsplit=1)[0] if word else ""
@@ -185,4 +185,6 @@ class _ImportCollector(cst.CSTVisitor):
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.module is not None and not node.relative:
-            self.imports.append((self.get_metadata(PositionProvider, node).start.line, _module_name(node.module).split(".")[0]))
+            self.imports.append(
+                (self.get_metadata(PositionProvider, node).start.line, _module_name(node.module).split(".")[0])
+            )

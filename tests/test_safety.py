@@ -324,3 +324,13 @@ def test_model_download_runs_on_the_runtime_image_with_its_tool(tmp_path: Path) 
         context_dir=tmp_path,
     ).text
     assert git.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\n")  # git: no run-time package plan
+
+
+def test_jit_guard_is_not_fooled_by_a_shadowed_alias() -> None:
+    from dockerslim.jit import scan_source
+
+    code = "import torch as t\n\ndef f(t):\n    return t.compile(1)\n"
+    assert scan_source(code) == []
+    assert [f.name for f in scan_source("import torch as t\n@t.compile(mode='max')\ndef f(): pass\n")] == [
+        "torch.compile"
+    ]

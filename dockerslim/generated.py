@@ -108,9 +108,11 @@ def relative_source(source: Path, generated: Path) -> str:
 Rewriter = Callable[[str, Path], str]  # (source text, source path) -> rewritten text
 
 
-def render(source: Path, generated: Path, rewrite_text: Rewriter) -> str:
-    """The generated file's full text: ``rewrite_text(source text, source)`` with the header."""
-    text = source.read_bytes().decode("utf-8")
+def render(source: Path, generated: Path, rewrite_text: Rewriter, *, text: str | None = None) -> str:
+    """The generated file's full text: ``rewrite_text(source text, source)`` with the header.
+    ``text`` is the source's text when the caller already read it (strictly, as the CLI does)."""
+    if text is None:
+        text = source.read_bytes().decode("utf-8")
     return add_header(rewrite_text(text, source), relative_source(source, generated), text)
 
 
@@ -168,5 +170,6 @@ def check(generated: Path, rewrite_text: Rewriter, *, source: Path | None = None
         if header.version != __version__:
             return (f"{name}: dockerslim {__version__} rewrites {header.source} differently from "
                     f"dockerslim {header.version} (first difference at line {line}); regenerate it")
-        return f"{name}: edited since it was generated (first difference at line {line}); edit {header.source} instead"
+        return (f"{name}: differs from the rewrite of {header.source} at line {line} (edited by hand, or "
+                f"generated with other settings); edit {header.source} and regenerate")
     return None

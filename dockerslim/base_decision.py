@@ -22,8 +22,9 @@ from . import ir
 from .catalog import BaseInfo, load, lookup_base
 from .classify import Kind, category, classify_run
 from .context import PassContext
+from .cuda_use import uses_modules
 from .image import ImageRef, has_variables
-from .jit import JitFinding, scan_context, uses_modules
+from .jit import JitFinding, scan_context
 from .shell import commands, run_commands
 from .start_scripts import ContextFiles, scan_start
 from .words import resolved_image

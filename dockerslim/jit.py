@@ -10,7 +10,6 @@ local function named ``compile`` is not. The triggers live in ``data/jit.toml``.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +45,8 @@ def _dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def _module_name(node: cst.BaseExpression | None) -> str:
+def module_name(node: cst.BaseExpression | None) -> str:
+    """The dotted name of an import target (``torch.utils``), "" for none."""
     return _dotted(node) or "" if node is not None else ""
 
 
@@ -74,12 +74,12 @@ class _Scanner(cst.CSTVisitor):
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            self._hit(node, _module_name(alias.name))
+            self._hit(node, module_name(alias.name))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         if node.relative or node.module is None:
             return
-        self._hit(node, _module_name(node.module))  # importing a trigger module (pyximport, op builders)
+        self._hit(node, module_name(node.module))  # importing a trigger module (pyximport, op builders)
 
     def visit_Call(self, node: cst.Call) -> None:
         self._qualified(node, node.func)
@@ -138,53 +138,3 @@ def _scan(context_str: str, stamp: tuple[tuple[str, int], ...]) -> tuple[JitFind
                 continue
             findings += scan_source(code, str(full.relative_to(context)))
     return tuple(findings)
-
-
-def uses_modules(context: Path, modules: set[str]) -> list[str]:
-    """Where the context's Python sources import or its requirement files name one of
-    ``modules`` ("path:line: module"); empty when none does."""
-    found: list[str] = []
-    for root, dirs, files in os.walk(context):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for name in sorted(files):
-            full = Path(root, name)
-            rel = str(full.relative_to(context))
-            try:
-                if full.stat().st_size > MAX_FILE_BYTES:
-                    continue
-                if name.endswith(".py"):
-                    module = cst.parse_module(full.read_text(encoding="utf-8"))
-                    wrapper = MetadataWrapper(module)
-                    visitor = _ImportCollector()
-                    wrapper.visit(visitor)
-                    found += [f"{rel}:{line}: {top}" for line, top in visitor.imports if top in modules]
-                elif (name.startswith("requirements") and name.endswith(".txt")) or name in (
-                    "pyproject.toml",
-                    "Pipfile",
-                    "environment.yml",
-                ):
-                    for i, line in enumerate(full.read_text(encoding="utf-8").splitlines(), 1):
-                        word = line.strip().split("#")[0].strip().strip("\"',").lower()
-                        top = re.split(r"[\s=<>!~\[;@-]", word, maxsplit=1)[0] if word else ""
-                        if top in modules:
-                            found.append(f"{rel}:{i}: {top}")
-            except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
-                found.append(f"{rel}: could not be read (assuming it may use CUDA)")
-    return found
-
-
-class _ImportCollector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self) -> None:
-        self.imports: list[tuple[int, str]] = []
-
-    def visit_Import(self, node: cst.Import) -> None:
-        line = self.get_metadata(PositionProvider, node).start.line
-        self.imports += [(line, _module_name(a.name).split(".")[0]) for a in node.names]
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.module is not None and not node.relative:
-            self.imports.append(
-                (self.get_metadata(PositionProvider, node).start.line, _module_name(node.module).split(".")[0])
-            )

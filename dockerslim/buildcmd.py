@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .builders import Buildah, BuilderError, Buildx, ImageFacts
+from .builders import Buildah, Builder, BuilderError, Buildx, ImageFacts
 from .errors import DockerslimError
 from .files import read_text
 from .ir import Dockerfile
@@ -142,7 +142,7 @@ def _common_flags(request: BuildRequest, target: str | None) -> list[str]:
     return argv
 
 
-def _facts(builder: Buildah | Buildx, image: str) -> ImageFacts | None:
+def _facts(builder: Builder, image: str) -> ImageFacts | None:
     try:
         return builder.inspect(image)
     except BuilderError:
@@ -151,7 +151,7 @@ def _facts(builder: Buildah | Buildx, image: str) -> ImageFacts | None:
 
 def build(
     request: BuildRequest,
-    builder: Buildah | Buildx,
+    builder: Builder,
     *,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
@@ -169,8 +169,10 @@ def build(
         iidfile = str(Path(tmp) / "iid")
         if isinstance(builder, Buildah):
             argv, env = buildah_argv(builder, request, target, iidfile), builder.env
-        else:
+        elif isinstance(builder, Buildx):
             argv, env = buildx_argv(builder, request, target, iidfile), builder.env
+        else:
+            raise BuilderError(f"dockerslim build runs buildah or docker buildx, not {builder.name}")
         say(f"building the rewrite of {request.dockerfile} "
             f"({len(result.changes)} change(s); layers in the final stage "
             f"{result.layers_before} -> {result.layers_after})")

@@ -43,6 +43,7 @@ class Pass:
 
 from . import (  # noqa: E402  (after PassResult: split_stages and runtime_base still import it from here)
     context_hygiene,
+    fold_permissions,
     merge_runs,
     models_out,
     package_hygiene,
@@ -63,6 +64,9 @@ PIPELINE: tuple[Pass, ...] = (
     # After the split, whose runtime stage is the final stage whose base it swaps (declared: the
     # package install of a tool the runtime image lacks, such as curl for a HEALTHCHECK).
     Pass.of(runtime_base, Policy.DECLARED),
+    # After the structure (the COPY and its chmod/chown RUN are in the stage that ships), before
+    # merge-runs, which would join that RUN to the next one (declared: the chmod/chown it removes).
+    Pass.of(fold_permissions, Policy.DECLARED),
     # After the structure: flags and cleanup for the RUNs of shipping stages, cache mounts in builders.
     Pass.of(package_hygiene, Policy.DECLARED),
     # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup

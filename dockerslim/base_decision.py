@@ -421,7 +421,10 @@ def decide_runtime_base(
         why = "it is pinned by digest" if ref and ref.digest else "the catalog knows no runtime variant of it"
         return keep(Reason(f"base {image} kept: {why}", stage.from_.line))
     guard = compiler_guard(stage, context, df)
-    if guard.blind:
+    facts: list[Reason] = []
+    if guard.blind and forced:  # the user chose the base: say what could not be checked, and do it
+        facts.append(Reason(f"--runtime-base {forced} used unchecked: {guard.blind}", stage.from_.line, "warning"))
+    elif guard.blind:
         return keep(Reason(f"runtime base not used: {guard.blind}", stage.from_.line, "warning"), guard=guard)
     if guard.findings:
         return keep(
@@ -442,7 +445,6 @@ def decide_runtime_base(
     found = blockers(body, info, None if forced else install, files, wheels)
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
-    facts: list[Reason] = []
     runtime = ImageRef.parse(forced) if forced else (_choose(info, df, body, context, facts) if info else None)
     if install and info is not None and runtime == info.static_runtime and not forced:
         runtime = info.runtime  # distroless has no package manager; the Debian runtime does

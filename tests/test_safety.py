@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerslim import rewrite
+from dockerslim import Options, rewrite
 from dockerslim.base_decision import decide_runtime_base
 from dockerslim.catalog import lookup_base
 from dockerslim.context import PassContext
@@ -334,3 +334,11 @@ def test_jit_guard_is_not_fooled_by_a_shadowed_alias() -> None:
     assert [f.name for f in scan_source("import torch as t\n@t.compile(mode='max')\ndef f(): pass\n")] == [
         "torch.compile"
     ]
+
+
+def test_forced_runtime_base_without_context_is_used_with_a_warning() -> None:
+    text = 'FROM python:3.12\nCOPY . /app\nCMD ["python", "/app/a.py"]\n'
+    result = rewrite(text, options=Options(runtime_base="python:3.12-slim-bookworm"))
+    assert "FROM python:3.12-slim-bookworm\n" in result.text
+    assert any(n.level == "warning" and "used unchecked" in n.message for n in result.notes)
+    assert "FROM python:3.12\n" in rewrite(text).text  # not forced: declined

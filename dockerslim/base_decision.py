@@ -325,7 +325,7 @@ def compiler_guard(stage: ir.Stage, context: PassContext, df: ir.Dockerfile | No
     if missing:
         line, src = missing[0]
         return Guard(
-            blind=f"{src} (COPY at line {line}) is not in the build context {context.context_dir}, "
+            blind=f"{src} (COPY at line {line}) is not in the build context, "
             "so it cannot be checked for code that compiles at run time or uses CUDA"
         )
     findings = list(scan_context(context.context_dir)) + scan_start(stage, context.context_dir, df)

@@ -17,8 +17,12 @@ if __name__ == "__main__":
         src = case / "Dockerfile"
         if src.exists():
             opts = Options(only=frozenset({case.parent.name}), models_context="models" if case.parent.name == "models-out" else None)
-            out = rewrite(src.read_text(), context_dir=case, options=opts).text
-            (case / "expected.Dockerfile").write_text(out)
+            result = rewrite(src.read_text(), context_dir=case, options=opts)
+            (case / "expected.Dockerfile").write_text(result.text)
+            if (case / "expected.notes").exists():
+                from tests.test_golden import pass_notes
+
+                (case / "expected.notes").write_text(pass_notes(result))
             print("wrote", case / "expected.Dockerfile")
     for case in sorted(ROOT.iterdir()):
         src = case / "Dockerfile"

@@ -63,6 +63,11 @@ def test_every_change_is_explained(case: Path) -> None:
         assert change.reason and change.effect and change.risk in ("none", "low", "medium", "high")
 
 
+def pass_notes(result) -> str:  # type: ignore[no-untyped-def]
+    """The notes of a one-pass rewrite, one per line: ``line: level: message``."""
+    return "".join(f"{n.line}: {n.level}: {n.message}\n" for n in result.notes)
+
+
 PASS_CASES = sorted(p for p in (FIXTURES / "passes").glob("*/*") if (p / "Dockerfile").exists())
 
 
@@ -77,6 +82,9 @@ def test_pass_golden(case: Path) -> None:
     result = rewrite(text, context_dir=case, options=Options(only=frozenset({case.parent.name}), models_context=models))
     assert result.text == (case / "expected.Dockerfile").read_text()
     assert result.passes_run == (case.parent.name,)
+    notes = case / "expected.notes"  # what the pass said, declines included (LibCST expected_warnings style)
+    if notes.exists():
+        assert pass_notes(result) == notes.read_text()
     if case.name.startswith("keeps-") or any(w in case.name for w in ("untouched", "already", "with-other", "reported-only",
                                                                          "weights-only", "hf-download", "hygiene", "dockerignore")):
         assert result.text == text, "a must-not-change case changed"

@@ -63,7 +63,7 @@ def test_fold_removes_the_run_and_declares_its_commands() -> None:
     assert "RUN chmod" not in result.text and "--chmod=750 --chown=app:0" in result.text
     change = next(c for c in result.changes if c.pass_name == "fold-permissions")
     assert {e.before for e in change.commands} == {("chmod", "750", "start.sh"), ("chown", "app", "start.sh")}
-    assert result.text.startswith("# syntax=docker/dockerfile:1.7\n")  # the user's syntax line is kept, none added
+    assert "# syntax=" not in result.text  # octal --chmod needs no frontend fetched at build time
 
 
 def test_without_the_context_nothing_folds() -> None:
@@ -81,24 +81,42 @@ FOLDED = {  # case -> paths whose mode and owner the fold must keep
 }
 
 
-def _stat_lines(env: dict[str, str], dockerfile: str, context: Path, paths: list[str], tmp: Path) -> list[str]:
+def _probe(dockerfile: str, paths: list[str], tmp: Path) -> Path:
     probe = tmp / "Dockerfile"
     probe.write_text(dockerfile + f"USER root\nRUN stat -c 'STAT %a %U:%G %n' {' '.join(paths)}\n")
+    return probe
+
+
+def _stats(output: str) -> list[str]:
+    return re.findall(r"STAT \d+ \S+ /\S*", output.replace("stat -c 'STAT %a %U:%G %n'", ""))
+
+
+def _buildah_stats(env: dict[str, str], dockerfile: str, context: Path, paths: list[str], tmp: Path) -> list[str]:
     proc = subprocess.run(
-        ["buildah", "bud", "--isolation", "chroot", "--pull=never", "--layers=false", "-f", str(probe), str(context)],
+        [
+            "buildah",
+            "bud",
+            "--isolation",
+            "chroot",
+            "--pull=never",
+            "--layers=false",
+            "-f",
+            str(_probe(dockerfile, paths, tmp)),
+            str(context),
+        ],
         env=env,
         capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return [line for line in proc.stdout.splitlines() if line.startswith("STAT ")]
+    return _stats(proc.stdout)
 
 
 @pytest.mark.build
 @pytest.mark.parametrize("case", sorted(FOLDED))
 def test_folded_copy_builds_with_buildah_and_keeps_modes_and_owners(case: str, tmp_path: Path) -> None:
-    """buildah 1.28 (bookworm) builds the folded file — octal --chmod, user:0 owners, the
-    syntax line — and every path has the mode and owner the original's RUN gave it."""
+    """buildah 1.28 (bookworm) builds the folded file — octal --chmod, user:0 owners — and every
+    path has the mode and owner the original's RUN gave it."""
     why = standins.available()
     if why:
         pytest.skip(why)
@@ -107,6 +125,47 @@ def test_folded_copy_builds_with_buildah_and_keeps_modes_and_owners(case: str, t
     original = (folder / "Dockerfile").read_text()
     folded = (folder / "expected.Dockerfile").read_text()
     assert folded != original and re.search(r"--ch(mod|own)=", folded)
-    before = _stat_lines(env, original, folder, FOLDED[case], tmp_path)
-    after = _stat_lines(env, folded, folder, FOLDED[case], tmp_path)
+    before = _buildah_stats(env, original, folder, FOLDED[case], tmp_path)
+    after = _buildah_stats(env, folded, folder, FOLDED[case], tmp_path)
     assert len(before) == len(FOLDED[case]) and before == after
+
+
+@pytest.mark.build
+def test_folded_copy_builds_with_buildkit_and_keeps_modes_and_owners(tmp_path: Path) -> None:
+    """The same through a private dockerd's BuildKit (Docker's built-in Dockerfile frontend, no
+    ``# syntax=`` line: that would fetch an image, which fails offline)."""
+    why = standins.available() or standins.docker_available()
+    if why:
+        pytest.skip(why)
+    buildah_env = standins.ensure()
+    try:
+        proc, env = standins.start_dockerd()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        standins.load_into_docker(buildah_env, env, ["docker.io/library/debian:bookworm"])
+        for case, paths in sorted(FOLDED.items()):
+            folder = CASES / case
+            seen = []
+            for name in ("Dockerfile", "expected.Dockerfile"):
+                build = subprocess.run(
+                    [
+                        standins.DOCKER,
+                        "build",
+                        "--progress=plain",
+                        "--no-cache",
+                        "--network=host",
+                        "-f",
+                        str(_probe((folder / name).read_text(), paths, tmp_path)),
+                        str(folder),
+                    ],
+                    env=dict(env, DOCKER_BUILDKIT="1"),
+                    capture_output=True,
+                    text=True,
+                )
+                assert build.returncode == 0, build.stderr[-2000:]
+                seen.append(_stats(build.stdout + build.stderr))
+            assert len(seen[0]) == len(paths) and seen[0] == seen[1], case
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

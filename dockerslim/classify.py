@@ -221,6 +221,38 @@ def _build_outputs(cmd: SimpleCommand, cwd: str) -> tuple[list[str], str | None]
     return outs, None
 
 
+def download_outputs(cmd: SimpleCommand, cwd: str) -> list[str] | None:
+    """Where a download command writes files ([] for none, e.g. ``git config``, ``curl`` to a
+    pipe), or None when that cannot be told (a tool's own cache, an unknown tool)."""
+    argv, program = cmd.argv, cmd.program
+    if program == "git":
+        sub = cmd.args()[:1]
+        if sub != ["clone"]:
+            return [] if sub and sub[0] in ("config", "init", "checkout", "submodule", "lfs") else None
+        args = [a for a in argv[2:] if not a.startswith("-")]
+        values = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--branch", "-b", "--depth", "--origin", "-o")}
+        args = [a for a in args if a not in values]
+        if not args:
+            return None
+        target = args[1] if len(args) > 1 else posixpath.basename(args[0].rstrip("/")).removesuffix(".git")
+        return [posixpath.normpath(posixpath.join(cwd, target))]
+    if program in ("curl", "wget"):
+        if program == "curl" and any(a in ("-O", "--remote-name", "--remote-name-all") for a in argv[1:]):
+            return None  # named after the URL, in a folder curl may be told elsewhere
+        names = ("-o", "--output") if program == "curl" else ("-O", "--output-document")
+        out = _option_value(argv, *names)
+        if out is not None and out != "-":
+            return [posixpath.normpath(posixpath.join(cwd, out))]
+        if program == "wget" and out is None:
+            urls = [a for a in argv[1:] if "://" in a]
+            return [posixpath.join(cwd, posixpath.basename(u.rstrip("/"))) for u in urls] or None
+        return []  # curl to stdout: a pipe or a shell redirect
+    if program in ("huggingface-cli", "hf"):
+        local = _option_value(argv, "--local-dir")
+        return [posixpath.normpath(posixpath.join(cwd, local))] if local else None
+    return None
+
+
 def _home(user: str) -> str:
     name = user.split(":", 1)[0]
     return "/root" if name in ("", "root", "0") else f"/home/{name}"
@@ -232,6 +264,8 @@ def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
         return StepInfo(node, Kind.UNKNOWN, cwd, user, reason="the command could not be analysed")
     info = StepInfo(node, Kind.FS_EDIT, cwd, user, commands=cmds)
     cats: set[str] = set()
+    downloads: list[str] = []  # where the step's downloads land
+    untracked: list[str] = []  # downloads whose files land where dockerslim cannot see
     for cmd in cmds:
         cat = category(cmd)
         cats.add(cat)
@@ -259,12 +293,18 @@ def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
             info.artifacts.append(here)
             if why and not info.unaccounted:
                 info.unaccounted = why
+        elif cat == "download":
+            outs = download_outputs(cmd, here)
+            if outs is None:
+                untracked.append(cmd.text)
+            else:
+                downloads.extend(outs)
         elif cat == "unknown":
             info.reason = f"`{cmd.text}` is not a command dockerslim knows the effects of"
     cats.discard("fs")
-    if "download" in cats and cats & {"python", "build"}:
-        # where a download lands (--local-dir, -O, clone dir) is not tracked: not builder-only work
-        info.reason = info.reason or "it downloads files together with a build or install step"
+    if "download" in cats and cats & {"python", "build"} and untracked:
+        # a download whose files land where dockerslim cannot see: not builder-only work
+        info.reason = info.reason or f"`{untracked[0]}` downloads files to a place dockerslim cannot see"
         info.kind = Kind.UNKNOWN
     elif "unknown" in cats:
         info.kind = Kind.UNKNOWN
@@ -278,6 +318,8 @@ def classify_run(node: ir.Run, cwd: str, user: str) -> StepInfo:
         info.kind = Kind.PYTHON_DEPS
     elif "download" in cats:
         info.kind = Kind.DOWNLOAD
+    if info.kind in (Kind.PYTHON_DEPS, Kind.BUILD):
+        info.artifacts.extend(d for d in downloads if d not in info.artifacts)  # the runtime needs them too
     return info
 
 

@@ -342,3 +342,40 @@ def test_forced_runtime_base_without_context_is_used_with_a_warning() -> None:
     assert "FROM python:3.12-slim-bookworm\n" in result.text
     assert any(n.level == "warning" and "used unchecked" in n.message for n in result.notes)
     assert "FROM python:3.12\n" in rewrite(text).text  # not forced: declined
+
+
+def test_files_downloaded_in_a_builder_step_reach_the_runtime(tmp_path: Path) -> None:
+    """pip + huggingface-cli --local-dir in one RUN: the weights are an artifact, not left behind."""
+    (tmp_path / "main.py").write_text("print(1)\n")
+    text = (
+        "FROM python:3.10\nRUN pip install --no-cache-dir 'huggingface_hub[cli]' "
+        "&& huggingface-cli download org/model --local-dir /models/m\n"
+        'COPY main.py /app/\nCMD ["python", "/app/main.py"]\n'
+    )
+    out = rewrite(text, context_dir=tmp_path).text
+    assert "COPY --from=builder /models/m /models/m" in out
+    untracked = text.replace(" --local-dir /models/m", "")  # into the HF cache: cannot be located
+    assert "AS builder" not in rewrite(untracked, context_dir=tmp_path).text
+
+
+@pytest.mark.parametrize(
+    "script,outputs",
+    [
+        ("git clone --depth 1 --branch v1 https://x.org/a/textkit.git", ["/opt/textkit"]),
+        ("git clone https://x.org/a/b.git src/b", ["/opt/src/b"]),
+        ("git config --global url.x.insteadOf y", []),
+        ("wget -q -O /w/model.bin https://x.org/m.bin", ["/w/model.bin"]),
+        ("wget https://x.org/m.bin", ["/opt/m.bin"]),
+        ("curl -fsSL https://x.org/install.sh", []),
+        ("curl -O https://x.org/m.bin", None),
+        ("huggingface-cli download org/m", None),
+        ("aws s3 cp s3://b/m /m", None),
+    ],
+)
+def test_download_outputs(script: str, outputs: list[str] | None) -> None:
+    from dockerslim.classify import download_outputs
+    from dockerslim.shell import commands
+
+    cmds = commands(script, "/opt")
+    assert cmds is not None
+    assert download_outputs(cmds[0], "/opt") == outputs

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dockerslim import Options, rewrite
-from dockerslim.changes import Change, CommandEdit
+from dockerslim.changes import CommandEdit
 from dockerslim.parse import parse
 from dockerslim.passes._consolidate import consolidate, declared
 
@@ -35,6 +35,14 @@ def test_many_apt_runs_become_one_update_and_one_install() -> None:
     assert any(c.commands for c in result.changes if c.pass_name == "merge-runs")
 
 
+def test_pip_consolidation_is_reported_as_a_behaviour_change() -> None:
+    text = "FROM python:3.12-slim\nRUN pip install --no-cache-dir flask\nRUN pip install --no-cache-dir gunicorn\n"
+    result = rewrite(text, options=Options(only=frozenset({"merge-runs"})))
+    assert "pip install --no-cache-dir flask gunicorn" in result.text
+    change = next(c for c in result.changes if c.commands)
+    assert change.risk == "medium" and "resolver" in change.effect and change.message.startswith("pip installs")
+
+
 def test_whole_pipeline_keeps_one_update_in_the_runtime() -> None:
     result = rewrite(MANY_APT)
     runtime = result.text.split("FROM ")[-1]
@@ -59,11 +67,9 @@ def test_consolidates(script: str, consolidated: str) -> None:
     df = parse(f"FROM debian:bookworm\nRUN {script}\n")
     stage = df.stages[0]
     node = stage.body[0]
-    new, change = consolidate(
-        node, stage, Change(rule="DS201", pass_name="merge-runs", message="m", reason="r", effect="e")
-    )
-    assert change is not None and change.commands
-    assert consolidated in str(new.command)
+    made = consolidate(node, stage)
+    assert made is not None and made.commands
+    assert consolidated in str(made.run.command)
 
 
 @pytest.mark.parametrize(
@@ -86,10 +92,7 @@ def test_consolidates(script: str, consolidated: str) -> None:
 def test_leaves_alone(script: str) -> None:
     df = parse(f"FROM debian:bookworm\nRUN {script}\n")
     stage = df.stages[0]
-    new, change = consolidate(
-        stage.body[0], stage, Change(rule="DS201", pass_name="merge-runs", message="m", reason="r", effect="e")
-    )
-    assert change is None and new is stage.body[0]
+    assert consolidate(stage.body[0], stage) is None
 
 
 def test_declared_edits_align_as_the_guard_walks() -> None:

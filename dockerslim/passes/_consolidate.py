@@ -262,10 +262,12 @@ def _pip_group(group: list[_Install]) -> str:
 # --- one RUN --------------------------------------------------------------------------------------
 
 
-def _consolidated(segs: list[_Segment]) -> list[str]:
-    """The RUN's segment texts with every consolidatable window replaced."""
+def _consolidated(segs: list[_Segment]) -> tuple[list[str], list[str]]:
+    """The RUN's segment texts with every consolidatable window replaced, and the installers
+    whose installs were made one."""
     managers = load("hygiene")["consolidate"]
     out: list[str] = []
+    installers: list[str] = []
     i = 0
     while i < len(segs):
         manager = next((m for m in managers if _kind(segs[i], m) is not None), None)
@@ -274,7 +276,10 @@ def _consolidated(segs: list[_Segment]) -> list[str]:
             while j < len(segs) and _kind(segs[j], manager) is not None:
                 j += 1
             window = segs[i:j]
-            out += _system_window(window, manager) or [s.text.strip() for s in window]
+            made = _system_window(window, manager)
+            out += made or [s.text.strip() for s in window]
+            if made:
+                installers.append(next(s.cmd.program for s in window if s.cmd and _kind(s, manager) == "install"))
             i = j
             continue
         group: list[_Install] = []
@@ -287,11 +292,12 @@ def _consolidated(segs: list[_Segment]) -> list[str]:
             j += 1
         if len(group) > 1:
             out.append(_pip_group(group))
+            installers.append("pip")
             i = j
             continue
         out.append(segs[i].text.strip())
         i += 1
-    return out
+    return out, installers
 
 
 def _argvs(node: ir.Run) -> list[Argv]:
@@ -312,21 +318,30 @@ def declared(old: ir.Run, new: ir.Run) -> tuple[CommandEdit, ...]:
     return tuple(edits)
 
 
-def consolidate(node: ir.Run, stage: ir.Stage, change: Change) -> tuple[ir.Run, Change | None]:
-    """``node`` with its installs consolidated, and the change (``change`` filled in with the
-    declared command edits), or ``node`` and None when there is nothing to do or the guard would
-    not read the result as the declared edit."""
+@dataclass(frozen=True)
+class Consolidated:
+    """A RUN whose installs were made one: the new RUN, its command edits for the guard, and
+    the installers involved (``apt-get``, ``apk``, ``pip``…)."""
+
+    run: ir.Run
+    commands: tuple[CommandEdit, ...]
+    installers: tuple[str, ...]
+
+
+def consolidate(node: ir.Run, stage: ir.Stage) -> Consolidated | None:
+    """``node`` with its installs consolidated, or None when there is nothing to do (or the
+    guard would not read the result as the declared edits: then it is left as it was)."""
     segs = _segments(node)
     if segs is None:
-        return node, None
-    texts = _consolidated(segs)
+        return None
+    texts, installers = _consolidated(segs)
     if texts == [s.text.strip() for s in segs]:
-        return node, None
+        return None
     new = replace(node, command=chain(texts))
     edits = declared(node, new)
-    filled = replace(change, commands=edits)
+    check = Change(rule="", pass_name="", message="", reason="", effect="", commands=edits)
     before = ir.Dockerfile(stages=(replace(stage, body=(node,)),))
     after = ir.Dockerfile(stages=(replace(stage, body=(new,)),))
-    if violation(Policy.DECLARED, before, after, [filled]) is not None:
-        return node, None
-    return new, filled
+    if violation(Policy.DECLARED, before, after, [check]) is not None:
+        return None
+    return Consolidated(new, edits, tuple(installers))

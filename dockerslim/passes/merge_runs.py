@@ -123,19 +123,23 @@ def _consolidate_installs(body: list[ir.Instruction], stage: ir.Stage, result: P
     """Each RUN of the (merged) stage with its adjacent package installs made one."""
     out: list[ir.Instruction] = []
     for node in body:
-        if isinstance(node, ir.Run) and not ignored(RULE, node, stage):
-            blank = Change(
-                rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
-                message="package installs that follow each other made one: one index refresh, one sorted and "
-                        "deduplicated install, the cleanup once",
-                reason="one install transaction does not depend on the order of its packages, and nothing runs "
-                       "between these installs that could need a package from an earlier one; their options agree",
-                effect="fewer index downloads and a shorter build; the same packages installed. pip: one resolver "
-                       "call picks versions that satisfy all requirements together (the separate calls could "
-                       "upgrade what an earlier one installed)",
-                risk="low")
-            node, change = consolidate(node, stage, blank)
-            if change is not None:
-                result.changes.append(change)
-        out.append(node)
+        made = consolidate(node, stage) if isinstance(node, ir.Run) and not ignored(RULE, node, stage) else None
+        if made is None:
+            out.append(node)
+            continue
+        pip = "pip" in made.installers
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=node.line, end_line=node.source.end_line if node.source else None,
+            message=f"{' and '.join(dict.fromkeys(made.installers))} installs that follow each other made one"
+                    + ("" if made.installers == ("pip",) else ": one index refresh, one sorted and deduplicated "
+                       "install, the cleanup once"),
+            reason="nothing runs between these installs that could need a package from an earlier one, and their "
+                   "options agree; one install transaction does not depend on the order of its packages",
+            effect="fewer index downloads and a shorter build, the same packages installed"
+                   + (". pip: one resolver call picks versions that satisfy all requirements together (separate "
+                      "calls could upgrade or downgrade what an earlier one installed)" if pip else ""),
+            risk="medium" if pip else "low",
+            commands=made.commands,
+        ))
+        out.append(made.run)
     return out

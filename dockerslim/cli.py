@@ -288,6 +288,7 @@ PullOpt = Annotated[PullPolicy, _flag("--pull", help="buildah pull policy.")]
 BuildArgs = Annotated[list[str] | None, _flag("--build-arg", metavar="KEY=VALUE", help="Build argument; repeatable.")]
 BuildContexts = Annotated[list[str] | None, _flag(
     "--build-context", metavar="NAME=PATH", help="Extra build context; repeatable.")]
+Network = Annotated[str | None, _flag("--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")]
 Smoke = Annotated[str | None, _flag(
     "--smoke", metavar="COMMAND", help="Command run in both images (default: the HEALTHCHECK).")]
 
@@ -390,6 +391,7 @@ def rewrite(
                          "(the original when none does).")] = False,
     builder: BuilderOpt = BuilderChoice.auto,
     pull: PullOpt = PullPolicy.missing,
+    network: Network = None,
     build_arg: BuildArgs = None,
     build_context: BuildContexts = None,
     target: Annotated[str | None, _flag("--target", metavar="STAGE", help="--observe: build up to this stage.")] = None,
@@ -417,8 +419,9 @@ def rewrite(
         files = expand_paths(paths)
         plan = plan_write_back(inputs=files, check=check, diff=diff, in_place=in_place, output=output,
                                fmt=fmt, explain_=explain_)
-        build = plan_builds(observe_=observe_, verify_=verify_, builder=builder, pull=pull, build_arg=build_arg,
-                            build_context=build_context, target=target, platform=platform, smoke=smoke)
+        build = plan_builds(observe_=observe_, verify_=verify_, builder=builder, pull=pull, network=network,
+                            build_arg=build_arg, build_context=build_context, target=target, platform=platform,
+                            smoke=smoke)
     tally = _Tally()
     for path in files:
         _rewrite_one(path, plan, road, out, tally, many=len(files) > 1, context=context, stdin_filename=stdin_filename,
@@ -554,13 +557,14 @@ class Built:
 
 
 def plan_builds(*, observe_: bool, verify_: bool, builder: BuilderChoice, pull: PullPolicy,
-                build_arg: list[str] | None, build_context: list[str] | None, target: str | None,
-                platform: str | None, smoke: str | None) -> BuildPlan | None:
+                network: str | None = None, build_arg: list[str] | None, build_context: list[str] | None,
+                target: str | None, platform: str | None, smoke: str | None) -> BuildPlan | None:
     """None for the static rewrite; else the builder, found once. Build flags without
     --observe/--verify would be silently ignored, so they are a usage error."""
     if not (observe_ or verify_):
         given = [flag for flag, value in (("--builder", builder is not BuilderChoice.auto),
-                                          ("--pull", pull is not PullPolicy.missing), ("--build-arg", build_arg),
+                                          ("--pull", pull is not PullPolicy.missing), ("--network", network),
+                                          ("--build-arg", build_arg),
                                           ("--build-context", build_context), ("--target", target),
                                           ("--platform", platform), ("--smoke", smoke)) if value]
         if given:
@@ -572,7 +576,7 @@ def plan_builds(*, observe_: bool, verify_: bool, builder: BuilderChoice, pull: 
     if smoke and not verify_:
         raise UsageError("--smoke is run by --verify")
     args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
-    return BuildPlan(builder=_builder(builder, pull), observe=observe_, verify=verify_, build_args=args,
+    return BuildPlan(builder=_builder(builder, pull, network), observe=observe_, verify=verify_, build_args=args,
                      build_contexts=contexts, target=target, platform=platform, smoke=smoke)
 
 
@@ -672,8 +676,7 @@ def verify(
     smoke: Smoke = None,
     builder: BuilderOpt = BuilderChoice.auto,
     pull: PullOpt = PullPolicy.missing,
-    network: Annotated[str | None, _flag(
-        "--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
+    network: Network = None,
     build_arg: BuildArgs = None,
     build_context: BuildContexts = None,
     fmt: Annotated[VerifyFormat, _flag("--format", help="What stdout carries.")] = VerifyFormat.text,

@@ -38,6 +38,7 @@ def _dockerfile(tmp_path: Path, text: str = BLOATED) -> Path:
 @pytest.mark.parametrize("flags, reason", [
     (["--build-arg", "A=1"], "--build-arg applies to builds: add --observe or --verify"),
     (["--target", "x"], "--target applies to builds"),
+    (["--network", "host"], "--network applies to builds"),
     (["--smoke", "true"], "--smoke applies to builds"),
     (["--observe", "--smoke", "true"], "--smoke is run by --verify"),
     (["--verify", "--platform", "linux/arm64"], "--target and --platform apply to --observe alone"),

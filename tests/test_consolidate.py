@@ -5,11 +5,14 @@ edit as declared. The inputs it must leave alone are fixtures (``fixtures/passes
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockerslim import Options, rewrite
 from dockerslim.changes import CommandEdit
 from dockerslim.parse import parse
 from dockerslim.passes._consolidate import consolidate, declared
+from dockerslim.shell import run_commands
 
 MANY_APT = """FROM debian:bookworm
 RUN apt-get update
@@ -106,3 +109,49 @@ def test_declared_edits_align_as_the_guard_walks() -> None:
     assert CommandEdit(("apt-get", "install", "-y", "b"), ("apt-get", "install", "-y", "a", "b")) in edits
     assert CommandEdit(("apt-get", "install", "-y", "a"), None) in edits
     assert sum(e.after is None for e in edits) == 3  # the second update, install and cleanup
+
+
+STEPS = {
+    "update": "apt-get update",
+    "clean": "rm -rf /var/lib/apt/lists/*",
+    "other": "mkdir -p /srv",
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(sorted(STEPS)), st.lists(st.sampled_from(["a", "b", "c", "d=1.0"]), min_size=1, max_size=3)
+        ),
+        min_size=1,
+        max_size=7,
+    )
+)
+def test_consolidation_keeps_packages_and_the_final_state_of_the_lists(steps: list[str | list[str]]) -> None:
+    """Whatever the order of refreshes, installs, cleanups and other steps: the same packages
+    are installed, installs never move across another step, and the lists end as they did."""
+    parts = [STEPS[s] if isinstance(s, str) else "apt-get install -y " + " ".join(s) for s in steps]
+    df = parse("FROM debian:bookworm\nRUN " + " && ".join(parts) + "\n")
+    stage = df.stages[0]
+    made = consolidate(stage.body[0], stage)  # type: ignore[arg-type]
+    if made is None:
+        return
+    new = [" ".join(c.argv) for c in run_commands(made.run) or []]
+
+    def installed(cmds: list[str]) -> set[str]:
+        return {w for c in cmds if c.startswith("apt-get install") for w in c.split()[3:]}
+
+    def lists_at_end(cmds: list[str]) -> bool:
+        state = True
+        for c in cmds:
+            state = True if c == "apt-get update" else False if c == STEPS["clean"] else state
+        return state
+
+    assert installed(parts) == installed(new)
+    assert lists_at_end(parts) == lists_at_end(new)
+    between = [i for i, c in enumerate(parts) if c == STEPS["other"]]
+    assert [c for c in new if c == STEPS["other"]] == [parts[i] for i in between]  # other steps all stay
+    old_segments = " && ".join(parts).split(STEPS["other"])
+    new_segments = " && ".join(new).split(STEPS["other"])
+    assert [installed(s.split(" && ")) for s in old_segments] == [installed(s.split(" && ")) for s in new_segments]

@@ -58,6 +58,10 @@ def test_whole_pipeline_keeps_one_update_in_the_runtime() -> None:
     [
         ("apt-get update && apt-get install -y b && apt-get install -y a b", "apt-get install -y a b"),
         ("apk add --no-cache b && apk add --no-cache a", "apk add --no-cache a b"),
+        (  # options change half-way: each half made one
+            "apt-get install -y b && apt-get install -y a && apt-get install -qq -y d && apt-get install -qq -y c",
+            "apt-get install -y a b && apt-get install -qq -y c d",
+        ),
         ("dnf install -y b && dnf install -y a && dnf clean all", "dnf install -y a b"),
         (
             "python -m pip install --no-cache-dir flask && python -m pip install --no-cache-dir -r req.txt",
@@ -122,16 +126,22 @@ STEPS = {
 @given(
     st.lists(
         st.one_of(
-            st.sampled_from(sorted(STEPS)), st.lists(st.sampled_from(["a", "b", "c", "d=1.0"]), min_size=1, max_size=3)
+            st.sampled_from(sorted(STEPS)),
+            st.tuples(
+                st.sampled_from(["-y", "-qq -y"]),
+                st.lists(st.sampled_from(["a", "b", "c", "d=1.0"]), min_size=1, max_size=3),
+            ),
         ),
         min_size=1,
         max_size=7,
     )
 )
-def test_consolidation_keeps_packages_and_the_final_state_of_the_lists(steps: list[str | list[str]]) -> None:
+def test_consolidation_keeps_packages_and_the_final_state_of_the_lists(
+    steps: list[str | tuple[str, list[str]]],
+) -> None:
     """Whatever the order of refreshes, installs, cleanups and other steps: the same packages
     are installed, installs never move across another step, and the lists end as they did."""
-    parts = [STEPS[s] if isinstance(s, str) else "apt-get install -y " + " ".join(s) for s in steps]
+    parts = [STEPS[s] if isinstance(s, str) else f"apt-get install {s[0]} " + " ".join(s[1]) for s in steps]
     df = parse("FROM debian:bookworm\nRUN " + " && ".join(parts) + "\n")
     stage = df.stages[0]
     made = consolidate(stage.body[0], stage)  # type: ignore[arg-type]
@@ -140,7 +150,13 @@ def test_consolidation_keeps_packages_and_the_final_state_of_the_lists(steps: li
     new = [" ".join(c.argv) for c in run_commands(made.run) or []]
 
     def installed(cmds: list[str]) -> set[str]:
-        return {w for c in cmds if c.startswith("apt-get install") for w in c.split()[3:]}
+        return {
+            (w, c.count("-qq"))
+            for c in cmds
+            if c.startswith("apt-get install")
+            for w in c.split()[2:]
+            if not w.startswith("-")
+        }
 
     def lists_at_end(cmds: list[str]) -> bool:
         state = True

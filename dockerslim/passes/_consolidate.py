@@ -199,6 +199,38 @@ def _system_window(window: list[_Segment], manager: dict[str, Any]) -> list[str]
     return [*refresh, install_text, *(t.text.strip() for t in tail)]
 
 
+def _by_options(window: list[_Segment], manager: dict[str, Any]) -> list[list[_Segment]]:
+    """The window cut where the installs' options change (``-y`` then ``-qq -y``): each part is
+    consolidated alone. A part starts at the refresh before its first install (the cleanups
+    after the previous install stay with the previous part), so each keeps its own list state."""
+    parts: list[list[_Segment]] = [[]]
+    key: Any = None
+    for seg in window:
+        kind = _kind(seg, manager)
+        if kind == "install":
+            install = _system_install(seg, manager)
+            new_key = install.key if install is not None else object()
+            if key is not None and new_key != key:
+                current = parts[-1]
+                cut = next(
+                    (
+                        n
+                        for n, s in enumerate(current)
+                        if n > _last_install(current, manager) and _kind(s, manager) == "refresh"
+                    ),
+                    len(current),
+                )
+                parts[-1], tail = current[:cut], current[cut:]
+                parts.append(tail)
+            key = new_key
+        parts[-1].append(seg)
+    return [p for p in parts if p]
+
+
+def _last_install(part: list[_Segment], manager: dict[str, Any]) -> int:
+    return max((n for n, s in enumerate(part) if _kind(s, manager) == "install"), default=-1)
+
+
 # --- pip -----------------------------------------------------------------------------------------
 
 
@@ -275,11 +307,11 @@ def _consolidated(segs: list[_Segment]) -> tuple[list[str], list[str]]:
             j = i
             while j < len(segs) and _kind(segs[j], manager) is not None:
                 j += 1
-            window = segs[i:j]
-            made = _system_window(window, manager)
-            out += made or [s.text.strip() for s in window]
-            if made:
-                installers.append(next(s.cmd.program for s in window if s.cmd and _kind(s, manager) == "install"))
+            for window in _by_options(segs[i:j], manager):
+                made = _system_window(window, manager)
+                out += made or [s.text.strip() for s in window]
+                if made:
+                    installers.append(next(s.cmd.program for s in window if s.cmd and _kind(s, manager) == "install"))
             i = j
             continue
         group: list[_Install] = []

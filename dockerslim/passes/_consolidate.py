@@ -10,8 +10,9 @@ once at the end; the same for apk and dnf/yum/microdnf (``data/hygiene.toml``
 
 Deliberately conservative — a window is only ever installs, refreshes and cleanups of one
 manager with *nothing else between them*: a command between two installs may use a package the
-first one installed, so it always separates them. Left alone as well: installs whose options
-differ or take a value (``-o``, ``-t``, ``--virtual``, ``--index-url``, ``-c constraints.txt``…),
+first one installed, so it always separates them. Installs with other options are never made
+one with each other (a run cut where the options change, each part alone). Left alone: options
+that take a value (``-o``, ``-t``, ``--virtual``, ``--index-url``, ``-c constraints.txt``…),
 package words that are not plain names or versions (``$PKGS``, globs), the same package asked
 for in two versions, a refresh after the last install or a cleanup that is not repeated at the
 end (the package lists would end in another state than before), an install after the lists

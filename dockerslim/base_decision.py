@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import ir
 from .catalog import BaseInfo, load, lookup_base
-from .classify import Kind, category, classify_run
+from .classify import Kind, category, classify_run, family, pip_argv
 from .context import PassContext
 from .cuda_use import uses_modules
 from .image import ImageRef, has_variables
@@ -347,12 +347,34 @@ def _is_static_go(df: ir.Dockerfile) -> bool:
 
 
 def _compiles_anything(df: ir.Dockerfile) -> bool:
+    """A RUN that builds: a build tool, ``setup.py install/develop`` or a pip install of a local
+    tree or VCS URL (either may compile extensions, CUDA ones included), or an unreadable RUN."""
     for node in df.instructions():
         if isinstance(node, ir.Run):
             cmds = run_commands(node)
             if cmds is None or any(category(c) == "build" for c in cmds):
                 return True
+            for c in cmds:
+                fam = family(c)
+                if fam is not None and fam.name == "setup-py-install":
+                    return True
+                pip = pip_argv(c)
+                if pip is not None and any(_source_build(w) or "://" in w for w in pip[2:]):
+                    return True
     return False
+
+
+def _fetches_code(df: ir.Dockerfile) -> str | None:
+    """The first RUN command that fetches files the build context does not hold (git clone,
+    curl, wget…): sources dockerslim cannot read to tell whether they use CUDA."""
+    for node in df.instructions():
+        if isinstance(node, ir.Run):
+            previous = None
+            for c in run_commands(node) or []:
+                if category(c, previous) == "download" and c.args()[:1] not in (["config"], ["init"]):
+                    return c.text
+                previous = c
+    return None
 
 
 def _choose(
@@ -366,7 +388,11 @@ def _choose(
         user = next((n.user for n in reversed(body) if isinstance(n, ir.User)), "root")
         if user.split(":")[0] in ("root", "0", "nonroot", "65532") or user.split(":")[0].isdigit():
             return info.static_runtime
-    if info.cuda_free_runtime and context.context_dir is not None and not _compiles_anything(df):
+    fetched = _fetches_code(df) if info.cuda_free_runtime else None
+    if fetched and info.cuda_free_runtime:
+        facts.append(Reason(f"{info.runtime} keeps the CUDA libraries: `{fetched}` fetches files the build context "
+                            "does not hold, which dockerslim cannot check for CUDA use"))
+    elif info.cuda_free_runtime and context.context_dir is not None and not _compiles_anything(df):
         users = uses_modules(context.context_dir, set(load("base_images")["cuda"]["modules"]))
         if not users:
             facts.append(

@@ -91,11 +91,29 @@ def explain(path: str, result: RewriteResult, *, observation: Observation | None
         lines.append(f"  {n.rule} {n.pass_name}{where} [{n.level}]: {n.message}")
     if not result.changes and not result.notes:
         lines.append("  nothing to change")
+    share = unclassified(result)
+    if share["total"]:
+        lines.append(f"  RUN words dockerslim cannot classify: {share['unknown']}/{share['total']} "
+                     f"({share['share']:.0%}); passes decline on the steps they hold")
     if observation is not None:
         lines += _observation_lines(observation)
     if proof is not None:
         lines += _proof_lines(proof)
     return "\n".join(lines) + "\n"
+
+
+def unclassified(result: RewriteResult) -> dict[str, Any]:
+    """How much of the original file's RUN work the classifier cannot read (words of unknown
+    commands / all RUN words), for --explain and JSON."""
+    from .classify import unknown_share
+    from .errors import DockerslimError
+    from .parse import parse
+
+    try:
+        unknown, total = unknown_share(parse(result.original, result.path))
+    except DockerslimError:  # not parseable: nothing was classified
+        unknown = total = 0
+    return {"unknown": unknown, "total": total, "share": round(unknown / total, 3) if total else 0.0}
 
 
 def observation_dict(obs: Observation) -> dict[str, Any]:
@@ -127,6 +145,7 @@ def as_dict(path: str, result: RewriteResult, *, observation: Observation | None
         "layers": {"before": result.layers_before, "after": result.layers_after},
         "changes": [c.to_dict() for c in result.changes],
         "notes": [n.to_dict() for n in result.notes],
+        "unclassified_run_words": unclassified(result),
     }
     if observation is not None:
         out["observation"] = observation_dict(observation)

@@ -515,6 +515,9 @@ def run_script(run: ir.Run) -> str | None:
 def run_commands(run: ir.Run, cwd: str | None = "/") -> list[SimpleCommand] | None:
     """The simple commands of a RUN (exec form: its one argv), or None when unreadable."""
     if isinstance(run.command, tuple):
+        argv = run.command
+        if len(argv) == 3 and argv[0].rpartition("/")[2] in SHELLS and argv[1] == "-c":
+            return commands(argv[2], cwd)  # RUN ["/bin/bash", "-c", "…"]: the script it runs
         return [SimpleCommand(run.command, (), cwd, " ".join(run.command))]
     script = run_script(run)
     return commands(script, cwd) if script is not None else None

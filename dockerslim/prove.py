@@ -56,6 +56,19 @@ class ProvenRewrite:
         """One line per rung that failed: which, and why."""
         return [f"{a.rung}: {'; '.join(a.reasons) or 'failed'}" for a in self.attempts if not a.ok and not a.skipped]
 
+    def summary(self) -> str:
+        """What a user reads on stderr: the rung emitted, then why each rung above it was not."""
+        head = (f"verified: {self.rung}" if self.rung else
+                "no rewrite verified: the original is kept unchanged")
+        lines = [head] + [f"  {a.rung}: {a.skipped}" if a.skipped else f"  {a.rung}: failed: {'; '.join(a.reasons)}"
+                          for a in self.attempts if not a.ok]
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"rung": self.rung, "changed": self.changed,
+                "attempts": [{"rung": a.rung, "ok": a.ok, "reasons": a.reasons, "skipped": a.skipped}
+                             for a in self.attempts]}
+
 
 def ladder(options: Options | None = None) -> list[Rung]:
     """The rungs, most aggressive first, narrowing the user's options."""

@@ -61,13 +61,16 @@ def test_ladder_falls_back_past_a_broken_candidate(buildah: Buildah, monkeypatch
     proven = prove.rewrite_verified(original, path=str(CASE / "Dockerfile"), context_dir=CASE, builder=buildah,
                                     smoke="id -un")
     assert asked == ["full split", "split without assembly", "base swap only", "hygiene only"]
-    assert proven.rung == "hygiene only" and proven.text == good and proven.changed
+    assert proven.rung == "hygiene only" and proven.text == good and proven.changed, proven.summary()
     first, second, third, fourth = proven.attempts
     assert not first.ok and any(r.startswith("USER exists: ") for r in first.reasons)
     assert second.skipped == "same file as rung 'full split'" and not second.ok
     assert third.skipped == "the rewrite leaves the file unchanged"
     assert fourth.ok and fourth.report is not None and fourth.report.ok
     assert proven.failures() == [f"full split: {'; '.join(first.reasons)}"]
+    assert proven.summary().splitlines()[:2] == ["verified: hygiene only",
+                                                 f"  full split: failed: {'; '.join(first.reasons)}"]
+    assert proven.to_dict()["rung"] == "hygiene only" and len(proven.to_dict()["attempts"]) == 4  # type: ignore[arg-type]
 
 
 @pytest.mark.build
@@ -82,3 +85,4 @@ def test_ladder_returns_the_original_when_every_rung_fails(buildah: Buildah, mon
     assert proven.text == original and proven.rung is None and not proven.changed and proven.result is None
     assert [a.ok for a in proven.attempts] == [False, False, False, False]
     assert len(proven.failures()) == 2  # two builds: the repeats were not built again
+    assert proven.summary().startswith("no rewrite verified: the original is kept unchanged\n")

@@ -4,7 +4,7 @@ rules are readable (and testable) on their own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..catalog import package_fate
 from ..classify import StepInfo
@@ -23,12 +23,28 @@ class PackagePlan:
     added: list[str] = field(default_factory=list)  # runtime libraries brought in instead
     unknown_dev: list[str] = field(default_factory=list)  # -dev packages kept: runtime lib unknown
     why_not: str | None = None  # set when the RUN cannot be rewritten safely
+    observed: dict[str, list[str]] = field(default_factory=dict)  # -dev -> runtime packages the observed install brought
 
 
 VALUE_OPTIONS = {"-o", "-t", "--target-release", "-c", "--option", "--repository", "-X", "--setopt"}
 
 
-def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan) -> list[str] | None:
+DEV_SUFFIXES = ("-dev", "-dbg", "-doc")
+
+
+def observed_runtime(package: str, installed: set[str]) -> list[str]:
+    """The runtime libraries an observed install of a ``-dev`` package no map lists brought in:
+    the installed packages of the same name stem that are not themselves -dev/-dbg/-doc
+    (libsnappy-dev → libsnappy1v5, libboost-program-options-dev → libboost-program-options1.74.0)."""
+    if not package.endswith("-dev"):
+        return []
+    stem = package[: -len("-dev")]
+    return sorted(p for p in installed if p != package and p.startswith(stem) and not p.endswith(DEV_SUFFIXES)
+                  and (p[len(stem):][:1].isdigit() or p[len(stem):][:1] in ("", "-")))
+
+
+def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan,
+                     installed: set[str] | None = None) -> list[str] | None:
     """argv of the install with runtime packages, or None when nothing is left to install."""
     head: list[str] = [cmd.argv[0]]
     packages: list[str] = []
@@ -49,6 +65,10 @@ def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan) -> lis
     kept: list[str] = []
     for pkg in packages:
         fate = package_fate(cmd.program, pkg, release)
+        found = observed_runtime(pkg, installed) if installed and not fate.known and cmd.program in APT else []
+        if found:
+            fate = replace(fate, build_only=True, runtime=tuple(found), known=True)
+            plan.observed[pkg] = found
         if not fate.known:
             plan.unknown_dev.append(pkg)
         if fate.build_only:
@@ -64,12 +84,15 @@ def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan) -> lis
     return head + kept
 
 
-def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) -> PackagePlan:
+def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False,
+                          installed: set[str] | None = None) -> PackagePlan:
     """The runtime version of a RUN that installs system packages (and maybe does builder work).
 
     Keeps the package-manager and file-system commands in their order, joined with ``&&``;
     drops builder-only commands (pip, compilers). Declines RUNs whose commands are joined by
-    ``||`` or pipes, where dropping a command could change what the others mean.
+    ``||`` or pipes, where dropping a command could change what the others mean. ``installed``
+    (from an observed build: the packages this RUN installed) names the runtime library of a
+    ``-dev`` package the map does not list.
     """
     plan = PackagePlan(script=None)
     if keep_all:
@@ -95,7 +118,7 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False) 
         if cat == "system" and cmd.program in (*APT, "apk", "dnf", "yum", "microdnf") and (
             [a for a in cmd.argv[1:] if not a.startswith("-")][:1] in (["install"], ["add"])
         ):
-            argv = _runtime_install(cmd, release, plan)
+            argv = _runtime_install(cmd, release, plan, installed)
             if argv is None:
                 continue
             installs += 1

@@ -38,6 +38,7 @@ from ..image import ImageRef
 from ..shell import chain, remove_words
 from ..words import StageValues, resolved_image
 from . import PassResult
+from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages
 from ._runtime_packages import PackagePlan, plan_runtime_packages
 
 ID = "DS100"
@@ -285,6 +286,7 @@ class _Split:
     assembly: str
     artifacts: list[str]
     decision: BaseDecision  # the runtime base the runtime stage will get (shared with runtime-base)
+    observed: list[StepOutcome]  # what the observed build decided, per step (rewrite --observe)
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
@@ -321,6 +323,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         return None
     stage = df.stages[0]
     steps = _classify(stage, df)
+    observed = _use_observation(stage, steps, context, result)
     final_cmds = [n.command for n in stage.body if isinstance(n, (ir.Cmd, ir.Entrypoint)) and n.command]
     hidden_builds = any(s.kind == Kind.UNKNOWN and any(category(c) in ("build", "python") for c in s.commands)
                         for s in steps)
@@ -361,7 +364,9 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     plans: dict[int, PackagePlan] = {}
     for step in steps:
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
-            plan = plan_runtime_packages(step, "" if keep_all else release, keep_all=keep_all)
+            installed = (installed_packages(context.observation, step.node.line)
+                         if context.observation is not None and step.node.line in context.observation.steps else None)
+            plan = plan_runtime_packages(step, "" if keep_all else release, keep_all=keep_all, installed=installed)
             if plan.why_not and step.kind == Kind.MIXED:
                 result.notes.append(_note(f"split declined: this RUN installs packages and builds, and {plan.why_not}",
                                           step.node.line, "skipped"))
@@ -396,8 +401,32 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         chain_base=chain_base, python_env=python_env,
         distro_python=venv and info is not None and info.python == "",
         builder=_unique_name(df, "builder"), assembly=_unique_name(df, "assembly"),
-        artifacts=_artifacts(steps, venv), decision=decision,
+        artifacts=_artifacts(steps, venv), decision=decision, observed=observed,
     )
+
+
+def _use_observation(stage: ir.Stage, steps: list[StepInfo], context: PassContext,
+                     result: PassResult) -> list[StepOutcome]:
+    """With an observed build: steps whose outputs static reading could not locate become
+    builder-only with the observed outputs as artifacts; artifacts lose build leftovers and
+    source trees nothing reads (``_observed.py``). Steps it cannot help are noted."""
+    if context.observation is None:
+        return []
+    cwd = steps[-1].cwd if steps else "/"
+    build = ObservedBuild(context.observation, steps, config_words(stage), cwd, command_words(stage))
+    outcomes: list[StepOutcome] = []
+    for step in steps:
+        outcome = build.convert(step)
+        if outcome is None and step.kind in (Kind.UNKNOWN, Kind.BUILD) and isinstance(step.node, ir.Run) and (
+                step.kind == Kind.UNKNOWN or step.unaccounted) and build.observed(step):
+            why = build.blocker(step)
+            if why:
+                result.notes.append(_note(f"observed build: this step's outputs are not carried as files ({why}); "
+                                          "the static reading stands", step.node.line))
+        outcome = outcome or build.refine(step)
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
 
 
 def _runtime_body(steps: list[StepInfo], plans: dict[int, PackagePlan]) -> list[ir.Instruction]:
@@ -549,7 +578,9 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
             message=f"runtime stage drops build-only packages ({', '.join(removed) or 'none'})"
                     + (f" and installs their runtime libraries ({', '.join(added)})" if added else ""),
             reason="compilers and -dev packages are needed to build, not to run; compiled artifacts need only the shared libraries"
-                   + (f" (runtime names for {split.release})" if split.release else ""),
+                   + (f" (runtime names for {split.release})" if split.release else "")
+                   + "".join(f"; {dev} → {', '.join(libs)}: no map lists it, the observed install brought them"
+                             for plan in plans.values() for dev, libs in plan.observed.items()),
             effect="smaller runtime layer for system packages",
             risk="medium",
         ))
@@ -566,6 +597,18 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
                       if split.system_site else ""),
             effect=f"final image Env gains VIRTUAL_ENV={VENV} and {VENV}/bin at the front of PATH",
             risk="low", config=("Env.VIRTUAL_ENV", "Env.PATH"),
+        ))
+    for outcome in split.observed:
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=outcome.line,
+            message=(f"observed build: line {outcome.line} (`{outcome.text}`) runs in the builder only; "
+                     if outcome.converted else f"observed build: the artifacts of line {outcome.line} thinned; ")
+                    + outcome.message(),
+            reason="the real build of the original showed which files this step wrote; "
+                   + ("static reading could not locate them" if outcome.converted else
+                      "object files, build caches and source trees that nothing at run time names stay behind"),
+            effect="the runtime receives " + (", ".join(outcome.roots) or "nothing from this step"),
+            risk="medium" if outcome.converted else "low",
         ))
     if split.distro_python:
         result.notes.append(_note("python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))

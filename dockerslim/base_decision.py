@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .image import ImageRef, has_variables
 from .jit import JitFinding, scan_context
 from .shell import commands, run_commands
 from .start_scripts import ContextFiles, scan_start
-from .words import resolved_image
+from .words import VARIABLE, Unresolved, global_args, resolved_image, substitute
 
 SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
 PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf")
@@ -67,6 +68,7 @@ class BaseDecision:
     install: tuple[str, ...] = ()  # packages the final stage must install on the runtime base (curl…)
     wheels_assumed: tuple[int | None, ...] = ()  # lines of pip installs that run on the runtime base
     facts: tuple[Reason, ...] = ()  # other things worth saying (CUDA-free base chosen…)
+    written: VariableSwap | None = None  # a FROM holding variables: how the swap is written
 
     @property
     def swaps(self) -> bool:
@@ -263,6 +265,11 @@ def blockers(
                     Reason(f"this RUN is {step.kind.value} work, which may need the full image", node.line, "skipped")
                 )
                 continue
+            gone = _removes_base_file(step.commands)
+            if gone:
+                found.append(Reason(f"removes {gone} without -f, a file of the full image the runtime image may "
+                                    "not have (the RUN would fail there)", node.line, "skipped"))
+                continue
             programs = {c.program for c in step.commands}
         elif isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
             programs = _programs(node.command)
@@ -280,6 +287,24 @@ def blockers(
                     )
                 )
     return found
+
+
+def _removes_base_file(cmds: list) -> str | None:
+    """The first absolute path a plain ``rm`` (no -f) deletes that the same RUN did not make: a
+    file of the base image (``rm /etc/apt/sources.list.d/cuda.list`` on a CUDA devel image)."""
+    made: set[str] = set()
+    for c in cmds:
+        if c.program in ("touch", "mkdir", "cp", "mv", "ln", "tee"):
+            made.update(a for a in c.argv[1:] if a.startswith("/"))
+        if c.program != "rm":
+            continue
+        flags = "".join(a.lstrip("-") for a in c.argv[1:] if a.startswith("-") and not a.startswith("--"))
+        if "f" in flags or "--force" in c.argv:
+            continue
+        for a in c.args():
+            if a.startswith("/") and a not in made:
+                return a
+    return None
 
 
 def _build_only_installs(node: ir.Run, release: str) -> list[str]:
@@ -426,19 +451,9 @@ def decide_runtime_base(
 
     if context.options.keep_base and not forced:
         return keep(Reason("--keep-base: base image kept"))
-    if has_variables(image) and not forced:
-        hint = ""
-        if info and info.runtime:
-            hint = (
-                f"; it defaults to {resolved}, whose runtime variant is {info.runtime}: pass "
-                f"--runtime-base {info.runtime} (not done automatically, since --build-arg would then "
-                "no longer choose the runtime image)"
-            )
-        return keep(
-            Reason(
-                f"base {image} holds a variable{hint or '; use --runtime-base IMAGE to choose one'}", stage.from_.line
-            )
-        )
+    if has_variables(image) and not forced and ref is None:
+        return keep(Reason(f"base {image} holds a variable with no default; use --runtime-base IMAGE to choose one",
+                           stage.from_.line))
     if image == "scratch" or df.stage_named(image):
         return keep()
     if ref is None and not forced:
@@ -484,6 +499,19 @@ def decide_runtime_base(
             ),
             guard=guard,
         )
+    written: VariableSwap | None = None
+    if has_variables(image) and not forced and runtime is not None and str(runtime) != resolved:
+        swap = variable_swap(df, stage, resolved, str(runtime), shared=body is not stage.body)
+        if isinstance(swap, str):
+            return keep(
+                Reason(
+                    f"base {image} holds a variable; it defaults to {resolved}, whose runtime variant is {runtime}, "
+                    f"but {swap}: pass --runtime-base {runtime} to choose it",
+                    stage.from_.line,
+                ),
+                guard=guard,
+            )
+        written = swap
     return BaseDecision(
         image=image,
         ref=ref,
@@ -494,4 +522,119 @@ def decide_runtime_base(
         facts=tuple(facts),
         install=tuple(install),
         wheels_assumed=tuple(wheels),
+        written=written,
     )
+
+
+# --- a base chosen by ARG: swap it so that --build-arg still chooses -------------------------
+
+
+@dataclass(frozen=True)
+class ArgEdit:
+    """A global ARG whose default the swap rewrites."""
+
+    name: str
+    before: str
+    after: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class VariableSwap:
+    """How a FROM that holds variables names the runtime image: its new text (variables kept),
+    the ARG default it rewrites (if any) and what the swap assumes of --build-arg values."""
+
+    from_text: str
+    arg: ArgEdit | None
+    assumes: str
+
+
+def _pieces(text: str, values: dict[str, str]) -> list[tuple[str, str, str | None]] | None:
+    """``text`` cut into (written, resolved, variable name or None for a literal), or None when a
+    variable has no value."""
+    out: list[tuple[str, str, str | None]] = []
+    at = 0
+    for m in VARIABLE.finditer(text):
+        if m.start() > at:
+            out.append((text[at:m.start()], text[at:m.start()], None))
+        try:
+            value = substitute(m.group(0), values)
+        except Unresolved:
+            return None
+        out.append((m.group(0), value, m.group("braced") or m.group("plain")))
+        at = m.end()
+    if at < len(text):
+        out.append((text[at:], text[at:], None))
+    return out
+
+
+def _arg_uses(df: ir.Dockerfile, name: str) -> int:
+    """How many FROMs and stage ARG declarations name the global ARG ``name``."""
+    pattern = re.compile(r"\$(\{" + re.escape(name) + r"[}:+-]|" + re.escape(name) + r"\b)")
+    uses = sum(1 for st in df.stages if pattern.search(st.from_.image))
+    uses += sum(1 for st in df.stages for n in st.body if isinstance(n, ir.Arg) and any(k == name for k, _ in n.pairs))
+    return uses
+
+
+def _literal_swap(text: str, names: list[str], values: dict[str, str], resolved: str, runtime: str) -> VariableSwap | str:
+    if substitute(text, values) != runtime:  # the check that the edit names what was decided
+        return "its new text would not name that image"
+    return VariableSwap(text, None, f"any --build-arg {', '.join(names)} names a tag whose runtime variant is "
+                                    f"spelt the same way ({resolved} → {runtime} with the defaults)")
+
+
+def variable_swap(df: ir.Dockerfile, stage: ir.Stage, resolved: str, runtime: str, shared: bool) -> VariableSwap | str:
+    """How to write the runtime image into a FROM that holds variables, or why it cannot be.
+
+    The smallest change from ``resolved`` to ``runtime`` is located in the FROM as written: inside
+    literal text (``…-cudnn${CUDNN}-devel`` → ``…-runtime``) it is made there and the variables
+    stay; inside the value of a global ARG used by this FROM alone (``FROM ${BASE}``), that ARG's
+    default is rewritten, so ``--build-arg`` still chooses. ``shared``: the FROM would be shared
+    with a builder stage (a split's runtime), so no ARG default may change."""
+    values = global_args(df)
+    pieces = _pieces(stage.from_.image, values)
+    if pieces is None or "".join(r for _, r, _ in pieces) != resolved:
+        return "its parts cannot be told apart"
+    p = 0
+    while p < min(len(resolved), len(runtime)) and resolved[p] == runtime[p]:
+        p += 1
+    s = 0
+    while s < min(len(resolved), len(runtime)) - p and resolved[-1 - s] == runtime[-1 - s]:
+        s += 1
+    end, new = len(resolved) - s, runtime[p:len(runtime) - s]
+    spans, at = [], 0
+    for written, value, name in pieces:
+        spans.append((at, at + len(value), written, value, name))
+        at += len(value)
+    names = sorted({n for _, _, n in pieces if n})
+    # literal text holding the change (an insertion may sit at its either end), or an insertion
+    # at the very start or end of the reference
+    for i, (start, stop, written, _value, name) in enumerate(spans):
+        if name is None and start <= p and end <= stop:
+            changed = written[:p - start] + new + written[end - start:]
+            text = "".join(x[2] for x in spans[:i]) + changed + "".join(x[2] for x in spans[i + 1:])
+            return _literal_swap(text, names, values, resolved, runtime)
+    if p == end and p in (0, len(resolved)) and "$" not in stage.from_.image.split(":")[0]:
+        # an insertion at either end; only when the repository is written out (``FROM ${BASE}-slim``
+        # would guess at every image --build-arg could name)
+        text = new + stage.from_.image if p == 0 else stage.from_.image + new
+        return _literal_swap(text, names, values, resolved, runtime)
+    for start, stop, _written, value, name in spans:
+        if name is None or not (start <= p and end <= stop):
+            continue
+        default = next((d for node in df.preamble if isinstance(node, ir.Arg)
+                        for n, d in node.pairs if n == name and d is not None), None)
+        if default is None or "$" in default or default != value:
+            return f"{name} gets its value from elsewhere than a plain ARG default"
+        if shared:
+            return (f"the builder stage would use the same {name}: its default cannot name the runtime image "
+                    "for one stage only")
+        if _arg_uses(df, name) > 1:
+            return f"{name} is used by another stage too: its default cannot change for one stage only"
+        after = value[:p - start] + new + value[end - start:]
+        line = next((node.line for node in df.preamble if isinstance(node, ir.Arg)
+                     and any(n == name for n, _ in node.pairs)), None)
+        return VariableSwap(stage.from_.image, ArgEdit(name, default, after, line),
+                            f"--build-arg {name} is not given, or names a runtime image itself (its default "
+                            f"is now {after}; a devel image passed there runs as is)")
+    return "the change spans a variable and literal text"

@@ -170,3 +170,65 @@ def test_unknown_share_in_explain_and_json() -> None:
     assert json.loads(json.dumps(as_dict("Dockerfile", result)))["unclassified_run_words"] == {
         "unknown": 2, "total": 5, "share": 0.4}
     assert "RUN words dockerslim cannot classify: 2/5 (40%)" in explain("Dockerfile", result)
+
+
+# --- ARG defaults in FROM (issue 10 item 2) ---------------------------------------------------
+
+from dockerslim.base_decision import VariableSwap, variable_swap  # noqa: E402
+
+
+def _swap(text: str, runtime: str, shared: bool = False) -> VariableSwap | str:
+    from dockerslim.words import resolved_image
+
+    df = parse(text)
+    stage = df.stages[-1]
+    return variable_swap(df, stage, resolved_image(df, stage), runtime, shared)
+
+
+def test_literal_suffix_is_edited_and_variables_stay() -> None:
+    swap = _swap('ARG PYTORCH="2.1.0"\nARG CUDA="11.8"\nFROM pytorch/pytorch:${PYTORCH}-cuda${CUDA}-cudnn8-devel\n',
+                 "pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime")
+    assert isinstance(swap, VariableSwap) and swap.arg is None
+    assert swap.from_text == "pytorch/pytorch:${PYTORCH}-cuda${CUDA}-cudnn8-runtime"
+    assert "CUDA, PYTORCH" in swap.assumes
+
+
+def test_nvidia_middle_part_is_edited() -> None:
+    swap = _swap("ARG CUDA=11.8.0\nARG UBUNTU=22.04\nFROM nvidia/cuda:${CUDA}-cudnn8-devel-ubuntu${UBUNTU}\n",
+                 "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04")
+    assert isinstance(swap, VariableSwap) and swap.from_text == "nvidia/cuda:${CUDA}-cudnn8-runtime-ubuntu${UBUNTU}"
+
+
+def test_suffix_after_a_version_variable() -> None:
+    swap = _swap("ARG PY=3.11\nFROM python:${PY}\n", "python:3.11-slim")
+    assert isinstance(swap, VariableSwap) and swap.from_text == "python:${PY}-slim"
+
+
+def test_whole_image_variable_rewrites_the_default() -> None:
+    swap = _swap("ARG BASE=pytorch/pytorch:2.1.0-cuda11.8-cudnn8-devel\nFROM ${BASE}\n",
+                 "pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime")
+    assert isinstance(swap, VariableSwap) and swap.from_text == "${BASE}" and swap.arg is not None
+    assert (swap.arg.name, swap.arg.after) == ("BASE", "pytorch/pytorch:2.1.0-cuda11.8-cudnn8-runtime")
+    assert "--build-arg BASE" in swap.assumes
+
+
+@pytest.mark.parametrize(("text", "shared", "why"), [
+    ("ARG BASE=python:3.12\nFROM ${BASE}\n", True, "builder stage would use the same BASE"),
+    ("ARG BASE=python:3.12\nFROM ${BASE} AS build\nRUN true\nFROM ${BASE}\n", False, "used by another stage"),
+])
+def test_default_shared_with_a_builder_is_not_rewritten(text: str, shared: bool, why: str) -> None:
+    swap = _swap(text, "python:3.12-slim", shared)
+    assert isinstance(swap, str) and why in swap
+
+
+def test_rm_of_a_base_file_keeps_the_full_base() -> None:
+    text = ("FROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-devel\n"
+            "RUN rm /etc/apt/sources.list.d/cuda.list && apt-get update && apt-get install -y libgl1\n"
+            "COPY app.py .\nCMD [\"python\", \"app.py\"]\n")
+    from dockerslim.base_decision import blockers
+    from dockerslim.catalog import lookup_base
+    from dockerslim.image import ImageRef
+
+    df = parse(text)
+    reasons = blockers(df.stages[0].body, lookup_base(ImageRef.parse("pytorch/pytorch:2.1.0-cuda11.8-cudnn8-devel")))
+    assert any("/etc/apt/sources.list.d/cuda.list" in r.message for r in reasons)

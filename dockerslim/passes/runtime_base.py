@@ -9,7 +9,10 @@ split-stages so the two never disagree. It declines, with the reason, when the f
 does work that needs what only the full image has (a RUN that builds, a tool such as curl or gcc
 the stage does not install), when code compiles at run time (the JIT guard: Python sources and
 start scripts), when the sources cannot be read (no build context, or a copied file the context
-lacks), and for unknown, variable and digest-pinned bases.
+lacks), and for unknown and digest-pinned bases. A FROM that holds variables (``FROM ${BASE}``,
+``FROM pytorch/pytorch:${PYTORCH}-cuda${CUDA}-cudnn${CUDNN}-devel``) is swapped so that ``--build-arg``
+still chooses: the literal part is edited (``-devel`` → ``-runtime``) or the ARG default rewritten,
+and a note says which build-arg values the swap assumes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import ir
-from ..base_decision import decide_runtime_base
+from ..base_decision import ArgEdit, decide_runtime_base
 from ..changes import Change, CommandEdit, Note
 from ..context import PassContext
 from ..guard import Facts
@@ -32,6 +35,17 @@ def _note(message: str, line: int | None = None, level: str = "info") -> Note:
     return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)  # type: ignore[arg-type]
 
 
+def _rewrite_default(preamble: tuple[ir.Instruction, ...], edit: ArgEdit) -> tuple[ir.Instruction, ...]:
+    """The global ARGs with ``edit.name``'s default replaced (the first declaration that sets one)."""
+    out, done = [], False
+    for node in preamble:
+        if not done and isinstance(node, ir.Arg) and any(n == edit.name and d is not None for n, d in node.pairs):
+            node = replace(node, pairs=tuple((n, edit.after if n == edit.name else d) for n, d in node.pairs))
+            done = True
+        out.append(node)
+    return tuple(out)
+
+
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     final = df.stages[-1]
@@ -42,7 +56,20 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         return result
     assert decision.runtime is not None
     image, info, new_ref = final.from_.image, decision.info, decision.runtime
-    new_from = replace(final.from_, image=str(new_ref))
+    written = decision.written
+    new_from = replace(final.from_, image=written.from_text if written else str(new_ref))
+    preamble = df.preamble
+    if written and written.arg:
+        preamble = _rewrite_default(df.preamble, written.arg)
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=written.arg.line, before=written.arg.before, after=written.arg.after,
+            message=f"ARG {written.arg.name} defaults to {written.arg.after} instead of {written.arg.before}",
+            reason=f"the final stage's FROM is {image}, chosen by this ARG; rewriting its default keeps "
+                   f"--build-arg {written.arg.name}=… working",
+            effect=f"the final stage runs on {new_ref} unless --build-arg {written.arg.name} names another image",
+            risk="medium"))
+    if written:
+        result.notes.append(_note(f"the swap of {image} assumes {written.assumes}", final.from_.line))
     body = final.body
     if decision.install:
         packages = " ".join(decision.install)
@@ -57,12 +84,13 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                    f"installing it costs a few MB where keeping {image} costs the whole full image",
             effect=f"{packages} available at run time as before", risk="low",
             commands=tuple(CommandEdit(None, argv) for argv in Facts().run(tools))))
-    result.dockerfile = replace(df, stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
+    result.dockerfile = replace(df, preamble=preamble, stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
     before, after = decision.size_before(), decision.size_after()
     sizes = f" ({before} → {after})" if before and after else ""
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=final.from_.line, before=image, after=str(new_ref),
-        message=f"final stage runs on {new_ref} instead of {image}",
+        message=f"final stage runs on {new_ref} instead of {decision.ref if written else image}"
+                + (f" (FROM {image} → FROM {new_from.image})" if written and not written.arg else ""),
         reason=(info.note if info and info.note else "the final stage only runs the app; build tools are not needed")
                + ("" if not info else f"; same OS release ({info.family} {info.release})"
                   + (f" and Python path {info.python}" if info.python else ""))

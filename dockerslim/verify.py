@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import posixpath
 import re
 import shlex
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -220,7 +222,9 @@ class Session:
         self.text, self.path, self.context, self.builder = text, path, context, builder
         self.smoke, self.build_args, self.build_contexts = smoke, build_args, build_contexts
         self.compressed, self.keep = compressed, keep
-        self.tag = "dockerslim-verify-" + hashlib.sha256(path.encode()).hexdigest()[:12]
+        # unique per session: two verifications of one file at once must not remove each other's images
+        unique = f"{path}\0{os.getpid()}\0{time.time_ns()}"
+        self.tag = "dockerslim-verify-" + hashlib.sha256(unique.encode()).hexdigest()[:12]
         self._stack = contextlib.ExitStack()
         self._original: _Original | None = None
         self._original_error: str | None = None

@@ -140,7 +140,7 @@ def test_a_step_that_deleted_base_files_keeps_the_static_reading() -> None:
 def test_a_compiled_tree_the_command_runs_from_is_kept_without_its_objects() -> None:
     text = "FROM python:3.12\nENV APP_HOME=/srv/app\nWORKDIR $APP_HOME\nCOPY . .\nRUN make hello && mkdir -p bin && mv hello bin/\nCMD [\"/srv/app/bin/hello\"]\n"
     files = {3: _dirs("/srv", "/srv/app"), 4: [("/srv/app/Makefile", "f", 100), ("/srv/app/hello.c", "f", 100)],
-             5: _dirs("/srv/app/bin") + [("/srv/app/hello.o", "f", 1_000), ("/srv/app/bin/hello", "f", 16_000)]}
+             5: _dirs("/srv/app/bin") + [("/srv/app/hello.o", "f", 3_000_000), ("/srv/app/bin/hello", "f", 16_000)]}
     static = rewrite(text)
     assert "COPY --from=builder /srv/app /srv/app" in static.text
     observed = rewrite(text, observation=_obs(text, files))
@@ -173,3 +173,39 @@ def test_runtime_library_of_an_unmapped_dev_package_from_the_observed_install() 
     assert "libsnappy1v5" in runtime and "libsnappy-dev" not in runtime
     assert "COPY --from=builder /usr/local/bin/snaptool /usr/local/bin/snaptool" in result.text
     assert any("the observed install brought them" in c.reason for c in result.changes)
+
+
+EDITABLE = """\
+FROM python:3.12
+WORKDIR /app
+RUN pip install --no-cache-dir six==1.16.0
+RUN pip install --no-cache-dir idna==3.7
+COPY . .
+RUN pip install --no-cache-dir -e .
+CMD ["python", "-c", "import myapp; myapp.main()"]
+"""
+
+
+def test_an_editable_install_keeps_the_tree_it_points_into() -> None:
+    """pip install -e . reads /app at run time (the .pth points there), and its build leaves
+    objects in /app/build: the tree is not a source tree to leave behind."""
+    files = {2: _dirs("/app"), 3: [("/opt/venv/lib/python3.12/site-packages/six.py", "f", 30_000)],
+             4: [("/opt/venv/lib/python3.12/site-packages/idna/core.py", "f", 30_000)],
+             5: [("/app/app.py", "f", 20), ("/app/pyproject.toml", "f", 200), ("/app/myapp/__init__.py", "f", 100)],
+             6: [("/app/build/temp/x.o", "f", 2_000_000), ("/app/myapp.egg-info/PKG-INFO", "f", 300),
+                 ("/opt/venv/lib/python3.12/site-packages/__editable__.myapp.pth", "f", 20),
+                 ("/opt/venv/lib/python3.12/site-packages/__pycache__/six.cpython-312.pyc", "f", 20_000)]}
+    static = rewrite(EDITABLE)
+    observed = rewrite(EDITABLE, observation=_obs(EDITABLE, files))
+    assembly = observed.text.split("AS assembly", 1)[1].split("\nFROM ", 1)[0]
+    assert "/opt/venv" in assembly and "/app/myapp" in assembly and "/app/build" not in assembly
+    assert "COPY --from=builder /app /app" in static.text
+
+
+def test_a_few_kilobytes_of_objects_do_not_take_a_folder_apart() -> None:
+    text = "FROM python:3.12\nWORKDIR /srv/app\nCOPY . .\nRUN make hello\nCMD [\"/srv/app/hello\"]\n"
+    files = {2: _dirs("/srv", "/srv/app"), 3: [("/srv/app/Makefile", "f", 100), ("/srv/app/hello.c", "f", 100)],
+             4: [("/srv/app/hello.o", "f", 2_000), ("/srv/app/hello", "f", 16_000)]}
+    observed = rewrite(text, observation=_obs(text, files))
+    assert "COPY --from=builder /srv/app /srv/app" in observed.text
+    assert observed.text == rewrite(text).text

@@ -46,7 +46,9 @@ def _under(path: str, folder: str) -> bool:
 
 def mb(n: int) -> str:
     """Sizes as the messages print them (kB below 1 MB)."""
-    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{max(n, 1) / 1e3:.1f} kB"
+    if n < 1000:
+        return f"{n} B"
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.1f} kB"
 
 
 @dataclass
@@ -77,6 +79,7 @@ class ObservedBuild:
         self.patterns: list[str] = list(cfg["intermediates"]["patterns"])
         self.keep_whole: list[str] = list(cfg["intermediates"]["keep_whole"])
         self.markers: set[str] = set(cfg["intermediates"]["tree_markers"])
+        self.thin_min: int = int(cfg["intermediates"]["thin_min_bytes"])
         self.not_carried: tuple[str, ...] = tuple(cfg["not_carried"]["prefixes"])
         from ..observe.record import is_cache_path
 
@@ -109,8 +112,12 @@ class ObservedBuild:
         """A cache or build intermediate nothing at run time reads."""
         if any(fnmatch.fnmatchcase(path, p) for p in self.keep_whole):
             return self._is_cache(path)
-        if self._is_cache(path):
-            return True
+        return self._is_cache(path) or self.intermediate(path)
+
+    def intermediate(self, path: str) -> bool:
+        """An object file or build-system state (not a cache)."""
+        if any(fnmatch.fnmatchcase(path, p) for p in self.keep_whole):
+            return False
         for pattern in self.patterns:
             if pattern.endswith("/"):
                 if f"/{pattern}" in path + "/":
@@ -130,14 +137,16 @@ class ObservedBuild:
         def unread(folder: str) -> bool:
             return not _names(named, folder) and not any(_under(r, folder) and r in self.written for r in relative)
 
-        builds = [s for s in self.steps if isinstance(s.node, ir.Run) and any(
-            self.leftover(p) and ln == s.node.line and c.kind != "d" for p, (ln, c) in self.written.items())]
+        # compiling steps: build or unknown work that wrote intermediates (a pip install reads its
+        # tree and an editable one points into it, so it never makes a source tree)
+        builds = [s for s in self.steps if isinstance(s.node, ir.Run) and s.kind in CONVERTIBLE and any(
+            self.intermediate(p) and ln == s.node.line and c.kind != "d" for p, (ln, c) in self.written.items())]
         for step in self.steps:
             if step.kind != Kind.CONTEXT_COPY:
                 continue
             for dest in step.artifacts:
                 compiled = any(_under(b.cwd, dest) or _names(_script(b.node), dest) or any(
-                    _under(p, dest) and ln == b.node.line and self.leftover(p) for p, (ln, _) in self.written.items())
+                    _under(p, dest) and ln == b.node.line and self.intermediate(p) for p, (ln, _) in self.written.items())
                     for b in builds if (b.node.line or 0) > (step.node.line or 0))
                 if compiled and unread(dest):
                     trees.add(dest)
@@ -256,8 +265,9 @@ class ObservedBuild:
             if any(_under(path, t) for t in self.trees):
                 left.append((path, self.bytes_under(path)))
                 continue
-            if path in self.dropped_dirs:
-                left.append((path, sum(self.written[p][1].size for p in self.dropped if _under(p, path))))
+            waste = sum(self.written[p][1].size for p in self.dropped if _under(p, path)) if path in self.dropped_dirs else 0
+            if waste >= self.thin_min:
+                left.append((path, waste))
                 inside = [p for p in self.written if _under(p, path) and p != path and p not in self.dropped
                           and self.written[p][1].kind != "d"]
                 new += self.roots(inside, floor=path)

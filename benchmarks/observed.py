@@ -1,0 +1,160 @@
+"""Observed vs static rewrites of the fixtures in fixtures/observe/ (issue 9, proof).
+
+For each fixture: observe the original once (a real buildah build, cache empty), observe it
+again (cache hit: no build), rewrite it statically and with the observation, and verify every
+rewrite that changed the file against the original (build, run the fixture's smoke.txt, compare
+config and files). Writes benchmarks/observed.json and, with ``--write``, the section
+"Observed vs static" of benchmarks/RESULTS.md (only that section).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/observed.py [--write] [CASE ...]
+
+Needs buildah and the stand-in base images (tests/standins). Every number in the table is
+measured by this script on the machine that ran it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "observe"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+OUT = ROOT / "benchmarks" / "observed.json"
+SECTION = "## Observed vs static"
+
+
+def _split(result: Any) -> bool:
+    return any(c.rule == "DS100" and c.message.startswith("split into") for c in result.changes)
+
+
+def _verify(session: Any, result: Any) -> dict[str, Any]:
+    """Verify one rewrite in the session; size ratio against the original."""
+    from dockerslim.prove import _declared
+
+    if not result.changed:
+        return {"verified": "unchanged", "ratio": 1.0}
+    declared, replaced, moved_out = _declared(result)
+    report = session.verify(result.text, declared=declared, replaced=replaced, moved_out=moved_out)
+    failed = [f"{c.name}: {c.detail}" for c in report.checks if not c.ok]
+    ratio = (report.rewrite.size / report.original.size) if report.rewrite and report.original else None
+    return {"verified": "pass" if report.ok else "FAIL", "failed": failed, "ratio": ratio,
+            "original_mb": report.original.size / 1e6 if report.original else None,
+            "rewrite_mb": report.rewrite.size / 1e6 if report.rewrite else None}
+
+
+def measure(case: Path, builder: Any) -> dict[str, Any]:
+    from dockerslim.observe import observe
+    from dockerslim.rewrite import rewrite
+    from dockerslim.verify import Session
+
+    dockerfile = case / "Dockerfile"
+    text = dockerfile.read_text()
+    smoke = (case / "smoke.txt").read_text().strip() if (case / "smoke.txt").exists() else None
+    row: dict[str, Any] = {"case": case.name}
+    with tempfile.TemporaryDirectory(prefix="dockerslim-bench-xdg-") as xdg:
+        old = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = xdg
+        try:
+            start = time.monotonic()
+            record = observe(text, path=str(dockerfile), context_dir=case, builder=builder)
+            row["observe_s"] = time.monotonic() - start
+            start = time.monotonic()
+            again = observe(text, path=str(dockerfile), context_dir=case, builder=builder)
+            row["cache_hit_s"] = time.monotonic() - start
+            row["cache_hit"] = again.cached
+        finally:
+            if old is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = old
+    static = rewrite(text, path=str(dockerfile), context_dir=case)
+    observed = rewrite(text, path=str(dockerfile), context_dir=case, observation=record)
+    row["static_split"], row["observed_split"] = _split(static), _split(observed)
+    with Session(text, path=str(dockerfile), context=case, builder=builder, smoke=smoke, compressed=False) as session:
+        row["static"] = _verify(session, static)
+        row["observed"] = _verify(session, observed) if observed.text != static.text else dict(row["static"], same=True)
+    return row
+
+
+def _cell(side: dict[str, Any], split: bool) -> tuple[str, str, str]:
+    ratio = side.get("ratio")
+    return ("split" if split else "declined", f"{ratio:.2f}" if ratio is not None else "–", side["verified"])
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        SECTION,
+        "",
+        "Fixtures in `fixtures/observe/` (stand-in bases from tests/standins), measured by",
+        "`benchmarks/observed.py` with buildah (`--isolation chroot`) on this project's machine (2 shared",
+        "cores). Ratio: final image size of the rewrite / the original (uncompressed); verify: the rewrite",
+        "builds, runs the fixture's smoke.txt and passes `verify` against the original. Observation: the",
+        "first `--observe` of the fixture with an empty observation cache (a real build; buildah's own layer",
+        "cache may hold layers from earlier builds of the same fixture); cache hit: the second run.",
+        "",
+        "| fixture | static | ratio | verify | observed | ratio | verify | observation s | cache hit s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        s = _cell(row["static"], row["static_split"])
+        o = _cell(row["observed"], row["observed_split"])
+        hit = f"{row['cache_hit_s']:.3f}" + ("" if row.get("cache_hit") else " (miss)")
+        lines.append(f"| {row['case']} | {s[0]} | {s[1]} | {s[2]} | {o[0]} | {o[1]} | {o[2]} | "
+                     f"{row['observe_s']:.1f} | {hit} |")
+    failures = [(row["case"], side, f) for row in rows for side in ("static", "observed")
+                for f in row[side].get("failed", [])]
+    if failures:
+        lines += ["", "Failed checks:"] + [f"- {c} ({side}): {f}" for c, side, f in failures]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) only the "Observed vs static" section of RESULTS.md."""
+    body = RESULTS.read_text() if RESULTS.exists() else ""
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(body):
+        body = pattern.sub(lambda _: text + "\n", body, count=1)
+    else:
+        body = body.rstrip("\n") + "\n\n" + text
+    RESULTS.write_text(body)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", nargs="*", help="fixture names (default: all)")
+    parser.add_argument("--write", action="store_true", help="update the section in benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from dockerslim.builders import Buildah
+    from tests import standins
+
+    why = standins.available()
+    if why:
+        print(why, file=sys.stderr)
+        return 2
+    builder = Buildah(pull="never", env=standins.ensure())
+    cases = [FIXTURES / c for c in args.cases] if args.cases else sorted(p.parent for p in FIXTURES.glob("*/Dockerfile"))
+    old = json.loads(OUT.read_text()) if OUT.exists() else {}
+    rows: dict[str, Any] = {r["case"]: r for r in old.get("rows", [])}
+    for case in cases:
+        print(f"{case.name} …", file=sys.stderr, flush=True)
+        rows[case.name] = measure(case, builder)
+        print(json.dumps(rows[case.name]), file=sys.stderr, flush=True)
+        OUT.write_text(json.dumps({"rows": [rows[k] for k in sorted(rows)]}, indent=1) + "\n")
+    text = table([rows[k] for k in sorted(rows)])
+    print(text)
+    if args.write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

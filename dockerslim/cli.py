@@ -852,6 +852,181 @@ def config_schema() -> None:
     Out().stdout(json_schema_text())
 
 
+# --- the simple Dockerfile stays the source (issue 14): build, check-generated, report -------
+
+@app.command(cls=TidyCommand)
+def build(
+    context: Annotated[str, typer.Argument(metavar="CONTEXT", help="Build context folder.")] = ".",
+    file: Annotated[str | None, _flag(
+        "-f", "--file", metavar="DOCKERFILE", help="The Dockerfile to rewrite (default: CONTEXT/Dockerfile).")] = None,
+    tag: Annotated[list[str] | None, _flag("-t", "--tag", metavar="NAME", help="Name the image; repeatable.")] = None,
+    build_arg: BuildArgs = None,
+    build_context: BuildContexts = None,
+    platform: Annotated[str | None, _flag("--platform", metavar="OS/ARCH", help="Build for this platform.")] = None,
+    target: Annotated[str | None, _flag(
+        "--target", metavar="STAGE",
+        help="Build this stage of the Dockerfile (its final stage: the rewrite's final stage).")] = None,
+    push: Annotated[bool, _flag("--push", help="Push the tags once built.")] = False,
+    builder: BuilderOpt = BuilderChoice.auto,
+    pull: PullOpt = PullPolicy.missing,
+    network: Annotated[str | None, _flag(
+        "--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    only: Only = None,
+    skip: Skip = None,
+    no_assembly: NoAssembly = False,
+    keep_base: KeepBase = False,
+    runtime_base: RuntimeBase = None,
+    keep_recommends: KeepRecommends = False,
+    pin_digest: PinDigest = False,
+    models_context: ModelsContext = None,
+    quiet: Quiet = False,
+) -> None:
+    """Rewrite the Dockerfile on the fly and build the rewrite; the exit code is the builder's.
+
+    Nothing is written next to the Dockerfile: it stays the file you edit. The rewrite reaches
+    the builder on stdin (-f -); at the end the image size is printed, and the difference from
+    the image the tag named before, when there was one."""
+    from .buildcmd import BuildRequest
+    from .buildcmd import build as run_build
+    from .builders import detect
+
+    out = _out(quiet, False)
+    with _errors_exit_2():
+        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
+                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
+                             models_context=models_context, config=config, isolated=isolated)
+        _check_folder(context, "CONTEXT")
+        dockerfile = file or os.path.join(context, "Dockerfile")
+        read_bytes(dockerfile)  # a missing file is an InputError before the builder starts
+        request = BuildRequest(
+            dockerfile=Path(dockerfile), context=Path(context), tags=tuple(tag or ()),
+            build_args=tuple(_pairs(build_arg, "--build-arg").items()),
+            build_contexts=tuple(_pairs(build_context, "--build-context").items()),
+            platform=platform, target=target, push=push, options=_options_for(dockerfile, road))
+        extra: dict[str, object] = {}
+        if builder in (BuilderChoice.auto, BuilderChoice.buildah):
+            extra["pull"] = pull.value
+        elif network:
+            extra["network"] = network
+        chosen = detect(builder.value, **extra)
+        summary = run_build(request, chosen, say=lambda line: out.info(f"dockerslim: {line}"))
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command("check-generated", cls=TidyCommand)
+def check_generated(
+    files: Annotated[list[str], typer.Argument(
+        metavar="FILE", help="Generated Dockerfiles (rewrite -o writes them).", show_default=False)],
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    only: Only = None,
+    skip: Skip = None,
+    no_assembly: NoAssembly = False,
+    keep_base: KeepBase = False,
+    runtime_base: RuntimeBase = None,
+    keep_recommends: KeepRecommends = False,
+    pin_digest: PinDigest = False,
+    models_context: ModelsContext = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Exit 1 when a generated Dockerfile is stale (one line each): its source changed, it was
+    edited by hand, or this dockerslim would write it differently."""
+    from . import generated
+
+    out = _out(quiet, verbose)
+    stale = 0
+    with _errors_exit_2():
+        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
+                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
+                             models_context=models_context, config=config, isolated=isolated)
+
+        def rewrite_source(text: str, source: Path) -> str:
+            options = _options_for(str(source), road)
+            return rewrite_text(text, path=str(source), context_dir=source.parent, options=options).text
+
+        for name in files:
+            reason = generated.check(Path(name), rewrite_source)
+            if reason:
+                out.info(reason)
+                stale += 1
+            else:
+                out.detail(f"{name} is up to date")
+    raise typer.Exit(1 if stale else 0)
+
+
+@app.command(cls=TidyCommand)
+def report(
+    source: Annotated[str, typer.Argument(
+        metavar="VERIFY_JSON", help="What `verify --format json` printed ('-' for stdin).", show_default=False)],
+    output: Annotated[str, _flag(
+        "-o", "--output", metavar="FILE", help="The HTML file to write.")] = "dockerslim-report.html",
+    layers: Annotated[bool, _flag(
+        "--layers", help="Measure per-layer sizes of the images verify --keep kept (buildah).")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """One self-contained HTML page from verify's JSON: size bars, per-layer sizes, what the
+    rewrite left out by category, and the checks."""
+    from . import html_report
+
+    out = _out(quiet, False)
+    with _errors_exit_2():
+        if source == STDIN:
+            data = html_report.loads(read_text(STDIN), "<stdin>")
+        else:
+            data = html_report.load_json(Path(source))
+        if layers:
+            data = [html_report.with_layer_sizes(r, html_report.buildah_layer_sizes)
+                    for r in html_report.results_of(data)]
+        write_text(output, html_report.render(data))
+    out.info(f"wrote {output}")
+
+
+@app.command(cls=TidyCommand)
+def generate(
+    source: Annotated[str, typer.Argument(
+        metavar="DOCKERFILE", help="The simple Dockerfile: the source people edit.")] = "Dockerfile",
+    output: Annotated[str | None, _flag(
+        "-o", "--output", metavar="FILE", help="The generated file (default: DOCKERFILE.slim).")] = None,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    only: Only = None,
+    skip: Skip = None,
+    no_assembly: NoAssembly = False,
+    keep_base: KeepBase = False,
+    runtime_base: RuntimeBase = None,
+    keep_recommends: KeepRecommends = False,
+    pin_digest: PinDigest = False,
+    models_context: ModelsContext = None,
+    quiet: Quiet = False,
+) -> None:
+    """Write the rewrite as a generated file whose header names its source and the source's
+    sha256 (after any parser directive); `check-generated` tells CI when it goes stale.
+
+    The source's folder is the build context, as check-generated assumes; keep rewrite flags
+    in .dockerslim.toml so both use the same settings."""
+    from . import generated
+
+    out = _out(quiet, False)
+    with _errors_exit_2():
+        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
+                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
+                             models_context=models_context, config=config, isolated=isolated)
+        if source == STDIN:
+            raise UsageError("generate needs the source as a file: its header names it")
+        target = output or f"{source}.slim"
+        text = read_text(source)
+
+        def rewrite_source(text: str, path: Path) -> str:
+            return rewrite_text(text, path=str(path), context_dir=path.parent,
+                                options=_options_for(str(path), road)).text
+
+        write_text(target, generated.render(Path(source), Path(target), rewrite_source, text=text))
+    out.info(f"wrote {target}")
+
+
 def main() -> None:
     """Console entry point: typer handles usage errors (exit 2); no traceback reaches a user."""
     for stream in (sys.stdout, sys.stderr):

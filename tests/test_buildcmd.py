@@ -247,3 +247,24 @@ def test_real_build_of_the_rewrite_with_buildah(tmp_path: Path) -> None:
         assert ran.exit_code == 0 and "hello from the rewrite" in ran.output
     finally:
         builder.remove(tag)
+
+
+def test_build_command_passes_flags_and_returns_the_builders_exit_code(fake_buildah: tuple[Buildah, Path],
+                                                                      tmp_path: Path) -> None:
+    builder, log = fake_buildah
+    project = _project(tmp_path / "p")
+    env = dict(builder.env, NO_COLOR="1")
+    env.pop("DOCKERSLIM_DEBUG", None)
+    argv = [sys.executable, "-m", "dockerslim", "build", "--builder", "buildah", "-t", "app:1",
+            "--build-arg", "A=1", "--platform", "linux/amd64", str(project)]
+    ok = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    bud = next(c for c in _calls(log) if c[0] == "bud")
+    assert bud[bud.index("-f") + 1] == "-" and ("--build-arg", "A=1") in list(itertools.pairwise(bud))
+    assert ("--platform", "linux/amd64") in list(itertools.pairwise(bud)) and bud[-1] == str(project)
+    assert Path(str(log) + ".stdin").read_text() == rewrite(APP, context_dir=project).text
+    assert "dockerslim: built app:1 from the rewrite: 458.4 MB" in ok.stderr
+    failed = subprocess.run(argv, env=dict(env, FAKE_BUD_EXIT="3"), capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 3
+    missing = subprocess.run([*argv[:-1], str(tmp_path / "nowhere")], env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "nowhere" in missing.stderr

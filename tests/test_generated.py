@@ -157,3 +157,38 @@ def test_missing_source_is_reported(tmp_path: Path) -> None:
     src.unlink()
     reason = generated.check(out, _rewrite)
     assert reason is not None and "does not exist" in reason
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+def test_generate_then_check_generated(tmp_path: Path) -> None:
+    """generate writes the header'd rewrite; check-generated passes, then names what went stale."""
+    from .conftest import run_cli
+
+    src = tmp_path / "Dockerfile"
+    src.write_text(SOURCE)
+    (tmp_path / ".dockerslim.toml").write_text("keep_base = true\n")  # both commands read the same settings
+    made = run_cli("generate", str(src))
+    out = tmp_path / "Dockerfile.slim"
+    assert made.returncode == 0 and made.stderr.decode().strip() == f"wrote {out}", made.stderr
+    assert generated.read_header(out.read_text()) is not None
+    assert run_cli("check-generated", str(out)).returncode == 0
+    assert run_cli("check-generated", "--isolated", str(out)).returncode == 1  # other settings: other output
+    src.write_text(SOURCE.replace("gcc", "gcc make"))
+    stale = run_cli("check-generated", str(out), str(tmp_path / "missing.slim"))
+    lines = stale.stderr.decode().splitlines()
+    assert stale.returncode == 1 and len(lines) == 2
+    assert "source Dockerfile changed" in lines[0] and "missing.slim: does not exist" in lines[1]
+    assert run_cli("generate", str(src), "-o", str(out)).returncode == 0
+    assert run_cli("check-generated", str(out)).returncode == 0
+
+
+def test_generate_refuses_what_it_cannot_name(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:3.12\nFROBNICATE\n")
+    result = run_cli("generate", str(bad))
+    assert result.returncode == 2 and f"{bad}:2:" in result.stderr.decode()
+    assert not (tmp_path / "Dockerfile.slim").exists()
+    assert run_cli("generate", "-", stdin=b"FROM scratch\n").returncode == 2

@@ -278,3 +278,21 @@ def test_screenshot_is_a_picture_of_the_page(tmp_path: Path) -> None:
     assert console_errors(proc.stderr) == []
     if os.environ.get("DOCKERSLIM_UPDATE_SCREENSHOT"):
         shutil.copy(shot, ROOT / "docs" / "report.png")
+
+
+def test_report_command_writes_the_page_and_names_bad_input(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    page = tmp_path / "report.html"
+    ok = run_cli("report", str(ROOT / "docs" / "verify-example.json"), "-o", str(page))
+    assert ok.returncode == 0, ok.stderr.decode()
+    text = page.read_text()
+    assert "fixtures/rewrite/pip-user/Dockerfile" in text and "349.0 MB" in text and "946.6 MB" in text
+    from_stdin = run_cli("report", "-", "-o", str(tmp_path / "stdin.html"),
+                         stdin=(ROOT / "docs" / "verify-example.json").read_bytes())
+    assert from_stdin.returncode == 0 and (tmp_path / "stdin.html").read_text().count("349.0 MB") >= 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "path": "x",\n  oops\n}\n')
+    failed = run_cli("report", str(bad), "-o", str(tmp_path / "x.html"))
+    assert failed.returncode == 2 and f"{bad}:3: not JSON" in failed.stderr.decode()
+    assert not (tmp_path / "x.html").exists()

@@ -307,6 +307,36 @@ def _removes_base_file(cmds: list) -> str | None:
     return None
 
 
+def _fills_path_dirs(df: ir.Dockerfile, dirs: tuple[str, ...]) -> bool:
+    """Some RUN puts programs into ``dirs`` (``go install``, ``cargo install``, or a path there)."""
+    for node in df.instructions():
+        if isinstance(node, ir.Run):
+            for c in run_commands(node) or []:
+                if c.argv[:2] in (("go", "install"), ("cargo", "install")) or any(
+                        a.startswith(dirs) for a in c.argv[1:]):
+                    return True
+        if isinstance(node, ir.Copy) and node.paths and node.paths[-1].startswith(dirs):
+            return True
+    return False
+
+
+def _runs_by_name(df: ir.Dockerfile, body: tuple[ir.Instruction, ...] | list[ir.Instruction],
+                  info: BaseInfo | None) -> str | None:
+    """The program a CMD/ENTRYPOINT runs by bare name when the build puts programs in folders
+    (``/go/bin``) on the full image's PATH that the runtime image's PATH lacks, and the stage
+    sets no PATH itself."""
+    if info is None or not info.path_dirs or not _fills_path_dirs(df, info.path_dirs):
+        return None
+    if any(isinstance(n, ir.Env) and any(k == "PATH" for k, _ in n.pairs) for n in body):
+        return None
+    last = {type(n): n for n in body if isinstance(n, (ir.Entrypoint, ir.Cmd))}
+    command = last.get(ir.Entrypoint) or last.get(ir.Cmd)
+    if command is None or command.command is None:
+        return None
+    first = command.command[0] if isinstance(command.command, tuple) else (command.command.split() or [""])[0]
+    return first if first and "/" not in first and first not in ("sh", "bash", "env") else None
+
+
 def _build_only_installs(node: ir.Run, release: str) -> list[str]:
     from .catalog import package_fate
 
@@ -487,6 +517,11 @@ def decide_runtime_base(
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
     runtime = ImageRef.parse(forced) if forced else (_choose(info, df, body, context, facts) if info else None)
+    by_name = _runs_by_name(df, body, info) if not forced and runtime is not None else None
+    if by_name:
+        return keep(Reason(f"runtime base not used: the image runs {by_name} by name, found on {image}'s PATH "
+                           f"({', '.join(info.path_dirs) if info else ''}), which {runtime} does not search",
+                           stage.from_.line, "skipped"), guard=guard)
     if install and info is not None and runtime == info.static_runtime and not forced:
         runtime = info.runtime  # distroless has no package manager; the Debian runtime does
     if install and (runtime is None or (info is not None and runtime == info.static_runtime)):

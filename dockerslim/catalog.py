@@ -69,20 +69,21 @@ class BaseInfo:
     python_env: str = "prefix"  # prefix: a real Python installation; venv: the base's Python is a virtualenv
     pip_in_runtime: bool = False  # the runtime variant has the same Python and pip (pip installs of wheels work there)
     sizes: dict[str, str] = field(default_factory=dict)
+    path_dirs: tuple[str, ...] = ()  # on the full image's PATH, not on the runtime_image's
 
     def size(self, ref: ImageRef | None) -> str | None:
         return self.sizes.get(ref.tag or "") if ref else None
 
 
-UBUNTU_RELEASES = {"ubuntu20.04": "focal", "ubuntu22.04": "jammy", "ubuntu24.04": "noble"}
+UBUNTU_RELEASES = {"16.04": "xenial", "18.04": "bionic", "20.04": "focal", "22.04": "jammy", "24.04": "noble"}
 
 
 def _os(spec: str, groups: dict[str, str]) -> tuple[str, str]:
     """``debian:variant|bookworm`` → (family, release) from the tag's groups or the default."""
     if spec.startswith("tag:"):
         value = groups.get(spec[4:]) or ""
-        if value in UBUNTU_RELEASES:
-            return "ubuntu", UBUNTU_RELEASES[value]
+        if value.removeprefix("ubuntu") in UBUNTU_RELEASES:  # ubuntu22.04 (nvidia/cuda) or 22.04 (ubuntu)
+            return "ubuntu", UBUNTU_RELEASES[value.removeprefix("ubuntu")]
         return re.sub(r"[0-9.]+$", "", value) or "unknown", value
     family, _, release = spec.partition(":")
     if "|" in release:
@@ -126,6 +127,7 @@ def lookup_base(ref: ImageRef) -> BaseInfo | None:
             packages_in_base=rule.get("packages_in_base", False), note=rule.get("note", ""),
             sizes=rule.get("sizes", {}),
             python_env=rule.get("python_env", "prefix"), pip_in_runtime=rule.get("pip_in_runtime", False),
+            path_dirs=tuple(rule.get("path_dirs", ())),
         )
     return None
 
@@ -153,7 +155,8 @@ def package_fate(manager: str, package: str, release: str) -> PackageFate:
     equivalents = data.get("runtime_equivalents", {})
     if bare in equivalents:
         return PackageFate(package, True, tuple(equivalents[bare]), True)
-    libs = data.get("runtime_libs", {}).get(release, {})
+    by_release = data.get("runtime_libs", {})
+    libs = by_release.get(release) or by_release.get("", {})  # "": the same name on every release (Alpine)
     if bare in libs:
         return PackageFate(package, True, tuple(libs[bare]), True)
     if bare in data.get("build_only", ()):

@@ -22,9 +22,11 @@ class Unresolved(ValueError):
     """A variable whose value the Dockerfile does not give (a build arg without default…)."""
 
 
-def substitute(text: str, values: dict[str, str], strict: bool = True) -> str:
+def substitute(text: str, values: dict[str, str], strict: bool = True, open_env: bool = False) -> str:
     """``text`` with variables replaced as the builder does; quotes are kept. Raises Unresolved
-    (strict) for a variable with no known value and no default, else uses "" as Docker does."""
+    (strict) for a variable with no known value and no default, else uses "" as Docker does.
+    ``open_env``: names not in ``values`` may still be set (by the base image's ENV, which the
+    builder also substitutes from), so even ``${X:-default}`` of such a name is Unresolved."""
 
     def one(m: re.Match[str]) -> str:
         if m.group(0) == "\\$":
@@ -32,12 +34,14 @@ def substitute(text: str, values: dict[str, str], strict: bool = True) -> str:
         name = m.group("braced") or m.group("plain")
         op, word = m.group("op"), m.group("word") or ""
         value = values.get(name)
+        if value is None and open_env and strict:
+            raise Unresolved(name)
         if op in (":-", "-"):
             if value is None or (op == ":-" and value == ""):
-                return substitute(word, values, strict)
+                return substitute(word, values, strict, open_env)
             return value
         if op in (":+", "+"):
-            return substitute(word, values, strict) if value is not None and (op == "+" or value != "") else ""
+            return substitute(word, values, strict, open_env) if value is not None and (op == "+" or value != "") else ""
         if value is None:
             if strict:
                 raise Unresolved(name)
@@ -75,26 +79,36 @@ def resolved_image(df: ir.Dockerfile, stage: ir.Stage) -> str:
 
 class StageValues:
     """The ARG and ENV values in scope while walking a stage, as the builder resolves them:
-    a stage ARG without default takes the global one, ENV values are themselves substituted."""
+    global ARGs are seen only where the stage declares them again (``ARG NAME``), a stage ARG
+    without default takes the global one, an ENV always wins over an ARG of the same name, the
+    pairs of one ENV or ARG all see the values from before it, and a name the Dockerfile never
+    set may come from the base image's ENV (so it is not known, even with ``${X:-default}``)."""
 
     def __init__(self, df: ir.Dockerfile) -> None:
         self.globals = global_args(df)
         self.values: dict[str, str] = {}
+        self.env: set[str] = set()  # names set by ENV: a later ARG of the same name does not change them
 
     def visit(self, node: ir.Instruction) -> None:
+        before = dict(self.values)
         if isinstance(node, ir.Arg):
             for name, default in node.pairs:
+                if name in self.env:
+                    continue
                 if default is not None:
-                    self._set(name, default)
+                    self._set(name, default, before)
                 elif name in self.globals:
                     self.values[name] = self.globals[name]
+                else:
+                    self.values.pop(name, None)  # only a --build-arg gives it a value
         elif isinstance(node, ir.Env):
             for name, value in node.pairs:
-                self._set(name, value)
+                self._set(name, value, before)
+                self.env.add(name)
 
-    def _set(self, name: str, raw: str) -> None:
+    def _set(self, name: str, raw: str, before: dict[str, str]) -> None:
         try:
-            self.values[name] = expand_strict(raw, self.values)
+            self.values[name] = expand_strict(raw, before, open_env=True)
         except Unresolved:
             self.values.pop(name, None)
 
@@ -103,13 +117,13 @@ class StageValues:
         if "$" not in text:
             return text
         try:
-            return expand_strict(text, self.values)
+            return expand_strict(text, self.values, open_env=True)
         except Unresolved:
             return None
 
 
-def expand_strict(text: str, values: dict[str, str]) -> str:
+def expand_strict(text: str, values: dict[str, str], open_env: bool = False) -> str:
     """``text`` resolved (Unresolved for a value not known) and unquoted."""
-    substituted = substitute(text, values)
+    substituted = substitute(text, values, open_env=open_env)
     unquoted: str = WordSplitter(substituted.replace("$", "\\$").replace("\\\\$", "\\$"), args={}).dequote()
     return unquoted

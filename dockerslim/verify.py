@@ -318,6 +318,9 @@ class Session:
             original_df = parse(self.text)
             app = [p for p in _app_paths(original_df) if not any(p == m or p.startswith(m + "/") for m in moved_out)]
             cmp = compare(orig.tree, walk(root), app, _context_files(original_df, self.context), replaced)
+            # a change may leave part of an app folder out on purpose (observed build leftovers)
+            cmp.app_problems = [p for p in cmp.app_problems if not (p.startswith("missing ") and any(
+                p[len("missing "):] == m or p[len("missing "):].startswith(m + "/") for m in moved_out))]
             report.comparison = cmp
             report.checks.append(Check("app files kept", not cmp.app_problems,
                                        "; ".join(cmp.app_problems[:10]) + (" …" if len(cmp.app_problems) > 10 else "")))

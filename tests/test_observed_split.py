@@ -69,6 +69,8 @@ def test_make_install_static_declines_observed_carries_the_installed_binary() ->
     messages = [c.message for c in observed.changes if c.rule == "DS100"]
     assert any("/usr/local/bin/hello: 16.0 kB from line 3" in m and "/src: 17.3 kB left behind" in m
                for m in messages), messages
+    declared = {c for change in observed.changes for c in change.config}
+    assert "Files./src" in declared, "verify must know the source tree is left out on purpose"
 
 
 CMAKE = """\

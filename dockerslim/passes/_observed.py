@@ -62,6 +62,11 @@ class StepOutcome:
     kept: list[tuple[str, int]] = field(default_factory=list)  # (root, bytes written there by this step)
     left: list[tuple[str, int]] = field(default_factory=list)  # (folder, bytes) left in the builder
 
+    @property
+    def moved(self) -> list[str]:
+        """Paths the rewrite leaves out of the final image on purpose (verify's ``Files.``)."""
+        return [p for p, _ in self.left]
+
     def message(self) -> str:
         kept = "; ".join(f"{p}: {mb(n)} from line {self.line}" for p, n in self.kept) or "nothing the runtime needs"
         left = "; ".join(f"{p}: {mb(n)} left behind" for p, n in self.left)
@@ -225,15 +230,18 @@ class ObservedBuild:
         return sum(c.size for p, (ln, c) in self.written.items()
                    if c.kind != "d" and _under(p, folder) and (line is None or ln == line))
 
-    def left_behind(self, line: int) -> list[tuple[str, int]]:
-        """Leftovers the step wrote, grouped by the shallowest folder holding no product."""
+    def left_behind(self, line: int | None = None, under: str | None = None) -> list[tuple[str, int]]:
+        """Leftovers the step at ``line`` wrote (or that lie below ``under``), grouped by the
+        shallowest folder holding no product."""
         groups: dict[str, int] = {}
         kept = {a for p, (_, c) in self.written.items() if p not in self.dropped and c.kind != "d"
                 for a in [*_ancestors(p), p]}
         for path, (ln, change) in self.written.items():
-            if ln != line or path not in self.dropped or change.kind == "d":
+            if (line is not None and ln != line) or (under is not None and not _under(path, under)) \
+                    or path not in self.dropped or change.kind == "d":
                 continue
-            key = next((a for a in _ancestors(path) if a not in kept and a not in NEVER_WHOLE), path)
+            key = next((a for a in _ancestors(path) if a not in kept and a not in NEVER_WHOLE
+                        and (under is None or _under(a, under))), path)
             groups[key] = groups.get(key, 0) + change.size
         return sorted(groups.items(), key=lambda kv: -kv[1])
 
@@ -267,7 +275,7 @@ class ObservedBuild:
                 continue
             waste = sum(self.written[p][1].size for p in self.dropped if _under(p, path)) if path in self.dropped_dirs else 0
             if waste >= self.thin_min:
-                left.append((path, waste))
+                left += self.left_behind(under=path)
                 inside = [p for p in self.written if _under(p, path) and p != path and p not in self.dropped
                           and self.written[p][1].kind != "d"]
                 new += self.roots(inside, floor=path)

@@ -609,6 +609,7 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
                       "object files, build caches and source trees that nothing at run time names stay behind"),
             effect="the runtime receives " + (", ".join(outcome.roots) or "nothing from this step"),
             risk="medium" if outcome.converted else "low",
+            config=tuple(f"Files.{path}" for path in outcome.moved),  # left out on purpose: verify skips them
         ))
     if split.distro_python:
         result.notes.append(_note("python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))

@@ -141,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(why, file=sys.stderr)
         return 2
     builder = Buildah(pull="never", env=standins.ensure())
-    cases = [FIXTURES / c for c in args.cases] if args.cases else sorted(p.parent for p in FIXTURES.glob("*/Dockerfile"))
+    cases = ([FIXTURES / c for c in args.cases] if args.cases
+             else sorted(p.parent for p in FIXTURES.glob("*/Dockerfile")))
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     rows: dict[str, Any] = {r["case"]: r for r in old.get("rows", [])}
     for case in cases:

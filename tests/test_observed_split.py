@@ -8,10 +8,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from dockerslim.rewrite import RewriteResult
-from dockerslim.rewrite import rewrite as _rewrite
 from dockerslim.observe.record import FileChange, Observation, Step
 from dockerslim.passes._runtime_packages import observed_runtime
+from dockerslim.rewrite import RewriteResult
+from dockerslim.rewrite import rewrite as _rewrite
 
 CONTEXT = Path(tempfile.mkdtemp(prefix="dockerslim-observed-split-"))  # a build context with the copied files
 (CONTEXT / "app.py").write_text("print('hi')\n")
@@ -51,7 +51,7 @@ RUN cd /src && make && make install
 CMD ["hello"]
 """
 MAKE_FILES = {
-    2: _dirs("/src") + [("/src/Makefile", "f", 300), ("/src/hello.c", "f", 120)],
+    2: [*_dirs("/src"), ("/src/Makefile", "f", 300), ("/src/hello.c", "f", 120)],
     3: [("/src/hello.o", "f", 1_300), ("/src/hello", "f", 16_000), ("/usr/local/bin/hello", "f", 16_000)],
 }
 
@@ -83,13 +83,13 @@ CMD ["/opt/tools/bin/hello"]
 """
 CMAKE_FILES = {
     2: [("/usr/bin/cmake", "f", 9_000_000), ("/var/lib/dpkg/info/cmake.list", "f", 100)],
-    4: _dirs("/build/src", "/build/obj", "/build/obj/CMakeFiles", "/build/tool", "/build/tool/bin")
-    + [("/build/src/CMakeLists.txt", "f", 100)],
-    5: _dirs("/build/obj", "/build/obj/CMakeFiles", "/build/tool", "/build/tool/bin")
-    + [("/build/obj/CMakeFiles/hello.dir/hello.c.o", "f", 2_000), ("/build/obj/build.ninja", "f", 5_000),
-       ("/build/obj/CMakeCache.txt", "f", 20_000), ("/build/obj/hello", "f", 16_000),
-       ("/build/tool/bin/hello", "f", 16_000), ("/build/obj/install_manifest.txt", "f", 30)],
-    6: _dirs("/opt/tools", "/opt/tools/bin") + [("/opt/tools/bin/hello", "f", 16_000)],
+    4: [*_dirs("/build/src", "/build/obj", "/build/obj/CMakeFiles", "/build/tool", "/build/tool/bin"),
+        ("/build/src/CMakeLists.txt", "f", 100)],
+    5: [*_dirs("/build/obj", "/build/obj/CMakeFiles", "/build/tool", "/build/tool/bin"),
+        ("/build/obj/CMakeFiles/hello.dir/hello.c.o", "f", 2000), ("/build/obj/build.ninja", "f", 5000),
+        ("/build/obj/CMakeCache.txt", "f", 20000), ("/build/obj/hello", "f", 16000),
+        ("/build/tool/bin/hello", "f", 16000), ("/build/obj/install_manifest.txt", "f", 30)],
+    6: [*_dirs("/opt/tools", "/opt/tools/bin"), ("/opt/tools/bin/hello", "f", 16000)],
 }
 
 
@@ -112,10 +112,11 @@ def test_cmake_install_prefixes_are_the_artifacts_not_the_build_tree() -> None:
 
 
 def test_a_step_that_wrote_only_caches_is_build_only() -> None:
-    text = "FROM python:3.12\nCOPY app.py /app/app.py\nRUN ./warm-cache.sh\nRUN cc -o /opt/t/bin/t t.c\nCMD [\"python\", \"/app/app.py\"]\n"
-    files = {2: _dirs("/app") + [("/app/app.py", "f", 10)],
+    text = ("FROM python:3.12\nCOPY app.py /app/app.py\nRUN ./warm-cache.sh\nRUN cc -o /opt/t/bin/t t.c\n"
+            'CMD ["python", "/app/app.py"]\n')
+    files = {2: [*_dirs("/app"), ("/app/app.py", "f", 10)],
              3: [("/root/.cache/pip/x", "f", 5_000_000), ("/var/cache/apt/y", "f", 10)],
-             4: _dirs("/opt/t", "/opt/t/bin") + [("/opt/t/bin/t", "f", 9_000)]}
+             4: [*_dirs("/opt/t", "/opt/t/bin"), ("/opt/t/bin/t", "f", 9000)]}
     result = rewrite(text, observation=_obs(text, files))
     runtime = result.text.split("FROM python:3.12-slim", 1)[1]
     assert "warm-cache" not in runtime and "/opt/t" in result.text
@@ -125,7 +126,7 @@ def test_a_step_that_wrote_only_caches_is_build_only() -> None:
 def test_a_step_that_made_accounts_or_wrote_etc_keeps_the_static_reading() -> None:
     text = "FROM python:3.12\nRUN ./setup.sh\nRUN cc -o /opt/t/bin/t t.c\nCMD [\"/opt/t/bin/t\"]\n"
     files = {2: [("/etc/passwd", "f", 900), ("/opt/app/x", "f", 10)],
-             3: _dirs("/opt/t", "/opt/t/bin") + [("/opt/t/bin/t", "f", 9_000)]}
+             3: [*_dirs("/opt/t", "/opt/t/bin"), ("/opt/t/bin/t", "f", 9000)]}
     result = rewrite(text, observation=_obs(text, files, accounts={2: {"users": ["app"]}}))
     assert any("not carried as files" in n.message and "users or groups" in n.message for n in result.notes)
     assert result.text == rewrite(text).text, "the unknown step is read as statically: it still runs in the image"
@@ -133,16 +134,17 @@ def test_a_step_that_made_accounts_or_wrote_etc_keeps_the_static_reading() -> No
 
 def test_a_step_that_deleted_base_files_keeps_the_static_reading() -> None:
     text = "FROM python:3.12\nRUN ./prune.sh\nRUN cc -o /opt/t/bin/t t.c\nCMD [\"/opt/t/bin/t\"]\n"
-    files = {2: [("/opt/app/x", "f", 10)], 3: _dirs("/opt/t", "/opt/t/bin") + [("/opt/t/bin/t", "f", 9_000)]}
+    files = {2: [("/opt/app/x", "f", 10)], 3: [*_dirs("/opt/t", "/opt/t/bin"), ("/opt/t/bin/t", "f", 9000)]}
     result = rewrite(text, observation=_obs(text, files, deleted={2: ["/usr/share/doc"]}))
     assert any("deleted /usr/share/doc" in n.message for n in result.notes)
     assert result.text == rewrite(text).text
 
 
 def test_a_compiled_tree_the_command_runs_from_is_kept_without_its_objects() -> None:
-    text = "FROM python:3.12\nENV APP_HOME=/srv/app\nWORKDIR $APP_HOME\nCOPY . .\nRUN make hello && mkdir -p bin && mv hello bin/\nCMD [\"/srv/app/bin/hello\"]\n"
+    text = ("FROM python:3.12\nENV APP_HOME=/srv/app\nWORKDIR $APP_HOME\nCOPY . .\n"
+            'RUN make hello && mkdir -p bin && mv hello bin/\nCMD ["/srv/app/bin/hello"]\n')
     files = {3: _dirs("/srv", "/srv/app"), 4: [("/srv/app/Makefile", "f", 100), ("/srv/app/hello.c", "f", 100)],
-             5: _dirs("/srv/app/bin") + [("/srv/app/hello.o", "f", 3_000_000), ("/srv/app/bin/hello", "f", 16_000)]}
+             5: [*_dirs("/srv/app/bin"), ("/srv/app/hello.o", "f", 3000000), ("/srv/app/bin/hello", "f", 16000)]}
     static = rewrite(text)
     assert "COPY --from=builder /srv/app /srv/app" in static.text
     observed = rewrite(text, observation=_obs(text, files))
@@ -168,7 +170,7 @@ def test_runtime_library_of_an_unmapped_dev_package_from_the_observed_install() 
     files = {2: [("/var/lib/dpkg/info/libsnappy-dev:amd64.list", "f", 100),
                  ("/var/lib/dpkg/info/libsnappy1v5:amd64.list", "f", 100),
                  ("/usr/lib/x86_64-linux-gnu/libsnappy.so.1.1.9", "f", 40_000)],
-             3: _dirs("/src") + [("/src/tool.cc", "f", 300)],
+             3: [*_dirs("/src"), ("/src/tool.cc", "f", 300)],
              4: [("/usr/local/bin/snaptool", "f", 17_000)]}
     result = rewrite(text, observation=_obs(text, files))
     runtime = result.text.rsplit("\nFROM ", 1)[1]

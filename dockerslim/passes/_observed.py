@@ -151,7 +151,8 @@ class ObservedBuild:
                 continue
             for dest in step.artifacts:
                 compiled = any(_under(b.cwd, dest) or _names(_script(b.node), dest) or any(
-                    _under(p, dest) and ln == b.node.line and self.intermediate(p) for p, (ln, _) in self.written.items())
+                    _under(p, dest) and ln == b.node.line and self.intermediate(p)
+                    for p, (ln, _) in self.written.items())
                     for b in builds if (b.node.line or 0) > (step.node.line or 0))
                 if compiled and unread(dest):
                     trees.add(dest)
@@ -251,7 +252,8 @@ class ObservedBuild:
         line = step.node.line or 0
         if not isinstance(step.node, ir.Run) or step.kind not in CONVERTIBLE or not self.observed(step):
             return None
-        static_ok = step.kind == Kind.BUILD and not step.unaccounted and not any(a in NEVER_WHOLE for a in step.artifacts)
+        static_ok = step.kind == Kind.BUILD and not step.unaccounted and not any(
+            a in NEVER_WHOLE for a in step.artifacts)
         if static_ok or self.blocker(step):
             return None
         roots = self.roots(self.products(line), line=line)
@@ -273,7 +275,8 @@ class ObservedBuild:
             if any(_under(path, t) for t in self.trees):
                 left.append((path, self.bytes_under(path)))
                 continue
-            waste = sum(self.written[p][1].size for p in self.dropped if _under(p, path)) if path in self.dropped_dirs else 0
+            waste = sum(self.written[p][1].size for p in self.dropped if _under(p, path)) \
+                if path in self.dropped_dirs else 0
             if waste >= self.thin_min:
                 left += self.left_behind(under=path)
                 inside = [p for p in self.written if _under(p, path) and p != path and p not in self.dropped

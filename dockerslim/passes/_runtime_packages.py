@@ -23,7 +23,7 @@ class PackagePlan:
     added: list[str] = field(default_factory=list)  # runtime libraries brought in instead
     unknown_dev: list[str] = field(default_factory=list)  # -dev packages kept: runtime lib unknown
     why_not: str | None = None  # set when the RUN cannot be rewritten safely
-    observed: dict[str, list[str]] = field(default_factory=dict)  # -dev -> runtime packages the observed install brought
+    observed: dict[str, list[str]] = field(default_factory=dict)  # -dev -> what its observed install brought
 
 
 VALUE_OPTIONS = {"-o", "-t", "--target-release", "-c", "--option", "--repository", "-X", "--setopt"}

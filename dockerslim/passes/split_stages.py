@@ -19,7 +19,10 @@ leaves, nor when the base swap alone gives the same image.
 Deliberately left alone: files that are already multi-stage (their structure is the author's),
 and any stage where a build step's outputs cannot be located (``make install`` without a
 prefix, a ``cd`` into a variable, a build hidden in a script): the split is declined, with the
-line and the reason, rather than risking a runtime stage that is missing something.
+line and the reason, rather than risking a runtime stage that is missing something. With an
+observed build of the original (``rewrite --observe``, ``PassContext.observation``) such a step
+carries what it really wrote instead, minus build leftovers and source trees nothing names
+(``_observed.py``); without one, the output is exactly the static rewrite.
 """
 
 from __future__ import annotations

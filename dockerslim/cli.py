@@ -17,6 +17,7 @@ for a one-line message and exit 2. A new write mode belongs in ``WriteBack``/``p
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -363,7 +364,8 @@ def rewrite(
         metavar="PATH", help="Dockerfiles or folders to search ('-' for stdin).", show_default=False)],
     output: Annotated[str | None, _flag(
         "-o", "--output", metavar="FILE",
-        help="Write the rewrite to FILE (with --check: exit 1 unless FILE is up to date).")] = None,
+        help="Write the rewrite to FILE with a header naming its source (with --check: exit 1 unless FILE is "
+             "up to date). A device such as /dev/stdout gets no header.")] = None,
     in_place: Annotated[bool, _flag("--in-place", "-i", help="Rewrite the files in place.")] = False,
     diff: Annotated[bool, _flag("--diff", help="Print a unified diff instead of the file (writes nothing).")] = False,
     check: Annotated[bool, _flag("--check", help="Exit 1 if any file would change (writes nothing).")] = False,
@@ -458,7 +460,8 @@ def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Ta
             result, built = rewrite_text(text, path=label, context_dir=ctx, options=options), Built()
         else:
             result, built = _rewrite_built(text, label, ctx, options, build, out)
-        differs = _deliver(path, label, result, plan, out, many=many)
+        source = None if stdin and stdin_filename is None else Path(anchor or path)
+        differs = _deliver(path, label, result, plan, out, many=many, source=source)
     except DockerslimError as exc:
         out.error(str(exc))
         tally.failed += 1
@@ -479,15 +482,29 @@ def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Ta
     out.detail(f"{label}: passes run: {', '.join(result.passes_run) or 'none'}")
 
 
-def _deliver(path: str, label: str, result: RewriteResult, plan: Plan, out: Out, *, many: bool) -> bool:
-    """Write, print or compare one result; returns whether it counts as a change for --check."""
+def _deliver(path: str, label: str, result: RewriteResult, plan: Plan, out: Out, *, many: bool,
+             source: Path | None = None) -> bool:
+    """Write, print or compare one result; returns whether it counts as a change for --check.
+    ``source`` is the file the rewrite came from (None for stdin without --stdin-filename):
+    an ``-o`` regular file names it in a generated-file header."""
     text_out = plan.fmt is Format.text
     mode = plan.write_back
     if mode is WriteBack.OUTPUT:
         assert plan.output is not None
+        headed = source is not None and _regular_target(plan.output)
         if plan.check:
+            if headed:
+                assert source is not None
+                return _check_generated_output(plan.output, source, result, plan, out)
             return _check_output(plan.output, label, result, plan, out)
-        write_text(plan.output, result.text)
+        if headed:
+            from . import generated
+
+            assert source is not None
+            write_text(plan.output, generated.add_header(
+                result.text, generated.relative_source(source, Path(plan.output)), result.original))
+        else:
+            write_text(plan.output, result.text)
         out.detail(f"wrote {plan.output}")
         return result.changed
     if mode is WriteBack.IN_PLACE:
@@ -513,8 +530,40 @@ def _deliver(path: str, label: str, result: RewriteResult, plan: Plan, out: Out,
     return result.changed
 
 
+def _regular_target(output: str) -> bool:
+    """Whether ``-o`` writes a file a header belongs in: a regular file, or one not there yet.
+    A device, pipe or /dev/stdout gets the bare rewrite, as stdout does."""
+    try:
+        return stat.S_ISREG(os.stat(output).st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _check_generated_output(output: str, source: Path, result: RewriteResult, plan: Plan, out: Out) -> bool:
+    """``--check -o FILE``: generated.check's answer for FILE (header, source sha256, same
+    rewrite); the reason is one line on stderr, --diff shows how FILE differs."""
+    from . import generated
+
+    reason = generated.check(Path(output), lambda _text, _src: result.text, source=source,
+                             source_text=result.original)
+    if reason is None:
+        out.detail(f"{output} is up to date")
+        return False
+    out.info(reason)
+    if plan.show_diff:
+        try:
+            current = read_bytes(output).decode("utf-8", errors="replace")
+        except InputError:
+            return True
+        wanted = generated.add_header(result.text, generated.relative_source(source, Path(output)), result.original)
+        out.diff(unified_diff(current, wanted, output))
+    return True
+
+
 def _check_output(output: str, label: str, result: RewriteResult, plan: Plan, out: Out) -> bool:
-    """``--check -o FILE``: is FILE byte-identical to the rewrite? (the generated-file check)."""
+    """``--check -o DEVICE`` (or stdin without a name): is it byte-identical to the rewrite?"""
     try:
         current: bytes | None = read_bytes(output)
     except InputError as exc:

@@ -213,3 +213,14 @@ def test_a_few_kilobytes_of_objects_do_not_take_a_folder_apart() -> None:
     observed = rewrite(text, observation=_obs(text, files))
     assert "COPY --from=builder /srv/app /srv/app" in observed.text
     assert observed.text == rewrite(text).text
+
+
+def test_a_step_whose_files_are_scattered_keeps_the_static_reading() -> None:
+    text = "FROM python:3.12\nRUN ./install-into-system.sh\nRUN cc -o /opt/t/bin/t t.c\nCMD [\"/opt/t/bin/t\"]\n"
+    site = "/usr/local/lib/python3.12/site-packages"
+    files = {2: [*_dirs(*(f"{site}/pkg{i}" for i in range(30))), *((f"{site}/pkg{i}/__init__.py", "f", 10)
+                                                                    for i in range(30))],
+             3: [*_dirs("/opt/t", "/opt/t/bin"), ("/opt/t/bin/t", "f", 9_000)]}
+    result = rewrite(text, observation=_obs(text, files))
+    assert any("30 places" in n.message for n in result.notes), [n.message for n in result.notes]
+    assert result.text == rewrite(text).text

@@ -85,6 +85,7 @@ class ObservedBuild:
         self.keep_whole: list[str] = list(cfg["intermediates"]["keep_whole"])
         self.markers: set[str] = set(cfg["intermediates"]["tree_markers"])
         self.thin_min: int = int(cfg["intermediates"]["thin_min_bytes"])
+        self.max_roots: int = int(cfg["intermediates"]["max_roots"])
         self.not_carried: tuple[str, ...] = tuple(cfg["not_carried"]["prefixes"])
         from ..observe.record import is_cache_path
 
@@ -165,6 +166,9 @@ class ObservedBuild:
     def blocker(self, step: StepInfo) -> str | None:
         """Why the step's outputs cannot be carried over as files, or None."""
         line = step.node.line or 0
+        scattered = len(self.roots(self.products(line), line=line))
+        if scattered > self.max_roots:
+            return f"its files lie in {scattered} places, more than {self.max_roots} COPY lines"
         if any(self.obs.created_accounts(line).values()):
             return "it created users or groups"
         for change in self.obs.step_outputs(line):
@@ -257,6 +261,8 @@ class ObservedBuild:
         if static_ok or self.blocker(step):
             return None
         roots = self.roots(self.products(line), line=line)
+        if len(roots) > self.max_roots:
+            return None
         step.kind = Kind.BUILD
         step.artifacts = roots
         step.unaccounted = None

@@ -40,6 +40,7 @@ from .settings import validated
 
 if TYPE_CHECKING:
     from .builders import Builder
+    from .fleet import FileOutcome
     from .observe.record import Observation
     from .prove import ProvenRewrite
     from .verify import VerifyReport
@@ -321,6 +322,8 @@ def rewrite_flags(*, only: list[str] | None = None, skip: list[str] | None = Non
     return SettingsRoad(flags=given, config=config, isolated=isolated)
 
 
+FLEET_MIN_FILES = 16  # without --jobs, fewer files than this are rewritten in this process
+
 # Per invocation (cleared by the root callback): settings resolved once per folder, so 5,000
 # Dockerfiles in one folder read its pyproject.toml once.
 _resolved: dict[tuple[Any, ...], Options] = {}
@@ -356,6 +359,11 @@ class _Tally:
     entries: list[dict[str, Any]] = field(default_factory=list)
     sarif: list[tuple[str, RewriteResult]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (file, message) of files not rewritten
+    outcomes: list[FileOutcome] = field(default_factory=list)  # rewritten files' counts (the -v table)
+    bytes_before: int = 0  # of the files that would change
+    bytes_after: int = 0
+    lines_before: int = 0
+    lines_after: int = 0
 
 
 @app.command(cls=TidyCommand)
@@ -400,6 +408,10 @@ def rewrite(
     platform: Annotated[str | None, _flag(
         "--platform", metavar="OS/ARCH", help="--observe: build for this platform.")] = None,
     smoke: Smoke = None,
+    jobs: Annotated[int | None, _flag(
+        "--jobs", "-j", metavar="N", min=1,
+        help="Rewrite in N worker processes (default: the CPUs available; fewer than "
+             f"{FLEET_MIN_FILES} files run in this process). Output is the same for any N.")] = None,
     color: Colour = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -424,10 +436,16 @@ def rewrite(
         build = plan_builds(observe_=observe_, verify_=verify_, builder=builder, pull=pull, network=network,
                             build_arg=build_arg, build_context=build_context, target=target, platform=platform,
                             smoke=smoke)
+        if jobs is not None and (build is not None or STDIN in files):
+            raise UsageError("--jobs runs the static rewrite of files in parallel; "
+                             "stdin, --observe and --verify take one file at a time")
     tally = _Tally()
-    for path in files:
-        _rewrite_one(path, plan, road, out, tally, many=len(files) > 1, context=context, stdin_filename=stdin_filename,
-                     build=build)
+    if build is None and STDIN not in files:
+        _rewrite_fleet(files, plan, road, out, tally, context=context, jobs=jobs)
+    else:
+        for path in files:
+            _rewrite_one(path, plan, road, out, tally, many=len(files) > 1, context=context,
+                         stdin_filename=stdin_filename, build=build)
     if plan.fmt is Format.json:
         out.stdout(to_json(tally.entries))
     elif plan.fmt is Format.sarif:
@@ -439,15 +457,50 @@ def rewrite(
 
         out.stdout(to_github(tally.sarif, errors=tally.errors))
     _summary(plan, tally, out)
+    if verbose and not quiet and len(tally.outcomes) > 1:
+        from rich.console import Console
+
+        from .fleet import summary_table
+
+        Console(stderr=True, no_color=not use_colour(color, sys.stderr)).print(summary_table(tally.outcomes))
     if tally.failed:
         raise typer.Exit(2)
     if plan.check and tally.changed:
         raise typer.Exit(1)
 
 
+def _rewrite_fleet(files: list[str], plan: Plan, road: SettingsRoad, out: Out, tally: _Tally, *,
+                   context: str | None, jobs: int | None) -> None:
+    """The static rewrite of files (not stdin): computed by ``fleet.rewrite_many`` (worker
+    processes), delivered here one by one in the order given, so the output does not depend on
+    ``jobs``. A file that fails is named and counted; the others are still written."""
+    from .fleet import rewrite_many
+
+    with _errors_exit_2():  # a bad configuration stops the run: every later file would repeat it
+        options = {path: _options_for(path, road) for path in files}
+    if jobs is None and len(files) < FLEET_MIN_FILES:
+        jobs = 1  # a handful of files: starting workers costs more than it saves
+    outcomes = rewrite_many(files, jobs=jobs, options_for=options.__getitem__, context=context,
+                            progress=False if out.quiet else None)
+    for outcome in outcomes:
+        tally.outcomes.append(outcome)
+        if outcome.error is not None or outcome.result is None:
+            _failed(outcome.path, outcome.error or f"{outcome.path}: not rewritten", out, tally)
+            continue
+        _take(outcome.path, outcome.path, outcome.result, Built(), plan, out, tally, many=len(files) > 1,
+              source=Path(outcome.path))
+
+
+def _failed(label: str, message: str, out: Out, tally: _Tally) -> None:
+    out.error(message)
+    tally.failed += 1
+    tally.errors.append((label, message))
+
+
 def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Tally, *, many: bool,
                  context: str | None, stdin_filename: str | None, build: BuildPlan | None = None) -> None:
-    """Rewrite one file and send the result where the plan says; errors are counted, not raised."""
+    """Rewrite one file (stdin, or with builds) and send the result where the plan says;
+    errors are counted, not raised."""
     stdin = path == STDIN
     anchor = stdin_filename if stdin else path
     label = (stdin_filename or "<stdin>") if stdin else path
@@ -460,15 +513,28 @@ def _rewrite_one(path: str, plan: Plan, road: SettingsRoad, out: Out, tally: _Ta
             result, built = rewrite_text(text, path=label, context_dir=ctx, options=options), Built()
         else:
             result, built = _rewrite_built(text, label, ctx, options, build, out)
-        source = None if stdin and stdin_filename is None else Path(anchor or path)
+    except DockerslimError as exc:
+        _failed(label, str(exc), out, tally)
+        return
+    source = None if stdin and stdin_filename is None else Path(anchor or path)
+    _take(path, label, result, built, plan, out, tally, many=many, source=source)
+
+
+def _take(path: str, label: str, result: RewriteResult, built: Built, plan: Plan, out: Out, tally: _Tally, *,
+          many: bool, source: Path | None) -> None:
+    """Deliver one computed rewrite and record it for the report and the summary."""
+    try:
         differs = _deliver(path, label, result, plan, out, many=many, source=source)
     except DockerslimError as exc:
-        out.error(str(exc))
-        tally.failed += 1
-        tally.errors.append((label, str(exc)))
+        _failed(label, str(exc), out, tally)
         return
     tally.seen += 1
     tally.changed += differs
+    if differs:
+        tally.bytes_before += len(result.original.encode("utf-8"))
+        tally.bytes_after += len(result.text.encode("utf-8"))
+        tally.lines_before += len(result.original.splitlines())
+        tally.lines_after += len(result.text.splitlines())
     if plan.fmt is Format.json:
         tally.entries.append(as_dict(label, result, observation=built.observation, proof=built.proof))
     elif plan.fmt in (Format.sarif, Format.github):
@@ -687,10 +753,12 @@ def _summary(plan: Plan, tally: _Tally, out: Out) -> None:
     """One closing line on stderr for --check and --in-place (black/ruff style)."""
     total = tally.seen + tally.failed
     failed = f"; {tally.failed} could not be rewritten" if tally.failed else ""
+    size = (f" ({tally.lines_before} → {tally.lines_after} lines, {tally.bytes_before:,} → {tally.bytes_after:,} bytes)"
+            if tally.changed else "")
     if plan.check and plan.write_back is not WriteBack.OUTPUT:
-        out.info(f"{tally.changed} of {_plural(total, 'file')} would be rewritten{failed}")
+        out.info(f"{tally.changed} of {_plural(total, 'file')} would be rewritten{size}{failed}")
     elif plan.write_back is WriteBack.IN_PLACE:
-        out.info(f"rewrote {tally.changed} of {_plural(total, 'file')}{failed}")
+        out.info(f"rewrote {tally.changed} of {_plural(total, 'file')}{size}{failed}")
 
 
 def _check_folder(value: str | None, flag: str) -> None:

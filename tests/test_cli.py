@@ -120,7 +120,9 @@ def test_check_exits_1_when_a_file_would_change_and_writes_nothing(tmp_path: Pat
     bloated, plain = _file(tmp_path, BLOATED, "a.Dockerfile"), _file(tmp_path, PLAIN, "b.Dockerfile")
     result = invoke("rewrite", "--check", str(bloated), str(plain))
     assert result.exit_code == 1 and result.stdout == ""
-    assert result.stderr.splitlines() == [f"would rewrite {bloated}", "1 of 2 files would be rewritten"]
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"would rewrite {bloated}" and lines[1].startswith("1 of 2 files would be rewritten (3 → ")
+    assert len(lines) == 2
     assert bloated.read_text() == BLOATED
 
 
@@ -149,8 +151,11 @@ def test_in_place_rewrites_changed_files_only(tmp_path: Path) -> None:
     os.utime(plain, (1_000_000, 1_000_000))
     result = invoke("rewrite", "-i", str(bloated), str(plain))
     assert result.exit_code == 0 and result.stdout == ""
-    assert result.stderr.splitlines() == [f"rewrote {bloated}", "rewrote 1 of 2 files"]
     from dockerslim import rewrite
+
+    slim = rewrite(BLOATED).text
+    size = f"3 → {len(slim.splitlines())} lines, {len(BLOATED)} → {len(slim)} bytes"
+    assert result.stderr.splitlines() == [f"rewrote {bloated}", f"rewrote 1 of 2 files ({size})"]
 
     assert bloated.read_text() == rewrite(BLOATED).text
     assert plain.stat().st_mtime == 1_000_000  # an unchanged file is not touched
@@ -220,6 +225,7 @@ def test_check_output_names_a_changed_source_and_a_missing_header(tmp_path: Path
     (["--stdin-filename", "x/Dockerfile"], "--stdin-filename names the file read from stdin"),
     (["--config", "CFG", "--isolated"], "--config and --isolated cannot be combined"),
     (["-q", "-v"], "--quiet and --verbose cannot be combined"),
+    (["-", "--jobs", "2"], "--jobs runs the static rewrite of files in parallel"),
     (["--context", "NOWHERE"], "--context NOWHERE: not a folder"),
     (["--runtime-base", "Not An Image"], "--runtime-base: not an image reference"),
     (["--skip", "mrege-runs"], "--skip: unknown pass 'mrege-runs' (did you mean 'merge-runs'?)"),
@@ -290,7 +296,51 @@ def test_check_with_a_bad_file_exits_2_and_says_so(tmp_path: Path) -> None:
     good = _file(tmp_path, BLOATED, name="a.Dockerfile")
     bad = _file(tmp_path, "FROM alpine\nNOPE\n", name="b.Dockerfile")
     result = invoke("rewrite", "--check", str(good), str(bad))
-    assert result.exit_code == 2 and "1 of 2 files would be rewritten; 1 could not be rewritten" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1].startswith("1 of 2 files would be rewritten (")
+    assert result.stderr.splitlines()[-1].endswith("; 1 could not be rewritten")
+
+
+def _fleet(folder: Path) -> list[Path]:
+    """Seven files in sub-folders: bloated, plain, and one that is not a Dockerfile."""
+    files = []
+    for i in range(7):
+        (folder / f"svc{i}").mkdir()
+        text = "FROM alpine\nNOPE\n" if i == 3 else BLOATED if i % 2 == 0 else PLAIN
+        files.append(_file(folder / f"svc{i}", text))
+    return files
+
+
+@pytest.mark.parametrize("mode", [[], ["--check", "--diff"], ["--format", "json"]])
+def test_jobs_do_not_change_the_output(tmp_path: Path, mode: list[str]) -> None:
+    _fleet(tmp_path)
+    serial = invoke("rewrite", *mode, "--jobs", "1", str(tmp_path))
+    parallel = invoke("rewrite", *mode, "--jobs", "2", str(tmp_path))
+    assert serial.exit_code == parallel.exit_code == 2  # the broken file, after all the others
+    assert (serial.stdout, serial.stderr) == (parallel.stdout, parallel.stderr)
+    assert f"{tmp_path / 'svc3' / 'Dockerfile'}:2: unknown instruction: NOPE" in parallel.stderr
+    assert parallel.stdout.count("==> ") in (0, 6)  # every good file, none half-printed
+
+
+def test_jobs_in_place_writes_the_good_files_and_names_the_bad_one(tmp_path: Path) -> None:
+    files = _fleet(tmp_path)
+    result = invoke("rewrite", "-i", "--jobs", "2", str(tmp_path))
+    from dockerslim import rewrite
+
+    assert result.exit_code == 2
+    assert [f.read_text() for f in files if "NOPE" not in f.read_text()] == \
+        [rewrite(BLOATED).text, PLAIN, rewrite(BLOATED).text, rewrite(BLOATED).text, PLAIN, rewrite(BLOATED).text]
+    slim = rewrite(BLOATED).text
+    size = f"{4 * 3} → {4 * len(slim.splitlines())} lines, {4 * len(BLOATED)} → {4 * len(slim)} bytes"
+    assert result.stderr.splitlines()[-1] == f"rewrote 4 of 7 files ({size}); 1 could not be rewritten"
+
+
+def test_verbose_fleet_prints_one_summary_table(tmp_path: Path) -> None:
+    _fleet(tmp_path)
+    result = invoke("rewrite", "--check", "-v", "--jobs", "2", str(tmp_path))
+    assert result.exit_code == 2 and result.stderr.count("dockerslim rewrite") == 1
+    assert "total: 4 of 7 changed" in result.stderr and "12 → " in result.stderr
+    assert invoke("rewrite", "--check", "--jobs", "2", str(tmp_path)).stderr.count("total:") == 0
 
 
 # --- verbosity and colour -------------------------------------------------------------------

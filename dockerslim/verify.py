@@ -26,7 +26,7 @@ from . import ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome
 from .catalog import load
 from .errors import DockerslimError
-from .fscompare import Comparison, Tree, compare, missing_programs, user_problems, walk
+from .fscompare import Comparison, Tree, compare, missing_programs, user_problems, walk, which
 from .observe import sonames
 from .options import Options
 from .parse import parse
@@ -275,8 +275,10 @@ class Session:
                 argv = smoke_argv(self.smoke, facts.config)
                 if argv is not None:
                     side.smoke = self.builder.run(image, argv)
+                path_var = _env(facts.config).get("PATH", "")
+                has_python = any(which(self._original_root, p, path_var) for p in ("python", "python3"))
                 self._original = _Original(side, facts, self._base_config(self.text), walk(self._original_root),
-                                           _visible_dists(self.builder, image))
+                                           _visible_dists(self.builder, image) if has_python else None)
         if self._original is None:
             report.checks.append(Check("original builds", False, self._original_error or ""))
             return None

@@ -98,6 +98,7 @@ class Format(StrEnum):
 class VerifyFormat(StrEnum):
     text = "text"
     json = "json"
+    markdown = "markdown"  # a pull-request comment: sizes, saving, checks
 
 
 class RulesFormat(StrEnum):
@@ -796,7 +797,10 @@ def verify(
     network: Network = None,
     build_arg: BuildArgs = None,
     build_context: BuildContexts = None,
-    fmt: Annotated[VerifyFormat, _flag("--format", help="What stdout carries.")] = VerifyFormat.text,
+    fmt: Annotated[VerifyFormat, _flag(
+        "--format", help="What stdout carries (markdown: a pull-request comment).")] = VerifyFormat.text,
+    report_html: Annotated[str | None, _flag(
+        "--report", metavar="FILE", help="Also write a self-contained HTML report (size bars, checks) to FILE.")] = None,
     keep: Annotated[bool, _flag("--keep", help="Keep the built images.")] = False,
     compressed: Annotated[bool, _flag(
         "--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,
@@ -832,6 +836,8 @@ def verify(
         _check_folder(context, "--context")
         args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
         read_bytes(path)  # a missing or non-regular file is an InputError before any build starts
+        if report_html is not None and not os.path.isdir(os.path.dirname(os.path.abspath(report_html))):
+            raise UsageError(f"--report {report_html}: its folder does not exist")
         candidate = read_text(against, against) if against is not None else None
         destination = output or (against if fix else None)
         if fix and destination is None:
@@ -844,10 +850,21 @@ def verify(
                                 options=options, against=candidate, fix=fix)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
+    result = _json.loads(_json.dumps(report.to_dict(), default=str))  # what --format json prints
     if fmt is VerifyFormat.json:
-        out.stdout(_json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+        out.stdout(_json.dumps(result, indent=2) + "\n")
+    elif fmt is VerifyFormat.markdown:
+        from .pr_comment import to_markdown
+
+        out.stdout(to_markdown(result))
     else:
         out.stdout(render(report))
+    if report_html is not None:
+        from . import html_report
+
+        with _errors_exit_2():
+            write_text(report_html, html_report.render(result))
+        out.info(f"wrote {report_html}")
     if destination is not None:
         with _errors_exit_2():
             _write_verified(report, destination, in_place=output is None, out=out)

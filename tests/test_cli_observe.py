@@ -344,3 +344,39 @@ def test_verify_against_reports_the_missing_library_and_fix_installs_its_package
     assert fixed.exit_code == 0, fixed.stdout + fixed.stderr
     assert "fixed: installed libsnappy1v5 in the final stage" in fixed.stdout
     assert "apt-get install -y --no-install-recommends libsnappy1v5" in candidate.read_text()
+
+
+def _sized_report(path: Path, ok: bool = True) -> VerifyReport:
+    from dockerslim.verify import Side
+
+    return VerifyReport(path=str(path), builder="fake", changed=True, candidate="FROM x\n",
+                        original=Side(image="orig", size=1_200_000_000, compressed=500_000_000, layers=9),
+                        rewrite=Side(image="slim", size=300_000_000, compressed=120_000_000, layers=5),
+                        checks=[Check("config kept", True), Check("smoke run", ok, "exit 7 | no listener")])
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_verify_markdown_is_a_pull_request_comment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ok: bool) -> None:
+    path = _dockerfile(tmp_path)
+    _fake_verify(monkeypatch, _sized_report(path, ok))
+    result = invoke("verify", "--format", "markdown", str(path))
+    assert result.exit_code == (0 if ok else 1)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "## dockerslim verify"
+    assert lines[2] == f"### `{path}`: " + ("✅ verified" if ok else "❌ not verified")
+    assert "| image size | 1200.0 MB | 300.0 MB | −75.0% |" in lines
+    assert "| compressed (gzip layers) | 500.0 MB | 120.0 MB | −76.0% |" in lines
+    assert f"Checks: {2 if ok else 1} of 2 passed" in lines
+    assert f"| smoke run | {'✅' if ok else '❌'} | exit 7 \\| no listener |" in lines
+
+
+def test_verify_report_writes_the_html_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _dockerfile(tmp_path)
+    _fake_verify(monkeypatch, _sized_report(path))
+    page = tmp_path / "report.html"
+    result = invoke("verify", "--format", "json", "--report", str(page), str(path))
+    assert result.exit_code == 0 and f"wrote {page}" in result.stderr
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
+    assert 'data-value="1200000000"' in html and 'data-value="300000000"' in html
+    assert json.loads(result.stdout)["rewrite"]["size"] == 300_000_000  # stdout is still the JSON

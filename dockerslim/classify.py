@@ -347,6 +347,33 @@ def _packages(cmd: SimpleCommand) -> PackageInstall | None:
     return None
 
 
+def local_projects(argv: tuple[str, ...]) -> list[str]:
+    """The local project folders a pip install names: ``-e DIR`` / ``--editable DIR`` and
+    positional paths (``.``, ``./pkg``, ``../x``, ``/src/x``); VCS URLs and index names are not."""
+    out: list[str] = []
+    for i, a in enumerate(argv):
+        value = None
+        if i == 0:
+            continue  # the program itself (/opt/venv/bin/pip)
+        if a in ("-e", "--editable") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith("--editable="):
+            value = a.split("=", 1)[1]
+        elif a.startswith("-e") and len(a) > 2 and not a.startswith("--"):
+            value = a[2:]
+        elif not a.startswith("-") and (a in (".", "..") or a.startswith(("./", "../", "/"))) and (
+                argv[i - 1] not in ("-r", "--requirement", "-c", "--constraint", "-t", "--target",
+                                              "--prefix", "--root", "-f", "--find-links", "--cache-dir")):
+            value = a
+        if value is None or "://" in value or value.startswith(("git+", "hg+", "svn+", "bzr+")):
+            continue
+        if any(c in value for c in "*?") or value.endswith((".whl", ".tar.gz", ".zip", ".tgz", ".txt")):
+            continue  # archives and wheels: installed, not a tree the runtime reads
+        value = re.split(r"\[", value, maxsplit=1)[0]  # ".[server]" -> "."
+        out.append(value.strip("\"'") or ".")
+    return out
+
+
 def _pip_install(cmd: SimpleCommand) -> PipInstall:
     argv = pip_argv(cmd) or cmd.argv
     target = _option_value(argv, "--target", "-t", "--prefix", "--root")
@@ -578,8 +605,9 @@ def classify_run(node: ir.Run, cwd: str, user: str, env: Mapping[str, str] | Non
                 info.artifacts.append(_home(user) + "/.local")
             if cmd.program == "uv" and cmd.args()[:1] == ["sync"]:
                 info.artifacts.append(here)
-            if any(a in (".", "-e", "--editable") or a.startswith(("./", "-e.")) for a in cmd.argv):
-                info.artifacts.append(here)  # a local project: its tree holds build outputs
+            for tree in local_projects(pip_argv(cmd) or cmd.argv):
+                # a local project: its tree holds build outputs (and an editable install points there)
+                info.artifacts.append(posixpath.normpath(posixpath.join(here, tree)))
         elif cat == "build":
             if cmd.cwd is None:
                 info.unaccounted = f"`{cmd.text}` runs after a `cd` dockerslim cannot follow"
@@ -613,6 +641,13 @@ def classify_run(node: ir.Run, cwd: str, user: str, env: Mapping[str, str] | Non
         info.kind = Kind.PYTHON_DEPS
     elif "download" in cats:
         info.kind = Kind.DOWNLOAD
+    if info.kind == Kind.DOWNLOAD and not untracked and downloads and all(
+            c.program != "git" or c.args()[:1] == ["clone"] for c in cmds if category(c) == "download") and any(
+            c.args()[:1] == ["clone"] for c in cmds if c.program == "git"):
+        # a source checkout: fetched once in the builder and carried whole, rather than cloned
+        # again in the runtime (which would need git there, and fails where the tree already is)
+        info.kind = Kind.BUILD
+        info.reason = "a git clone whose folder is carried to the runtime"
     if info.kind in (Kind.PYTHON_DEPS, Kind.BUILD):
         info.artifacts.extend(d for d in downloads if d not in info.artifacts)  # the runtime needs them too
     info.artifacts = list(dict.fromkeys(info.artifacts))

@@ -232,3 +232,21 @@ def test_rm_of_a_base_file_keeps_the_full_base() -> None:
     df = parse(text)
     reasons = blockers(df.stages[0].body, lookup_base(ImageRef.parse("pytorch/pytorch:2.1.0-cuda11.8-cudnn8-devel")))
     assert any("/etc/apt/sources.list.d/cuda.list" in r.message for r in reasons)
+
+
+@pytest.mark.parametrize(("script", "artifacts"), [
+    ("pip install --user -e detectron2_repo", ["/root/.local", "/detectron2_repo"]),  # not "/" (too broad)
+    ("pip install -e '.[server]'", ["/"]),
+    ("pip install /wheels/*.whl", []),
+    ("pip install -e git+https://github.com/x/y.git#egg=y", []),
+])
+def test_editable_installs_name_their_tree(script: str, artifacts: list[str]) -> None:
+    assert _run(script, cwd="/").artifacts == artifacts  # type: ignore[attr-defined]
+
+
+def test_a_clone_on_its_own_is_fetched_in_the_builder_and_carried() -> None:
+    """Replayed in the runtime it would need git there, and fail where the copied tree already is."""
+    step = _run("git clone https://github.com/facebookresearch/detectron2 detectron2_repo", cwd="/")
+    assert step.kind == Kind.BUILD and step.artifacts == ["/detectron2_repo"]  # type: ignore[attr-defined]
+    weights = _run("wget https://example.org/model.bin", cwd="/models")
+    assert weights.kind == Kind.DOWNLOAD  # model files still download where they are used

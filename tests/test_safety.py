@@ -323,7 +323,8 @@ def test_model_download_runs_on_the_runtime_image_with_its_tool(tmp_path: Path) 
         'CMD ["python"]\n',
         context_dir=tmp_path,
     ).text
-    assert git.startswith("FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-devel\n")  # git: no run-time package plan
+    # a clone is fetched in the builder and its folder carried: the runtime needs no git
+    assert "FROM pytorch/pytorch:2.7.1-cuda11.8-cudnn9-runtime\n" in git and "COPY --from=builder /r /r" in git
 
 
 def test_jit_guard_is_not_fooled_by_a_shadowed_alias() -> None:

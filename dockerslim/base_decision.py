@@ -28,7 +28,7 @@ from .image import ImageRef, has_variables
 from .jit import JitFinding, scan_context
 from .shell import commands, run_commands
 from .start_scripts import ContextFiles, scan_start
-from .words import VARIABLE, Unresolved, global_args, resolved_image, substitute
+from .words import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
 
 SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
 PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf")
@@ -224,6 +224,7 @@ def blockers(
     install: list[str] | None = None,
     files: ContextFiles | None = None,
     wheels: list[int | None] | None = None,
+    df: ir.Dockerfile | None = None,
 ) -> list[Reason]:
     """Why a final stage running ``body`` needs its full base: one reason per obstacle. Tools
     the runtime image can get from its package manager go to ``install`` instead, when given."""
@@ -237,14 +238,17 @@ def blockers(
     )
     pip_ok = bool(info and info.pip_in_runtime) and not builds_packages
     cwd, user = "/", "root"
+    values = StageValues(df) if df is not None else None  # ENV that moves outputs (HF_HOME, POETRY_*)
     for node in body:
+        if values is not None:
+            values.visit(node)
         if isinstance(node, ir.Workdir):
             cwd = posixpath.join(cwd, node.path)
         if isinstance(node, ir.User):
             user = node.user
         programs: set[str] = set()
         if isinstance(node, ir.Run):
-            step = classify_run(node, cwd, user)
+            step = classify_run(node, cwd, user, dict(values.values) if values is not None else None)
             if step.kind not in SAFE_RUN_KINDS:
                 if pip_ok and _pip_from_index_only(node, cwd, user, files):
                     if wheels is not None:
@@ -513,7 +517,7 @@ def decide_runtime_base(
     install: list[str] = []
     files = ContextFiles(stage, context.context_dir, df) if context.context_dir is not None else None
     wheels: list[int | None] = []
-    found = blockers(body, info, None if forced else install, files, wheels)
+    found = blockers(body, info, None if forced else install, files, wheels, df)
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
     runtime = ImageRef.parse(forced) if forced else (_choose(info, df, body, context, facts) if info else None)

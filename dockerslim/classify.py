@@ -408,6 +408,8 @@ def _configured_prefix(cmd: SimpleCommand, cwd: str) -> str | None:
         value = value or next((a.split("=", 1)[1] for a in argv if a.startswith("-Dprefix=")), None)
     elif cmd.program == "configure":
         value = _option_value(argv, "--prefix")
+    if value and ("$" in value or "`" in value):
+        return value  # named by a variable: the install step says it cannot be located
     return posixpath.normpath(posixpath.join(cwd, value)) if value else None
 
 
@@ -449,6 +451,8 @@ def _build_outputs(cmd: SimpleCommand, cwd: str, state: _BuildState | None = Non
         if not where:
             return outs, (f"`{cmd.text}` installs to the default prefix {DEFAULT_PREFIX} (no --prefix, "
                           "CMAKE_INSTALL_PREFIX, PREFIX= or DESTDIR=)")
+        if "$" in where or "`" in where:
+            return outs, f"`{cmd.text}` installs to a prefix that holds a shell variable ({where})"
         outs.append(posixpath.normpath(posixpath.join(cwd, where)))
     if cmd.program == "go" and "install" in argv[1:2]:
         outs.append("/go/bin")

@@ -250,3 +250,9 @@ def test_a_clone_on_its_own_is_fetched_in_the_builder_and_carried() -> None:
     assert step.kind == Kind.BUILD and step.artifacts == ["/detectron2_repo"]  # type: ignore[attr-defined]
     weights = _run("wget https://example.org/model.bin", cwd="/models")
     assert weights.kind == Kind.DOWNLOAD  # model files still download where they are used
+
+
+def test_prefix_held_by_a_variable_is_not_guessed() -> None:
+    step = _run("cmake -B build -DCMAKE_INSTALL_PREFIX=$PREFIX . && cmake --build build && cmake --install build")
+    assert step.unaccounted and "holds a shell variable" in step.unaccounted  # type: ignore[attr-defined]
+    assert not any("$" in a for a in step.artifacts)  # type: ignore[attr-defined]

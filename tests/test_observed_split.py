@@ -176,6 +176,8 @@ def test_runtime_library_of_an_unmapped_dev_package_from_the_observed_install() 
     runtime = result.text.rsplit("\nFROM ", 1)[1]
     assert "libsnappy1v5" in runtime and "libsnappy-dev" not in runtime
     assert "COPY --from=builder /usr/local/bin/snaptool /usr/local/bin/snaptool" in result.text
+    assert "/src/tool.cc" not in result.text.split("AS assembly", 1)[1], "the compiled source stays behind"
+    assert "Files./src/tool.cc" in {c for change in result.changes for c in change.config}
     assert any("the observed install brought them" in c.reason for c in result.changes)
 
 

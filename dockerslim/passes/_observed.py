@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .. import ir
 from ..catalog import load
-from ..classify import Kind, StepInfo
+from ..classify import Kind, StepInfo, category
 
 if TYPE_CHECKING:
     from ..observe.record import FileChange, Observation
@@ -143,10 +143,11 @@ class ObservedBuild:
         def unread(folder: str) -> bool:
             return not _names(named, folder) and not any(_under(r, folder) and r in self.written for r in relative)
 
-        # compiling steps: build or unknown work that wrote intermediates (a pip install reads its
-        # tree and an editable one points into it, so it never makes a source tree)
-        builds = [s for s in self.steps if isinstance(s.node, ir.Run) and s.kind in CONVERTIBLE and any(
-            self.intermediate(p) and ln == s.node.line and c.kind != "d" for p, (ln, c) in self.written.items())]
+        # compiling steps: build or unknown work that wrote intermediates or runs a compiler (a pip
+        # install reads its tree and an editable one points into it, so it never makes a source tree)
+        builds = [s for s in self.steps if isinstance(s.node, ir.Run) and s.kind in CONVERTIBLE and (
+            any(category(c) == "build" for c in s.commands) or any(
+                self.intermediate(p) and ln == s.node.line and c.kind != "d" for p, (ln, c) in self.written.items()))]
         for step in self.steps:
             if step.kind != Kind.CONTEXT_COPY:
                 continue

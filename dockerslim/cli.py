@@ -820,8 +820,10 @@ def verify(
     """Build the original and a candidate; check config, files, users, programs, libraries, smoke run and size.
 
     The candidate is the rewrite `dockerslim rewrite` prints for the same file, settings and
-    flags, or the file given with --against. Exit 0 only if every check holds; a library the
-    candidate's binaries cannot load is reported by file.
+    flags, or the file given with --against. Exit 0 only if every check holds, 1 when the
+    candidate fails a check (a library its binaries cannot load is reported by file), 2 when
+    nothing could be verified: no builder, or the original does not build (base image not
+    found, registry unreachable).
     """
     import json as _json
 
@@ -865,6 +867,12 @@ def verify(
         with _errors_exit_2():
             write_text(report_html, html_report.render(result))
         out.info(f"wrote {report_html}")
+    broken = next((c for c in report.checks if c.name == "original builds" and not c.ok), None)
+    if broken is not None:  # nothing about the rewrite was learnt: an environment or input problem
+        _fail(f"{path}: the original does not build (a base image not found, a registry or network "
+              "unreachable, or an error in the Dockerfile), so nothing was verified; its build log is above"
+              if fmt is VerifyFormat.text else
+              f"{path}: the original does not build, so nothing was verified: {broken.detail.strip()[-500:]}")
     if destination is not None:
         with _errors_exit_2():
             _write_verified(report, destination, in_place=output is None, out=out)

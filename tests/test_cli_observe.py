@@ -380,3 +380,22 @@ def test_verify_report_writes_the_html_page(tmp_path: Path, monkeypatch: pytest.
     assert html.startswith("<!DOCTYPE html>") or html.lower().startswith("<!doctype html>")
     assert 'data-value="1200000000"' in html and 'data-value="300000000"' in html
     assert json.loads(result.stdout)["rewrite"]["size"] == 300_000_000  # stdout is still the JSON
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_verify_exits_2_when_the_original_does_not_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    path = _dockerfile(tmp_path)
+    log = "error: creating build container: initializing source docker://nosuch/base:1: pinging registry: no such host"
+    report = VerifyReport(path=str(path), builder="fake", changed=True, checks=[Check("original builds", False, log)])
+    _fake_verify(monkeypatch, report)
+    result = invoke("verify", "--format", fmt, "-o", str(tmp_path / "slim"), str(path))
+    assert result.exit_code == 2 and not (tmp_path / "slim").exists()
+    assert result.stderr.startswith(f"dockerslim: error: {path}: the original does not build")
+    assert (log in result.stdout) if fmt == "text" else (log in result.stderr and json.loads(result.stdout)["ok"] is False)
+
+
+def test_verify_without_a_builder_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither buildah nor docker
+    result = invoke("verify", "--builder", "buildah", str(_dockerfile(tmp_path)))
+    assert result.exit_code == 2 and result.stderr.startswith("dockerslim: error: ")

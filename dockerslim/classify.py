@@ -2,7 +2,10 @@
 
 Every RUN is read with ``shell.py`` and classified by the programs it runs (``data/commands.toml``):
 system packages, Python dependency installs, build steps, downloads, plain file-system edits, or
-unknown. Alongside, the classifier tracks the stage's working directory and user, and collects
+unknown. Command families people really write (``curl … get-pip.py | python``, ``python -m venv``,
+``add-apt-repository``, ``manage.py collectstatic``, ``cmake -DCMAKE_INSTALL_PREFIX=… && ninja
+install``, poetry's three environment layouts…) are data too (``[[family]]``): what each needs at
+build time, what it leaves, where its output goes and whether the runtime needs it. Alongside, the classifier tracks the stage's working directory and user, and collects
 the artifacts each step leaves (paths whose contents the runtime stage must receive).
 """
 

@@ -256,3 +256,19 @@ def test_prefix_held_by_a_variable_is_not_guessed() -> None:
     step = _run("cmake -B build -DCMAKE_INSTALL_PREFIX=$PREFIX . && cmake --build build && cmake --install build")
     assert step.unaccounted and "holds a shell variable" in step.unaccounted  # type: ignore[attr-defined]
     assert not any("$" in a for a in step.artifacts)  # type: ignore[attr-defined]
+
+
+def test_every_family_is_complete_data() -> None:
+    from dockerslim.catalog import load
+
+    families = load("commands")["family"]
+    for rule in families:
+        assert rule["category"] in ("system", "python", "build", "download", "fs"), rule["name"]
+        assert rule["role"] in ("build-only", "runtime-setup", "runtime-data"), rule["name"]
+        assert rule["needs"] and rule["leaves"] and rule["programs"], rule["name"]
+        kind = rule["output"].split(":", 1)[0]
+        assert kind in ("none", "cwd", "arg", "prefix", "home-cache", "unknown"), rule["name"]
+    # every family the issue names is there
+    names = {r["name"] for r in families}
+    assert {"get-pip", "apt-repository", "apt-key", "apt-keyring", "venv", "mim", "django-collectstatic",
+            "model-download", "setup-py-install", "autotools", "pdm-install", "python-project-build"} <= names

@@ -124,11 +124,11 @@ def _unknown_share(df: ir.Dockerfile) -> tuple[int, int, list[str]]:
             total, unknown = total + 1, unknown + 1
             programs.append("(RUN not analysable)")
             continue
-        for cmd in cmds:
+        for previous, cmd in zip([None, *cmds[:-1]], cmds, strict=True):
             if not cmd.argv:
                 continue
             total += 1
-            if category(cmd) == "unknown":
+            if category(cmd, previous) == "unknown":  # previous: the command feeding a pipe (curl … | python)
                 unknown += 1
                 programs.append(_short(cmd.argv))
     return total, unknown, programs

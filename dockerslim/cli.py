@@ -800,7 +800,8 @@ def verify(
     fmt: Annotated[VerifyFormat, _flag(
         "--format", help="What stdout carries (markdown: a pull-request comment).")] = VerifyFormat.text,
     report_html: Annotated[str | None, _flag(
-        "--report", metavar="FILE", help="Also write a self-contained HTML report (size bars, checks) to FILE.")] = None,
+        "--report", metavar="FILE",
+        help="Also write a self-contained HTML report (size bars, checks) to FILE.")] = None,
     keep: Annotated[bool, _flag("--keep", help="Keep the built images.")] = False,
     compressed: Annotated[bool, _flag(
         "--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,

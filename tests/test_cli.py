@@ -210,7 +210,8 @@ def test_check_output_names_a_changed_source_and_a_missing_header(tmp_path: Path
     assert invoke("rewrite", "-o", str(out), str(src)).exit_code == 0
     other = _file(tmp_path, BLOATED + "RUN echo three\n", "other.Dockerfile")
     wrong = invoke("rewrite", "--check", "-o", str(out), str(other))
-    assert wrong.exit_code == 1 and wrong.stderr.startswith(f"{out}: generated from Dockerfile, not from other.Dockerfile")
+    assert wrong.exit_code == 1
+    assert wrong.stderr.startswith(f"{out}: generated from Dockerfile, not from other.Dockerfile")
 
 
 @pytest.mark.parametrize(("flags", "reason"), [

@@ -392,7 +392,10 @@ def test_verify_exits_2_when_the_original_does_not_build(
     result = invoke("verify", "--format", fmt, "-o", str(tmp_path / "slim"), str(path))
     assert result.exit_code == 2 and not (tmp_path / "slim").exists()
     assert result.stderr.startswith(f"dockerslim: error: {path}: the original does not build")
-    assert (log in result.stdout) if fmt == "text" else (log in result.stderr and json.loads(result.stdout)["ok"] is False)
+    if fmt == "text":
+        assert log in result.stdout
+    else:
+        assert log in result.stderr and json.loads(result.stdout)["ok"] is False
 
 
 def test_verify_without_a_builder_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

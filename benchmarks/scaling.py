@@ -260,7 +260,8 @@ def section(results: dict[str, list[Row]], fold: Row, limit: float, sizes: tuple
     lines += ["", f"Folder of {fold['files']:,} varied files ({fold['lines']:,} lines; the fixture and corpus "
                   "Dockerfiles with their context files, each with its own ENV line and a distinct last RUN):", "",
               "| tool | seconds | files/s |", "|---|---|---|",
-              f"| `dockerslim rewrite DIR --check` (CLI, its own worker processes, exit {fold['cli_exit']}) | {fold['cli_s']:.1f} | "
+              f"| `dockerslim rewrite DIR --check` (CLI, its own worker processes, exit {fold['cli_exit']}) | "
+              f"{fold['cli_s']:.1f} | "
               f"{fold['files'] / fold['cli_s']:,.0f} |",
               f"| `dockerslim.rewrite` in-process loop ({fold['errors']} rejected) | {fold['library_s']:.1f} | "
               f"{fold['files'] / fold['library_s']:,.0f} |"]

@@ -92,19 +92,26 @@ class _Scanner(cst.CSTVisitor):
 def scan_source(code: str, path: str = "<string>") -> list[JitFinding]:
     """JIT triggers in one Python source; a file that does not parse yields nothing."""
     triggers = {t["name"]: t["reason"] for t in load("jit")["trigger"]}
+    return [JitFinding(path, line, name, triggers[name]) for line, name in _hits(code, tuple(triggers))]
+
+
+@lru_cache(maxsize=4096)
+def _hits(code: str, names: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """(line, trigger) pairs in ``code``, first occurrence each, cached by content: a build
+    context is scanned by several passes and many projects share the same files.
+
+    Every qualified name the scanner can match is built from the names an ``import`` spells
+    out, so a source whose text holds no trigger's top-level module name ("torch", "numba")
+    cannot match and is not parsed (libcst set-up dominates a scan)."""
+    if not any(name.split(".")[0] in code for name in names):
+        return ()
     try:
         module = cst.parse_module(code)
     except cst.ParserSyntaxError:
-        return []
-    scanner = _Scanner(triggers)
+        return ()
+    scanner = _Scanner(dict.fromkeys(names, ""))
     MetadataWrapper(module).visit(scanner)
-    seen = set()
-    out = []
-    for line, name in scanner.hits:
-        if (line, name) not in seen:
-            seen.add((line, name))
-            out.append(JitFinding(path, line, name, triggers[name]))
-    return out
+    return tuple(dict.fromkeys(scanner.hits))
 
 
 def scan_context(context: Path) -> list[JitFinding]:

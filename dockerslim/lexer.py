@@ -152,6 +152,8 @@ def unquote_word(word: str, escape: str = "\\") -> str:
 
 def heredoc_markers(logical: str) -> list[tuple[str, bool, bool, int | None]]:
     """The heredocs a logical line opens: (name, strip_tabs, quoted, fd), in order."""
+    if "<<" not in logical:  # words are runs of the line's own characters: no word can open one
+        return []
     found = []
     for word in shell_words(logical):
         m = HEREDOC_WORD_RE.match(word)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from . import ir
 from .changes import Note
 from .errors import DockerfileSyntaxError
 from .image import ImageRef, has_variables
-from .lexer import RawDirective, RawInstruction, RawTrivia, escape_of, lex, shell_words, unquote_word
+from .lexer import RawDirective, RawHeredoc, RawInstruction, RawTrivia, escape_of, lex, shell_words, unquote_word
 from .source import SourceText, decode, split_bom
 
 # Flags each instruction accepts; True marks the repeatable ones.
@@ -209,14 +210,14 @@ def _need(keyword: str, rest: str) -> str:
     return rest
 
 
-def _heredocs(raw: RawInstruction) -> tuple[ir.Heredoc, ...]:
+def _heredocs(raw: tuple[RawHeredoc, ...]) -> tuple[ir.Heredoc, ...]:
     return tuple(
         ir.Heredoc(name=h.name, body=h.body, strip_tabs=h.strip_tabs, quoted=h.quoted, fd=h.fd)
-        for h in raw.heredocs
+        for h in raw
     )
 
 
-def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -> ir.Instruction:
+def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: tuple[RawHeredoc, ...]) -> ir.Instruction:
     """One instruction's typed node from its keyword, flags and argument text."""
     f = tuple(flags)
     if keyword == "FROM":
@@ -302,7 +303,7 @@ def _build(keyword: str, flags: list[ir.Flag], rest: str, raw: RawInstruction) -
     raise _ArgError(f"unknown instruction: {keyword}")
 
 
-def _instruction(keyword: str, rest: str, raw: RawInstruction) -> ir.Instruction:
+def _instruction(keyword: str, rest: str, raw: tuple[RawHeredoc, ...]) -> ir.Instruction:
     if keyword not in ir.INSTRUCTION_TYPES:
         if keyword and any(c.isspace() for c in keyword):
             blank = next(c for c in keyword if c.isspace())
@@ -312,6 +313,15 @@ def _instruction(keyword: str, rest: str, raw: RawInstruction) -> ir.Instruction
     flags, rest = _split_flags(rest)
     _check_flags(keyword, flags)
     return _build(keyword, flags, rest, raw)
+
+
+@lru_cache(maxsize=32_768)
+def _typed(keyword: str, rest: str, heredocs: tuple[RawHeredoc, ...]) -> tuple[ir.Instruction, tuple]:
+    """The node (without leading comments and source) and its fingerprint for one instruction
+    block. A rewrite parses the same instructions several times (its input, each pass's changes,
+    its output), and nodes are frozen: each distinct block is built once per process."""
+    node = _instruction(keyword, rest, heredocs)
+    return node, ir.fingerprint(node)
 
 
 def parse(text: str | bytes | SourceText, path: str | None = None) -> ir.Dockerfile:
@@ -354,10 +364,10 @@ def _parse(src: SourceText) -> ir.Dockerfile:
             continue
         assert isinstance(item, RawInstruction)
         try:
-            node = _instruction(item.keyword.upper(), item.rest, item)
+            node, key = _typed(item.keyword.upper(), item.rest, item.heredocs)
         except _ArgError as exc:
             raise DockerfileSyntaxError(str(exc), line=item.line) from None
-        node = _with_source(node, item, tuple(pending))
+        node = _with_source(node, item, tuple(pending), key)
         pending = []
         if isinstance(node, ir.From):
             if node.name:
@@ -415,6 +425,6 @@ def _json_candidate(node: ir.Instruction) -> str | None:
     return None
 
 
-def _with_source(node: ir.Instruction, raw: RawInstruction, leading: tuple[str, ...]) -> ir.Instruction:
-    source = ir.Source(text=raw.text, line=raw.line, end_line=raw.end_line, key=ir.fingerprint(node))
+def _with_source(node: ir.Instruction, raw: RawInstruction, leading: tuple[str, ...], key: tuple) -> ir.Instruction:
+    source = ir.Source(text=raw.text, line=raw.line, end_line=raw.end_line, key=key)
     return replace(node, leading=leading, source=source)

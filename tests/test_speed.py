@@ -3,6 +3,8 @@ with the size of a Dockerfile (CPU time, generous bounds: the machine is shared)
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from dockerslim import jit
@@ -41,3 +43,34 @@ def test_jit_scan_reads_each_content_once(monkeypatch: pytest.MonkeyPatch) -> No
     assert len(parsed) == 1
     assert [(f.path, f.line, f.name) for f in first] == [("a/f.py", 3, "numba.njit")]
     assert [(f.path, f.line, f.name) for f in second] == [("b/f.py", 3, "numba.njit")]
+
+
+def test_lexer_reads_words_only_where_a_heredoc_can_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Splitting a RUN into words to look for ``<<NAME`` is skipped when the line holds no ``<<``."""
+    from dockerslim import lexer
+
+    calls: list[str] = []
+    real = lexer.shell_words
+    monkeypatch.setattr(lexer, "shell_words", lambda line, escape="\\": calls.append(line) or real(line, escape))
+    items = lexer.lex("FROM alpine\nRUN echo a && \\\n    echo b\nCOPY a b\n")
+    assert calls == []
+    assert [i.keyword for i in items if isinstance(i, lexer.RawInstruction)] == ["FROM", "RUN", "COPY"]
+    heredoc = lexer.lex("FROM alpine\nRUN cat <<EOF > /x\nhi\nEOF\n")
+    assert len(calls) == 1
+    assert heredoc[1].heredocs[0].name == "EOF"  # type: ignore[union-attr]
+
+
+def test_parse_builds_each_distinct_instruction_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rewrite parses its input, each pass's changes and its output: an instruction block seen
+    before is not built again, and the nodes still carry their own lines and comments."""
+    parse = importlib.import_module("dockerslim.parse")  # the package exports a function of that name
+    built: list[str] = []
+    real = parse._instruction
+    monkeypatch.setattr(parse, "_instruction", lambda k, rest, h: built.append(rest) or real(k, rest, h))
+    parse._typed.cache_clear()
+    first = parse.parse("FROM alpine:3.20\nRUN echo speed-test-one\n")
+    second = parse.parse("FROM alpine:3.20\n# a note\nRUN echo speed-test-one\nRUN echo speed-test-two\n")
+    assert built == ["alpine:3.20", "echo speed-test-one", "echo speed-test-two"]
+    run = second.stages[0].body[0]
+    assert run.line == 3 and run.leading == ("# a note\n",) and run.untouched
+    assert first.stages[0].body[0].line == 2 and first.stages[0].body[0].leading == ()

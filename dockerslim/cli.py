@@ -805,6 +805,10 @@ def verify(
     keep: Annotated[bool, _flag("--keep", help="Keep the built images.")] = False,
     compressed: Annotated[bool, _flag(
         "--compressed/--no-compressed", help="Measure gzip-compressed layer sizes.")] = True,
+    timeout: Annotated[float, _flag(
+        "--timeout", metavar="SECONDS", min=1,
+        help="How long a smoke run may take; a HEALTHCHECK is polled against the started CMD this long at "
+             "most (less when Docker would give up sooner).")] = 60,
     config: ConfigFile = None,
     isolated: Isolated = False,
     only: Only = None,
@@ -850,7 +854,8 @@ def verify(
         try:
             report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
                                 build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
-                                options=options, against=candidate, fix=fix)
+                                options=options, against=candidate, fix=fix, timeout=timeout,
+                                progress=lambda step: out.info(f"dockerslim: {step}"))
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
     result = _json.loads(_json.dumps(report.to_dict(), default=str))  # what --format json prints

@@ -19,10 +19,11 @@ import posixpath
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import ir
+from . import healthcheck, ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome
 from .catalog import load
 from .errors import DockerslimError
@@ -51,6 +52,7 @@ class Side:
     compressed: int | None = None
     layers: int = 0
     smoke: RunOutcome | None = None
+    layer_sizes: list[dict] = field(default_factory=list)  # [{created_by, size}], base layers first (buildah)
 
 
 @dataclass
@@ -148,19 +150,27 @@ def compare_config(orig: ImageFacts, new: ImageFacts, declared: set[str],
     return failing, accepted
 
 
-def smoke_argv(smoke: str | None, config: dict) -> list[str] | None:
+def smoke_argv(smoke: str | None, config: dict, *, budget: float = healthcheck.DEFAULT_BUDGET) -> list[str] | None:
     """The smoke command: --smoke (a JSON array runs as is, else through /bin/sh), else the
-    image's HEALTHCHECK test."""
+    image's HEALTHCHECK run as Docker runs it, against the started ENTRYPOINT/CMD, waiting
+    at most ``budget`` seconds for it to pass (``healthcheck.probe_argv``)."""
     if smoke and smoke.lstrip().startswith("["):
         return list(json.loads(smoke))  # exec form, for images without a shell
     if smoke:
         return ["/bin/sh", "-c", smoke]
-    test = ((config.get("Healthcheck") or {}).get("Test")) or []
-    if test and test[0] == "CMD-SHELL":
-        return ["/bin/sh", "-c", test[1]]
-    if test and test[0] == "CMD":
-        return list(test[1:])
-    return None
+    return healthcheck.probe_argv(config, budget=budget)
+
+
+def _layer_sizes(builder: Builder, image: str) -> list[dict]:
+    """Per-layer sizes for the report: one ``buildah inspect``; none for other builders."""
+    if builder.name != "buildah":
+        return []
+    from .html_report import ReportInputError, buildah_layer_sizes
+
+    try:
+        return buildah_layer_sizes(image, env=getattr(builder, "env", None))
+    except (ReportInputError, OSError, ValueError):
+        return []
 
 
 def _base_of(text: str) -> str | None:
@@ -218,8 +228,11 @@ class Session:
 
     def __init__(self, text: str, *, path: str, context: Path, builder: Builder, smoke: str | None = None,
                  build_args: dict[str, str] | None = None, build_contexts: dict[str, str] | None = None,
-                 compressed: bool = True, keep: bool = False) -> None:
+                 compressed: bool = True, keep: bool = False, timeout: float = healthcheck.DEFAULT_BUDGET,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.text, self.path, self.context, self.builder = text, path, context, builder
+        self.timeout = timeout  # seconds a smoke run may take (a HEALTHCHECK is polled this long at most)
+        self.say = progress or (lambda _step: None)  # the current step, for a user watching
         self.smoke, self.build_args, self.build_contexts = smoke, build_args, build_contexts
         self.compressed, self.keep = compressed, keep
         # unique per session: two verifications of one file at once must not remove each other's images
@@ -245,7 +258,15 @@ class Session:
                 self.builder.remove(image)
         self._images.clear()
 
+    def _smoke(self, image: str, config: dict) -> RunOutcome | None:
+        argv = smoke_argv(self.smoke, config, budget=self.timeout)
+        if argv is None:
+            return None
+        self.say(f"{image}: running " + ("the smoke command" if self.smoke else "the HEALTHCHECK against the CMD"))
+        return self.builder.run(image, argv, timeout=self.timeout + 30)  # room to start and stop the app
+
     def _build(self, text: str, image: str) -> tuple[float | None, str]:
+        self.say(f"building {image} ({'the original' if image.endswith(':original') else 'the candidate'})")
         try:
             outcome = self.builder.build(text, self.context, image, build_args=self.build_args,
                                          build_contexts=self.build_contexts)
@@ -270,11 +291,9 @@ class Session:
             else:
                 facts = self.builder.inspect(image, compressed=self.compressed)
                 side = Side(image=image, build_seconds=seconds, size=facts.size, compressed=facts.compressed,
-                            layers=facts.layers)
+                            layers=facts.layers, layer_sizes=_layer_sizes(self.builder, image))
                 self._original_root = self._stack.enter_context(self.builder.rootfs(image))
-                argv = smoke_argv(self.smoke, facts.config)
-                if argv is not None:
-                    side.smoke = self.builder.run(image, argv)
+                side.smoke = self._smoke(image, facts.config)
                 path_var = _env(facts.config).get("PATH", "")
                 has_python = any(which(self._original_root, p, path_var) for p in ("python", "python3"))
                 self._original = _Original(side, facts, self._base_config(self.text), walk(self._original_root),
@@ -309,7 +328,8 @@ class Session:
             return report
         facts = self.builder.inspect(image, compressed=self.compressed)
         side = report.rewrite = Side(image=image, build_seconds=seconds, size=facts.size,
-                                     compressed=facts.compressed, layers=facts.layers)
+                                     compressed=facts.compressed, layers=facts.layers,
+                                     layer_sizes=_layer_sizes(self.builder, image))
 
         failing, accepted = compare_config(orig.facts, facts, declared, orig.base_config, self._base_config(candidate))
         report.config_diffs, report.accepted_diffs = failing, accepted
@@ -348,15 +368,18 @@ class Session:
             report.checks.append(Check("python sees the same packages", not lost,
                                        ("the image's python cannot import: " + ", ".join(lost[:10])) if lost else ""))
 
-        argv = smoke_argv(self.smoke, orig.facts.config)
-        if argv is None:
+        side.smoke = self._smoke(image, orig.facts.config)
+        if side.smoke is None or orig.side.smoke is None:
             report.notes.append("no smoke command (give --smoke CMD or a HEALTHCHECK): run not checked")
         else:
-            side.smoke = self.builder.run(image, argv)
-            ok = orig.side.smoke.exit_code == 0 and side.smoke.exit_code == 0  # type: ignore[union-attr]
+            ok = orig.side.smoke.exit_code == 0 and side.smoke.exit_code == 0
+            check = healthcheck.check_argv(orig.facts.config) or []
+            shown = self.smoke or f"HEALTHCHECK {shlex.join(check)} against the started CMD"
+            failed = "".join(f"; {name} said: {' '.join(s.output.split())[-300:]}" for name, s in
+                             (("original", orig.side.smoke), ("rewrite", side.smoke)) if s.exit_code != 0)
             report.checks.append(Check("smoke command runs", ok,
-                                       f"{shlex.join(argv)}: original exit {orig.side.smoke.exit_code}, "  # type: ignore[union-attr]
-                                       f"rewrite exit {side.smoke.exit_code}"))
+                                       f"{shown}: original exit {orig.side.smoke.exit_code}, "
+                                       f"rewrite exit {side.smoke.exit_code}{failed}"))
         report.checks.append(Check("rewrite is smaller", side.size < orig.side.size,
                                    f"{_mb(orig.side.size)} -> {_mb(side.size)}"))
         return report
@@ -422,6 +445,8 @@ def verify(
     compressed: bool = True,
     keep: bool = False,
     max_fixes: int = 3,
+    timeout: float = healthcheck.DEFAULT_BUDGET,
+    progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
     """Build the original and a candidate and check the candidate. The candidate is
     dockerslim's rewrite, or ``against`` (any Dockerfile text: hand-written, another tool's);
@@ -443,7 +468,8 @@ def verify(
         replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
         moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]  # models-out
     with Session(text, path=str(dockerfile), context=context, builder=builder, smoke=smoke, build_args=build_args,
-                 build_contexts=build_contexts, compressed=compressed, keep=keep) as session:
+                 build_contexts=build_contexts, compressed=compressed, keep=keep, timeout=timeout,
+                 progress=progress) as session:
         report = session.verify(candidate, declared=declared, replaced=replaced, moved_out=moved_out,
                                 against=against is not None)
         if against is not None:

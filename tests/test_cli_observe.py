@@ -168,7 +168,9 @@ def test_verify_emits_the_rung_that_passed_and_says_why_the_others_failed(
     assert result.exit_code == 0, result.stderr
     assert "rung 'full split' failed verification: USER exists: no account app" in result.stderr
     assert "rung 'base swap only' verified; emitting it" in result.stderr
-    assert (tmp_path / "out").read_text() == rewrite(BLOATED).text and smokes == ["id -un"]
+    from dockerslim.generated import strip_header
+
+    assert strip_header((tmp_path / "out").read_text()) == rewrite(BLOATED).text and smokes == ["id -un"]
     data = json.loads(invoke("rewrite", "--verify", "--format", "json", str(path)).stdout)["files"][0]
     assert data["verify"] == {"rung": "base swap only", "attempts": [
         {"rung": "full split", "ok": False, "reasons": ["USER exists: no account app"], "skipped": ""},
@@ -402,3 +404,12 @@ def test_verify_without_a_builder_exits_2(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PATH", str(tmp_path))  # neither buildah nor docker
     result = invoke("verify", "--builder", "buildah", str(_dockerfile(tmp_path)))
     assert result.exit_code == 2 and result.stderr.startswith("dockerslim: error: ")
+
+
+def test_verify_timeout_and_progress_reach_the_verifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _dockerfile(tmp_path)
+    seen = _fake_verify(monkeypatch, _sized_report(path))
+    result = invoke("verify", "--timeout", "5", str(path))
+    assert result.exit_code == 0 and seen["timeout"] == 5
+    seen["progress"]("building the original")
+    assert invoke("verify", "--timeout", "0", str(path)).exit_code == 2  # at least one second

@@ -4,6 +4,9 @@ with the size of a Dockerfile (CPU time, generous bounds: the machine is shared)
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import time
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +77,32 @@ def test_parse_builds_each_distinct_instruction_once(monkeypatch: pytest.MonkeyP
     run = second.stages[0].body[0]
     assert run.line == 3 and run.leading == ("# a note\n",) and run.untouched
     assert first.stages[0].body[0].line == 2 and first.stages[0].body[0].leading == ()
+
+
+def _generator() -> object:
+    """benchmarks/scaling.py's Dockerfile generator (the benchmark is a script, not a package)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "scaling.py"
+    spec = importlib.util.spec_from_file_location("_scaling_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ["apt", "plain"])
+def test_rewrite_time_grows_about_linearly(kind: str) -> None:
+    """Four times the lines may take about four times the CPU time, never sixteen (a step that
+    re-reads everything before it, as merge-runs' install consolidation once did). Each file's
+    blocks are numbered apart so no cache carries one size's work over to the other."""
+    from dockerslim import rewrite
+
+    generate = _generator().generate  # type: ignore[attr-defined]
+    rewrite(generate(kind, 200, first=9 * 10**6))  # warm-up: catalogues, templates, imports
+    seconds = {}
+    for lines, first in ((2_000, 10**6), (8_000, 3 * 10**6)):
+        text = generate(kind, lines, first=first)
+        start = time.process_time()
+        rewrite(text)
+        seconds[lines] = time.process_time() - start
+    ratio = seconds[8_000] / seconds[2_000]
+    assert ratio < 7.0, f"{kind}: 2,000 lines {seconds[2_000]:.2f} s, 8,000 lines {seconds[8_000]:.2f} s CPU"

@@ -26,8 +26,6 @@ CASES = sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "expected.Doc
 PASS_CASES = sorted(p for p in (FIXTURES / "passes").glob("*/*") if (p / "expected.Dockerfile").exists())
 
 PENDING = {
-    "DL3067": "split-stages emits `COPY --from=assembly / /` without `# hadolint ignore=DL3067` above it "
-    "(the assembly stage is FROM scratch and holds only the gathered artifacts)",
     "DL3008": "split-stages/runtime-base add an unpinned apt install to the runtime (no version is knowable) "
     "without `# hadolint ignore=DL3008` above it",
     "DL3018": "split-stages adds an unpinned apk add to the runtime without `# hadolint ignore=DL3018`",

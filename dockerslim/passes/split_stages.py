@@ -304,7 +304,12 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
             body=tuple(_copies(split.builder, split.artifacts)),
         ))
-        delivery: list[ir.Instruction] = [ir.Copy(flags=(ir.Flag(name="from", value=split.assembly),), paths=("/", "/"))]
+        # The FROM scratch assembly holds only the artifacts, not a whole file system (hadolint DL3067);
+        # hadolint reads an ignore only on the line right above, with nothing after the code.
+        delivery: list[ir.Instruction] = [ir.Copy(
+            flags=(ir.Flag(name="from", value=split.assembly),), paths=("/", "/"),
+            leading=("# dockerslim: the assembly stage is FROM scratch: its / holds only the artifacts above\n",
+                     "# hadolint ignore=DL3067\n"))]
     else:
         delivery = _copies(split.builder, split.artifacts)
     if split.venv:

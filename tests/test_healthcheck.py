@@ -22,7 +22,8 @@ def _free_port() -> int:
 
 def _config(port: int, *, cmd: list[str] | None = None, interval: int = 30, retries: int = 3) -> dict:
     probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=2)"
-    return {"Healthcheck": {"Test": ["CMD", sys.executable, "-c", probe], "Interval": interval * NS, "Retries": retries},
+    check = {"Test": ["CMD", sys.executable, "-c", probe], "Interval": interval * NS, "Retries": retries}
+    return {"Healthcheck": check,
             "Cmd": cmd if cmd is not None else
             [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]}
 
@@ -87,3 +88,41 @@ def test_budget_bounds_dockers_wait() -> None:
     assert wait_seconds({"Healthcheck": {"Test": ["CMD", "x"]}}) == 60  # Docker: 3 x 30 s, bounded
     assert wait_seconds({"Healthcheck": {"Test": ["CMD", "x"]}}, budget=10) == 10
     assert probe_argv({"Healthcheck": {"Test": ["CMD", "x"]}}) == ["x"]  # nothing to start
+
+
+def test_verify_uses_the_probe_for_a_healthcheck_only() -> None:
+    from dockerslim.verify import smoke_argv
+
+    config = {"Healthcheck": {"Test": ["CMD-SHELL", "curl -f http://localhost:8000/ || exit 1"]},
+              "Cmd": ["python", "-m", "http.server", "8000"]}
+    argv = smoke_argv(None, config, budget=5)
+    assert argv is not None and argv[:2] == ["/bin/sh", "-c"]
+    assert "python -m http.server 8000 >" in argv[2] and "curl -f http://localhost:8000/ || exit 1" in argv[2]
+    assert smoke_argv("curl --version", config) == ["/bin/sh", "-c", "curl --version"]  # --smoke runs as given
+
+
+@pytest.mark.build
+def test_verify_runs_the_fixtures_healthcheck_against_its_server() -> None:
+    """fixtures/rewrite/healthcheck-curl: `curl -f http://localhost:8000/` only passes once the
+    CMD (python -m http.server 8000) is listening; both images must pass it."""
+    from pathlib import Path
+
+    from dockerslim.builders import Buildah
+    from dockerslim.verify import verify
+
+    from . import standins
+
+    why = standins.available()
+    if why:
+        pytest.skip(why)
+    case = Path(__file__).resolve().parent.parent / "fixtures" / "rewrite" / "healthcheck-curl"
+    steps: list[str] = []
+    report = verify(case / "Dockerfile", builder=Buildah(pull="never", env=standins.ensure()), compressed=False,
+                    timeout=30, progress=steps.append)
+    smoke = next(c for c in report.checks if c.name == "smoke command runs")
+    assert smoke.ok, smoke.detail
+    assert smoke.detail.startswith("HEALTHCHECK /bin/sh -c 'curl -f http://localhost:8000/ || exit 1' against")
+    assert report.ok, [f"{c.name}: {c.detail}" for c in report.checks if not c.ok]
+    assert any("running the HEALTHCHECK" in s for s in steps) and any(s.startswith("building ") for s in steps)
+    for side in (report.original, report.rewrite):
+        assert side is not None and sum(e["size"] for e in side.layer_sizes) == side.size

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from . import ir, quoting
 from .source import BOM
@@ -77,7 +78,21 @@ def argument_lines(node: ir.Instruction) -> list[str]:
 
 
 def render_instruction(node: ir.Instruction, escape: str = "\\") -> str:
-    """A node in canonical style, LF newlines, ending in a newline."""
+    """A node in canonical style, LF newlines, ending in a newline. The rendering depends only on
+    the node's compared fields (never its comments or source), so it is kept per node: a rewrite
+    renders each changed instruction for the pass check and again for the output."""
+    try:
+        return _rendered(node, escape)
+    except TypeError:  # a field that cannot be hashed: render it each time
+        return _render(node, escape)
+
+
+@lru_cache(maxsize=8192)
+def _rendered(node: ir.Instruction, escape: str) -> str:
+    return _render(node, escape)
+
+
+def _render(node: ir.Instruction, escape: str) -> str:
     heredocs = getattr(node, "heredocs", ())
     head = " ".join([node.keyword, *(_flag(f) for f in node.flags)])
     lines = argument_lines(node)

@@ -106,3 +106,21 @@ def test_rewrite_time_grows_about_linearly(kind: str) -> None:
         seconds[lines] = time.process_time() - start
     ratio = seconds[8_000] / seconds[2_000]
     assert ratio < 7.0, f"{kind}: 2,000 lines {seconds[2_000]:.2f} s, 8,000 lines {seconds[8_000]:.2f} s CPU"
+
+
+def test_a_changed_instruction_is_rendered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass check and the output render the same changed node: the second time is a lookup,
+    and nodes that differ only in comments or source still render alike (rendering ignores both)."""
+    from dockerslim import ir
+
+    emit = importlib.import_module("dockerslim.emit")
+    calls: list[object] = []
+    real = emit._render
+    monkeypatch.setattr(emit, "_render", lambda node, escape: calls.append(node) or real(node, escape))
+    emit._rendered.cache_clear()
+    node = ir.Run(command="echo render-once && echo twice")
+    first = emit.render_instruction(node)
+    again = emit.render_instruction(ir.Run(command="echo render-once && echo twice", leading=("# c\n",)))
+    assert first == again == "RUN echo render-once && echo twice\n"
+    assert len(calls) == 1
+    assert emit.render_instruction(node, "`") == first and len(calls) == 2  # another escape: rendered

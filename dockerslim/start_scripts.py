@@ -163,9 +163,15 @@ def scan_start(stage: ir.Stage, context: Path | None, df: ir.Dockerfile | None =
     """Compilers and source installers that the stage's ENTRYPOINT/CMD/HEALTHCHECK run, in
     their shell-form text or in the context scripts they call."""
     cfg = _cfg()
-    files = ContextFiles(stage, context, df) if context is not None else None
+    built: list[ContextFiles] = []  # made on first use: most start commands run no context script
     findings: list[JitFinding] = []
     seen: set[Path] = set()
+
+    def context_files() -> ContextFiles:
+        assert context is not None
+        if not built:
+            built.append(ContextFiles(stage, context, df))
+        return built[0]
 
     def scan(text: str, where: str, line_offset: int | None, depth: int) -> None:
         for number, words in _command_words(text):
@@ -173,10 +179,10 @@ def scan_start(stage: ir.Stage, context: Path | None, df: ir.Dockerfile | None =
             line = line_offset if line_offset is not None else number
             if trigger:
                 findings.append(JitFinding(where, line, trigger, cfg["reason"]))
-            if files is None or depth >= MAX_DEPTH:
+            if context is None or depth >= MAX_DEPTH:
                 continue
             for script in _scripts_run(words):
-                path = files.find(script)
+                path = context_files().find(script)
                 if path is None or path in seen:
                     continue
                 seen.add(path)
@@ -186,7 +192,7 @@ def scan_start(stage: ir.Stage, context: Path | None, df: ir.Dockerfile | None =
                     body = path.read_text(encoding="utf-8", errors="replace")
                 except OSError:
                     continue
-                scan(body, str(path.relative_to(files.context)), None, depth + 1)
+                scan(body, str(path.relative_to(context)), None, depth + 1)
 
     for node in stage.body:
         if isinstance(node, START):

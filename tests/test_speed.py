@@ -124,3 +124,27 @@ def test_a_changed_instruction_is_rendered_once(monkeypatch: pytest.MonkeyPatch)
     assert first == again == "RUN echo render-once && echo twice\n"
     assert len(calls) == 1
     assert emit.render_instruction(node, "`") == first and len(calls) == 2  # another escape: rendered
+
+
+def test_start_scan_maps_copies_only_when_a_script_is_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Mapping image paths back to context files walks the whole stage: done only for a start
+    command that runs a script, and once per stage however many do."""
+    from dockerslim import start_scripts
+    from dockerslim.parse import parse
+
+    made: list[object] = []
+    real = start_scripts.ContextFiles.__init__
+
+    def counting(self: object, *args: object) -> None:
+        made.append(self)
+        real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(start_scripts.ContextFiles, "__init__", counting)
+    plain = parse('FROM python:3.12\nCOPY . /app\nCMD ["python", "-m", "app"]\n')
+    assert start_scripts.scan_start(plain.stages[0], tmp_path, plain) == []
+    assert made == []
+    (tmp_path / "start.sh").write_text("#!/bin/sh\ngcc -o /tmp/x /app/x.c\nexec python -m app\n")
+    scripted = parse("FROM python:3.12\nCOPY . /app\nENTRYPOINT [\"/app/start.sh\"]\nCMD /app/start.sh\n")
+    found = start_scripts.scan_start(scripted.stages[0], tmp_path, scripted)
+    assert len(made) == 1
+    assert [(f.path, f.line) for f in found] == [("start.sh", 2)]

@@ -116,19 +116,28 @@ def _hits(code: str, names: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
 
 def scan_context(context: Path) -> list[JitFinding]:
     """JIT triggers in every Python file of a build context, in path order (cached per folder
-    and modification times, since several passes ask)."""
-    stamp = tuple(
-        sorted(
-            (str(p), p.stat().st_mtime_ns)
-            for p in Path(context).rglob("*.py")
-            if not SKIP_DIRS & set(p.relative_to(context).parts)
-        )
-    )
-    return list(_scan(str(context), stamp))
+    and the files' modification times and sizes, since several passes ask)."""
+    return list(_scan(str(context), _stamp(str(context))))
+
+
+def _stamp(context: str) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of the Python files ``_scan`` reads; the folders it skips (a
+    ``node_modules`` or ``.venv`` may hold most of a context) are not walked."""
+    out = []
+    for root, dirs, files in os.walk(context):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS]
+        for name in files:
+            if name.endswith(".py"):
+                try:
+                    st = os.stat(os.path.join(root, name))
+                except OSError:
+                    continue
+                out.append((os.path.join(root, name), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(out))
 
 
 @lru_cache(maxsize=64)
-def _scan(context_str: str, stamp: tuple[tuple[str, int], ...]) -> tuple[JitFinding, ...]:
+def _scan(context_str: str, stamp: tuple[tuple[str, int, int], ...]) -> tuple[JitFinding, ...]:
     context = Path(context_str)
     findings: list[JitFinding] = []
     for root, dirs, files in os.walk(context):

@@ -148,3 +148,21 @@ def test_start_scan_maps_copies_only_when_a_script_is_run(monkeypatch: pytest.Mo
     found = start_scripts.scan_start(scripted.stages[0], tmp_path, scripted)
     assert len(made) == 1
     assert [(f.path, f.line) for f in found] == [("start.sh", 2)]
+
+
+def test_jit_context_cache_sees_a_file_rewritten_within_one_mtime_tick(tmp_path: Path) -> None:
+    """The per-context cache is keyed by each file's size too: a file rewritten with the same
+    modification time (coarse file-system clocks, restored archives) is scanned again. Skipped
+    folders are not walked."""
+    import os
+
+    app = tmp_path / "app.py"
+    app.write_text("import os\n")
+    (tmp_path / "node_modules").mkdir()
+    (tmp_path / "node_modules" / "x.py").write_text("import torch\ntorch.compile(None)\n")
+    stat = app.stat()
+    assert jit.scan_context(tmp_path) == []
+    app.write_text("import torch\nmodel = torch.compile(object())\n")
+    os.utime(app, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert [(f.path, f.line, f.name) for f in jit.scan_context(tmp_path)] == [("app.py", 2, "torch.compile")]
+    assert [Path(p).name for p, _, _ in jit._stamp(str(tmp_path))] == ["app.py"]

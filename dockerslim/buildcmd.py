@@ -104,8 +104,9 @@ def resolve_target(original: Dockerfile, rewritten: Dockerfile, target: str | No
 
 def buildah_argv(builder: Buildah, request: BuildRequest, target: str | None, iidfile: str) -> list[str]:
     """``buildah bud`` reading the Dockerfile from stdin, with the user's flags."""
-    argv = ["buildah", "bud", "--isolation", builder.isolation, "--layers", f"--pull={builder.pull}",
-            "-f", "-", "--iidfile", iidfile]
+    # Docker format: buildah's default (OCI) drops HEALTHCHECK, SHELL and STOPSIGNAL from the image
+    argv = ["buildah", "bud", "--isolation", builder.isolation, "--layers", "--format", "docker",
+            f"--pull={builder.pull}", "-f", "-", "--iidfile", iidfile]
     argv += _common_flags(request, target)
     return [*argv, str(request.context)]
 

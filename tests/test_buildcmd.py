@@ -62,6 +62,7 @@ def test_buildah_argv_reads_stdin_and_passes_every_flag_through(tmp_path: Path) 
     assert [v for k, v in pairs if k == "--build-arg"] == ["B=2", "A=1"]  # order kept
     assert ("--build-context", "models=/srv/m") in pairs
     assert ("--platform", "linux/arm64") in pairs and ("--target", "runtime") in pairs
+    assert ("--format", "docker") in pairs  # OCI would drop the HEALTHCHECK
     assert "--push" not in argv  # buildah pushes in a second step
     assert buildah_push_argv("registry.example/app:1") == ["buildah", "push", "registry.example/app:1",
                                                             "docker://registry.example/app:1"]

@@ -18,9 +18,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import lru_cache
 
 from . import ir
-from .catalog import load
+from .catalog import EXTRA_DATA, load
 from .shell import SimpleCommand, run_commands, run_script
 
 
@@ -207,12 +208,20 @@ def _matches(rule: dict, cmd: SimpleCommand, previous: SimpleCommand | None) -> 
     return True
 
 
+@lru_cache(maxsize=1024)
+def _families_for(program: str, extra: tuple[str, ...]) -> tuple[dict, ...]:
+    """The ``[[family]]`` rules whose ``programs`` patterns match ``program``, in file order: the
+    rest cannot match (``_matches`` checks the program first), and a rewrite asks per command.
+    ``extra``: the data folders in effect, which ``_cfg`` reads."""
+    return tuple(r for r in _cfg().get("family", ()) if any(fnmatch.fnmatchcase(program, p) for p in r["programs"]))
+
+
 def family(cmd: SimpleCommand, previous: SimpleCommand | None = None) -> Family | None:
     """The first ``[[family]]`` of data/commands.toml that ``cmd`` belongs to (``previous``: the
     command before it in the RUN, which feeds a pipe such as ``curl … get-pip.py | python``)."""
     if not cmd.argv:
         return None
-    for rule in _cfg().get("family", ()):
+    for rule in _families_for(cmd.program, EXTRA_DATA.get()):
         if _matches(rule, cmd, previous):
             return Family(name=rule["name"], category=rule["category"], needs=rule.get("needs", ""),
                           leaves=rule.get("leaves", ""), output=rule.get("output", "unknown"),

@@ -166,3 +166,26 @@ def test_jit_context_cache_sees_a_file_rewritten_within_one_mtime_tick(tmp_path:
     os.utime(app, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert [(f.path, f.line, f.name) for f in jit.scan_context(tmp_path)] == [("app.py", 2, "torch.compile")]
     assert [Path(p).name for p, _, _ in jit._stamp(str(tmp_path))] == ["app.py"]
+
+
+def test_command_family_tries_only_rules_for_its_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``family`` tries only the ``[[family]]`` rules whose program patterns match the command's
+    program (per program once), and still returns the first rule in file order that matches."""
+    import fnmatch
+
+    from dockerslim import classify
+    from dockerslim.shell import SimpleCommand
+
+    tried: list[str] = []
+    real = classify._matches
+    monkeypatch.setattr(classify, "_matches",
+                        lambda rule, cmd, prev: tried.append(rule["name"]) or real(rule, cmd, prev))
+    rules = classify._cfg()["family"]
+    for argv in (("echo", "hi"), ("pip", "install", "flask"), ("/usr/bin/make", "install")):
+        tried.clear()
+        cmd = SimpleCommand(argv=argv)
+        candidates = [r for r in rules if any(fnmatch.fnmatchcase(cmd.program, p) for p in r["programs"])]
+        found = classify.family(cmd)
+        expected = next((r["name"] for r in candidates if real(r, cmd, None)), None)
+        assert (found.name if found else None) == expected
+        assert len(tried) <= len(candidates) < len(rules)

@@ -20,19 +20,17 @@ from pathlib import Path
 
 import pytest
 
+from dockerslim import ir
+from dockerslim.passes._lint import pin_rules, with_ignore
+
 from .conftest import FIXTURES
 
 CASES = sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "expected.Dockerfile").exists())
 PASS_CASES = sorted(p for p in (FIXTURES / "passes").glob("*/*") if (p / "expected.Dockerfile").exists())
 
-PENDING = {
-    "DL3008": "split-stages/runtime-base add an unpinned apt install to the runtime (no version is knowable) "
-    "without `# hadolint ignore=DL3008` above it",
-    "DL3018": "split-stages adds an unpinned apk add to the runtime without `# hadolint ignore=DL3018`",
-    "DL3006": "the runtime base catalogue names distroless without a tag",
-    "DL3022": "models-out copies configs from a named build context (`COPY --from=models`), which hadolint "
-    "takes for an undefined stage, without `# hadolint ignore=DL3022` above it",
-}
+# rule code -> the pass fix that would remove it (none pending: split-stages, runtime-base and
+# models-out write a reasoned `# hadolint ignore=` above what breaks a rule on purpose)
+PENDING: dict[str, str] = {}
 
 
 def _hadolint() -> str | None:
@@ -110,3 +108,16 @@ def test_rewrite_adds_no_hadolint_finding(case: Path, tmp_path: Path) -> None:
     assert not unexplained, f"the rewrite adds hadolint findings: {unexplained}"
     if new:
         pytest.xfail("; ".join(sorted({f"{code}: {PENDING[code]}" for code, _ in new})))
+
+
+def test_the_ignore_is_the_line_right_above_and_never_added_twice(tmp_path: Path) -> None:
+    run = ir.Run(command="apt-get update && apt-get install -y libpq5 && apk add libffi")
+    assert pin_rules(run) == ["DL3008", "DL3018"]
+    assert pin_rules(ir.Run(command="useradd app && apt-get update")) == []
+    leading = with_ignore(("# mine\n", "# hadolint ignore=DL3009\n"), "why", pin_rules(run))
+    assert leading == ("# mine\n", "# dockerslim: why\n", "# hadolint ignore=DL3009,DL3008,DL3018\n")
+    assert with_ignore(leading, "why", pin_rules(run)) == leading  # rewriting a rewrite adds nothing
+    install = "RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*\n"
+    assert [code for code, _ in findings("FROM debian:bookworm\n" + install, tmp_path)] == ["DL3008"]
+    text = "FROM debian:bookworm\n" + "".join(leading) + install
+    assert findings(text, tmp_path) == []  # hadolint honours the merged directive

@@ -30,6 +30,7 @@ from ..dockerignore import context_files
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 from ..shell import run_script
+from ._lint import with_ignore
 
 RULE = catalogue_entry("models-out")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
@@ -122,7 +123,10 @@ def _copy(node: ir.Copy, files: list[tuple[str, int]] | None, cfg: dict[str, Any
     written, as_json = quoting.copy_paths(configs, str(path), escape)  # file names are data, never syntax
     source = ir.Flag(name="from", value=quoting.name(name, "--models-context"))
     flags = (*(f for f in node.flags if f.name != "from"), source)
-    new = ir.Copy(flags=flags, paths=(*written, dest), json=as_json or node.json, leading=node.leading,
+    # hadolint takes a named build context for an undefined stage (DL3022)
+    leading = with_ignore(node.leading, f"{name} is a build context given at build time (--build-context), "
+                          "not a stage", ["DL3022"])
+    new = ir.Copy(flags=flags, paths=(*written, dest), json=as_json or node.json, leading=leading,
                   source=node.source)
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=node.line, message=f"model configs come from build context {name!r}; "

@@ -25,10 +25,13 @@ from ..changes import Change, CommandEdit, Note
 from ..context import PassContext
 from ..guard import Facts
 from . import PassResult
+from ._lint import pin_rules, with_ignore
 
 ID = "DS101"
 NAME = "runtime-base"
 SUMMARY = "swap a devel/full base image of the final stage for its runtime variant"
+UNTAGGED = "the catalogue's runtime base is untagged on purpose: its newest build, with security fixes"
+TOOLS_UNPINNED = "the release's own version is installed; no version is knowable here"
 
 
 def _note(message: str, line: int | None = None, level: str = "info") -> Note:
@@ -58,6 +61,8 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     image, info, new_ref = final.from_.image, decision.info, decision.runtime
     written = decision.written
     new_from = replace(final.from_, image=written.from_text if written else str(new_ref))
+    if not written and new_ref.tag is None and new_ref.digest is None:  # hadolint DL3006: untagged
+        new_from = replace(new_from, leading=with_ignore(final.from_.leading, UNTAGGED, ["DL3006"]))
     preamble = df.preamble
     if written and written.arg:
         preamble = _rewrite_default(df.preamble, written.arg)
@@ -76,6 +81,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         tools = ir.Run(command=f"apt-get update && apt-get install -y --no-install-recommends {packages} "
                                "&& rm -rf /var/lib/apt/lists/*",
                        leading=(f"# dockerslim: {packages}: used at run time, not in {new_ref}\n",))
+        tools = replace(tools, leading=with_ignore(tools.leading, TOOLS_UNPINNED, pin_rules(tools)))
         body = (tools, *body)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=final.from_.line,

@@ -41,6 +41,7 @@ from ..image import ImageRef
 from ..shell import chain, remove_words
 from ..words import StageValues, resolved_image
 from . import PassResult
+from ._lint import pin_rules, with_ignore
 from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages
 from ._runtime_packages import PackagePlan, plan_runtime_packages
 
@@ -49,6 +50,8 @@ NAME = "split-stages"
 SUMMARY = "split a single stage into builder / assembly / runtime stages"
 
 VENV = "/opt/venv"
+KEPT_INSTALL = "the build stage's install, kept for run time: hadolint reports its unpinned packages there"
+RUNTIME_LIBS = "runtime libraries of the build's packages; no version is knowable here"
 BUILDER_ONLY = {Kind.PYTHON_DEPS, Kind.BUILD}
 ARTIFACT_KINDS = {Kind.CONTEXT_COPY, Kind.IMAGE_COPY, Kind.PYTHON_DEPS, Kind.BUILD, Kind.MIXED}
 IMAGE_ONLY_CONFIG = (ir.Cmd, ir.Entrypoint, ir.Expose, ir.Healthcheck, ir.Stopsignal, ir.Volume,
@@ -504,8 +507,11 @@ def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassRe
             plan = split.plans[id(step)]
             if plan.why_not or (step.kind == Kind.SYSTEM_PACKAGES and not plan.removed and not plan.added):
                 new_node: ir.Instruction | None = node
+                if isinstance(node, ir.Run):  # its unpinned packages are reported once, on the builder's copy
+                    new_node = replace(node, leading=with_ignore(node.leading, KEPT_INSTALL, pin_rules(node)))
             elif plan.script is not None:
-                new_node = ir.Run(command=plan.script, flags=node.flags, leading=node.leading, source=node.source)
+                install = ir.Run(command=plan.script, flags=node.flags, source=node.source)
+                new_node = replace(install, leading=with_ignore(node.leading, RUNTIME_LIBS, pin_rules(install)))
             else:
                 new_node = None
             if new_node is not None:

@@ -12,6 +12,7 @@ parser hands them to its dispatcher; ``words.py`` holds the helpers that interpr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from typing import ClassVar, Iterator, TypeVar, Union
 
 Command = Union[str, tuple[str, ...]]  # shell form (str) or exec/JSON form (tuple)
@@ -93,7 +94,13 @@ class Instruction:
 
 def fingerprint(node: object) -> tuple:
     """The compared fields of a dataclass node, as a hashable tuple."""
-    return tuple((f.name, getattr(node, f.name)) for f in fields(node) if f.compare)  # type: ignore[arg-type]
+    return tuple((name, getattr(node, name)) for name in _compared(type(node)))
+
+
+@lru_cache(maxsize=None)
+def _compared(cls: type) -> tuple[str, ...]:
+    """Names of a node class's compared fields (asked for every ``untouched`` check)."""
+    return tuple(f.name for f in fields(cls) if f.compare)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, kw_only=True)

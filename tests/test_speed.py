@@ -189,3 +189,19 @@ def test_command_family_tries_only_rules_for_its_program(monkeypatch: pytest.Mon
         expected = next((r["name"] for r in candidates if real(r, cmd, None)), None)
         assert (found.name if found else None) == expected
         assert len(tried) <= len(candidates) < len(rules)
+
+
+def test_fingerprint_reads_a_class_fields_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``untouched`` is asked for every instruction many times per rewrite: the compared field
+    names of a node class are looked up once, and the fingerprint is unchanged."""
+    from dockerslim import ir
+
+    run = ir.Run(command="echo fingerprint", leading=("# c\n",))
+    expected = (("flags", ()), ("command", "echo fingerprint"), ("heredocs", ()))
+    assert ir.fingerprint(run) == expected
+    looked: list[object] = []
+    real = ir.fields
+    monkeypatch.setattr(ir, "fields", lambda x: looked.append(x) or real(x))
+    assert [ir.fingerprint(ir.Run(command=f"echo {i}")) for i in range(3)][2] == (
+        ("flags", ()), ("command", "echo 2"), ("heredocs", ()))
+    assert looked == []

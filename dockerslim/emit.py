@@ -78,17 +78,23 @@ def argument_lines(node: ir.Instruction) -> list[str]:
 
 
 def render_instruction(node: ir.Instruction, escape: str = "\\") -> str:
-    """A node in canonical style, LF newlines, ending in a newline. The rendering depends only on
-    the node's compared fields (never its comments or source), so it is kept per node: a rewrite
-    renders each changed instruction for the pass check and again for the output."""
+    """A node in canonical style, LF newlines, ending in a newline. The rendering depends on the
+    node's compared fields and its flags as written (``Flag.raw`` is not compared), never its
+    comments or source, so it is kept per node: a rewrite renders each changed instruction for
+    the pass check and again for the output."""
     try:
-        return _rendered(node, escape)
+        return _rendered(node, escape, _raw_flags(node))
     except TypeError:  # a field that cannot be hashed: render it each time
         return _render(node, escape)
 
 
+def _raw_flags(node: ir.Instruction) -> tuple:
+    inner = _raw_flags(node.inner) if isinstance(node, ir.Onbuild) else ()
+    return (tuple(f.raw for f in node.flags), inner)
+
+
 @lru_cache(maxsize=8192)
-def _rendered(node: ir.Instruction, escape: str) -> str:
+def _rendered(node: ir.Instruction, escape: str, raw_flags: tuple) -> str:
     return _render(node, escape)
 
 

@@ -205,3 +205,19 @@ def test_fingerprint_reads_a_class_fields_once(monkeypatch: pytest.MonkeyPatch) 
     assert [ir.fingerprint(ir.Run(command=f"echo {i}")) for i in range(3)][2] == (
         ("flags", ()), ("command", "echo 2"), ("heredocs", ()))
     assert looked == []
+
+
+def test_rendering_cache_tells_flags_written_differently_apart() -> None:
+    """``Flag.raw`` (the flag as written) is not a compared field, yet it is what gets printed:
+    two nodes equal but for how a flag was written each render their own text."""
+    from dockerslim import ir
+
+    plain = ir.Run(command="echo flags", flags=(ir.Flag(name="network", value="none", raw="--network=none"),))
+    quoted = ir.Run(command="echo flags", flags=(ir.Flag(name="network", value="none", raw='"--network=none"'),))
+    assert plain == quoted
+    emit = importlib.import_module("dockerslim.emit")
+    assert emit.render_instruction(plain) == "RUN --network=none echo flags\n"
+    assert emit.render_instruction(quoted) == 'RUN "--network=none" echo flags\n'
+    inner = ir.Onbuild(inner=quoted)
+    assert emit.render_instruction(ir.Onbuild(inner=plain)) == "ONBUILD RUN --network=none echo flags\n"
+    assert emit.render_instruction(inner) == 'ONBUILD RUN "--network=none" echo flags\n'

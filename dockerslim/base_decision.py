@@ -26,7 +26,7 @@ from .context import PassContext
 from .cuda_use import uses_modules
 from .image import ImageRef, has_variables
 from .jit import JitFinding, scan_context
-from .shell import commands, run_commands
+from .shell import SimpleCommand, commands, run_commands
 from .start_scripts import ContextFiles, scan_start
 from .words import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
 
@@ -293,7 +293,7 @@ def blockers(
     return found
 
 
-def _removes_base_file(cmds: list) -> str | None:
+def _removes_base_file(cmds: list[SimpleCommand]) -> str | None:
     """The first absolute path a plain ``rm`` (no -f) deletes that the same RUN did not make: a
     file of the base image (``rm /etc/apt/sources.list.d/cuda.list`` on a CUDA devel image)."""
     made: set[str] = set()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import DockerslimError
 
@@ -52,13 +52,13 @@ class BuildOutcome:
 
 @dataclass(frozen=True)
 class ImageFacts:
-    config: dict  # Docker-style config: Cmd, Entrypoint, Env, WorkingDir, User, …
+    config: dict[str, Any]  # Docker-style config: Cmd, Entrypoint, Env, WorkingDir, User, …
     layers: int
     size: int  # uncompressed bytes
     compressed: int | None = None  # bytes of gzip-compressed layers, when measured
     image_id: str = ""  # the config digest: what identifies a base image in observation cache keys
     diff_ids: tuple[str, ...] = ()  # uncompressed layer digests, base layers first
-    history: tuple[dict, ...] = ()  # image-config history entries (created_by, empty_layer)
+    history: tuple[dict[str, Any], ...] = ()  # image-config history entries (created_by, empty_layer)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Builder(Protocol):
 
 
 def _run(argv: list[str], *, env: dict[str, str] | None = None, timeout: float | None = None,
-         input: bytes | None = None) -> subprocess.CompletedProcess:
+         input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(argv, capture_output=True, env=env, timeout=timeout, input=input)
     except FileNotFoundError:
@@ -114,7 +114,8 @@ class Buildah:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     name: str = "buildah"
 
-    def _buildah(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def _buildah(self, *args: str, timeout: float | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess[bytes]:
         proc = _run(["buildah", *args], env=self.env, timeout=timeout)
         if check and proc.returncode != 0:
             raise BuilderError(f"buildah {args[0]} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")
@@ -134,7 +135,8 @@ class Buildah:
                 f"buildah {'.'.join(map(str, HEREDOC_BUILDAH))} or newer does (Debian 13 ships 1.39), "
                 "or use --builder buildx")
         if build_contexts and self.version() < (1, 29):
-            raise BuilderError("this buildah does not support --build-context (1.29 or newer does); use --builder buildx")
+            raise BuilderError(
+                "this buildah does not support --build-context (1.29 or newer does); use --builder buildx")
         with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile", delete=False) as fh:
             fh.write(dockerfile)
         args = ["bud", "--isolation", self.isolation, "--layers", "--format", "docker", f"--pull={self.pull}",
@@ -160,7 +162,8 @@ class Buildah:
         docker = data.get("Docker") or {}
         config = dict(docker.get("config") or {})
         oci = (data.get("OCIv1") or {}).get("config") or {}
-        for key in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes", "StopSignal"):
+        for key in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
+                    "StopSignal"):
             config.setdefault(key, oci.get(key))
         layers = len(((data.get("OCIv1") or {}).get("rootfs") or {}).get("diff_ids") or [])
         manifest = json.loads(data.get("Manifest") or "{}")
@@ -187,7 +190,7 @@ class Buildah:
         """Run ``argv`` in a fresh container of ``image``. A failure of the container set-up
         itself (not of the command) is retried twice: chroot isolation occasionally loses a
         race sealing its memfd copy ("Device or resource busy")."""
-        for attempt in range(3):
+        for _attempt in range(3):
             outcome = self._run_once(image, argv, timeout)
             if outcome.exit_code == 0 or not any(m in outcome.output for m in SETUP_FAILURES):
                 return outcome
@@ -196,7 +199,8 @@ class Buildah:
     def _run_once(self, image: str, argv: list[str], timeout: float) -> RunOutcome:
         ctr = self._buildah("from", "--pull=never", "-q", image).stdout.decode().strip()
         try:
-            proc = _run(["buildah", "run", "--isolation", self.isolation, ctr, "--", *argv], env=self.env, timeout=timeout)
+            proc = _run(["buildah", "run", "--isolation", self.isolation, ctr, "--", *argv],
+                        env=self.env, timeout=timeout)
             return RunOutcome(proc.returncode, (proc.stdout + proc.stderr).decode(errors="replace"))
         except subprocess.TimeoutExpired:
             return RunOutcome(124, f"timed out after {timeout:.0f} s")
@@ -231,7 +235,7 @@ class Buildx:
     name: str = "buildx"
 
     def _docker(self, *args: str, timeout: float | None = None, check: bool = True,
-                input: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+                input: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         proc = _run([self.docker, *args], timeout=timeout, input=input, env={**self.env, **(env or {})})
         if check and proc.returncode != 0:
             raise BuilderError(f"docker {args[0]} failed:\n{_tail(proc.stderr.decode(errors='replace'))}")

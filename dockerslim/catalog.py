@@ -39,7 +39,7 @@ def _load(name: str, extra: tuple[str, ...]) -> dict[str, Any]:
     return data
 
 
-def _extend(user: dict, base: dict) -> dict:
+def _extend(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """Lists of tables: user entries first; tables: merged key by key; values: the user's."""
     out = dict(base)
     for key, value in user.items():

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import lru_cache
+from typing import Any
 
 from . import ir
 from .catalog import EXTRA_DATA, load
@@ -68,7 +69,7 @@ class StepInfo:
     reason: str = ""
 
 
-def _cfg() -> dict:
+def _cfg() -> dict[str, Any]:
     return load("commands")
 
 
@@ -175,7 +176,7 @@ def _script(cmd: SimpleCommand) -> tuple[str, list[str]] | None:
     return None
 
 
-def _matches(rule: dict, cmd: SimpleCommand, previous: SimpleCommand | None) -> bool:
+def _matches(rule: dict[str, Any], cmd: SimpleCommand, previous: SimpleCommand | None) -> bool:
     if not any(fnmatch.fnmatchcase(cmd.program, p) for p in rule["programs"]):
         return False
     if "subcommand" in rule and cmd.args()[:1] not in ([s] for s in rule["subcommand"]):
@@ -209,7 +210,7 @@ def _matches(rule: dict, cmd: SimpleCommand, previous: SimpleCommand | None) -> 
 
 
 @lru_cache(maxsize=1024)
-def _families_for(program: str, extra: tuple[str, ...]) -> tuple[dict, ...]:
+def _families_for(program: str, extra: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
     """The ``[[family]]`` rules whose ``programs`` patterns match ``program``, in file order: the
     rest cannot match (``_matches`` checks the program first), and a rewrite asks per command.
     ``extra``: the data folders in effect, which ``_cfg`` reads."""

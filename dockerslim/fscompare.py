@@ -15,6 +15,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .catalog import load
 
@@ -82,7 +83,8 @@ def walk(root: Path) -> Tree:
 
 
 def group_of(path: str) -> str:
-    for group, patterns in load("fs_groups")["groups"].items():
+    groups: dict[str, list[str]] = load("fs_groups")["groups"]  # group name -> path patterns
+    for group, patterns in groups.items():
         for pat in patterns:
             if pat.startswith("*"):
                 if path.endswith(pat[1:]):
@@ -222,7 +224,7 @@ def script_programs(script: str) -> list[str]:
     return out
 
 
-def start_programs(root: Path, config: dict) -> list[str]:
+def start_programs(root: Path, config: dict[str, Any]) -> list[str]:
     """The programs the image runs at start: ENTRYPOINT/CMD's executable and, when that is a
     shell script in the image, every program the script calls."""
     argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
@@ -253,7 +255,8 @@ def start_programs(root: Path, config: dict) -> list[str]:
     return list(dict.fromkeys(programs))
 
 
-def missing_programs(original: Path, candidate: Path, orig_config: dict, cand_config: dict) -> list[str]:
+def missing_programs(original: Path, candidate: Path,
+                     orig_config: dict[str, Any], cand_config: dict[str, Any]) -> list[str]:
     """Programs the original image runs at start that the candidate image does not have."""
     env_o = dict(item.split("=", 1) for item in (orig_config.get("Env") or []) if "=" in item)
     env_c = dict(item.split("=", 1) for item in (cand_config.get("Env") or []) if "=" in item)

@@ -21,7 +21,10 @@ def final_config(df: ir.Dockerfile) -> dict[str, object]:
         chain.insert(0, stage)
         stage = df.stage_named(stage.from_.image)
     env: dict[str, str] = {}
-    cfg: dict[str, object] = {"Env": env, "Labels": {}, "ExposedPorts": [], "Volumes": []}
+    labels: dict[str, str] = {}
+    exposed: list[str] = []
+    volumes: list[str] = []
+    cfg: dict[str, object] = {"Env": env, "Labels": labels, "ExposedPorts": exposed, "Volumes": volumes}
     workdir = "/"
     for st in chain:
         for node in st.body:
@@ -29,11 +32,13 @@ def final_config(df: ir.Dockerfile) -> dict[str, object]:
                 case ir.Env(pairs=pairs):
                     env.update((k, unquote_word(v)) for k, v in pairs)
                 case ir.Label(pairs=pairs):
-                    cfg["Labels"].update((unquote_word(k), unquote_word(v)) for k, v in pairs)  # type: ignore[union-attr]
+                    labels.update((unquote_word(k), unquote_word(v)) for k, v in pairs)
                 case ir.Expose(ports=ports):
-                    cfg["ExposedPorts"] = sorted(set(cfg["ExposedPorts"]) | set(ports))  # type: ignore[arg-type]
+                    exposed = sorted(set(exposed) | set(ports))
+                    cfg["ExposedPorts"] = exposed
                 case ir.Volume(paths=paths):
-                    cfg["Volumes"] = sorted(set(cfg["Volumes"]) | set(paths))  # type: ignore[arg-type]
+                    volumes = sorted(set(volumes) | set(paths))
+                    cfg["Volumes"] = volumes
                 case ir.Workdir(path=path):
                     workdir = posixpath.normpath(posixpath.join(workdir, path))
                     cfg["WorkingDir"] = workdir

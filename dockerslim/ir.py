@@ -11,11 +11,13 @@ parser hands them to its dispatcher; ``words.py`` holds the helpers that interpr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
-from functools import lru_cache
-from typing import ClassVar, Iterator, TypeVar, Union
+from functools import cache
+from typing import ClassVar, TypeVar
 
-Command = Union[str, tuple[str, ...]]  # shell form (str) or exec/JSON form (tuple)
+Command = str | tuple[str, ...]  # shell form (str) or exec/JSON form (tuple)
+Fingerprint = tuple[tuple[str, object], ...]  # (field name, value) for each compared field
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Source:
     text: str
     line: int
     end_line: int
-    key: tuple
+    key: Fingerprint
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,15 +94,16 @@ class Instruction:
         return self.source is not None and self.source.key == fingerprint(self)
 
 
-def fingerprint(node: object) -> tuple:
+def fingerprint(node: object) -> Fingerprint:
     """The compared fields of a dataclass node, as a hashable tuple."""
-    return tuple((name, getattr(node, name)) for name in _compared(type(node)))
+    cls: type = type(node)  # as plain ``type``: mypy reads ``type[object]`` as not Hashable
+    return tuple((name, getattr(node, name)) for name in _compared(cls))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compared(cls: type) -> tuple[str, ...]:
     """Names of a node class's compared fields (asked for every ``untouched`` check)."""
-    return tuple(f.name for f in fields(cls) if f.compare)  # type: ignore[arg-type]
+    return tuple(f.name for f in fields(cls) if f.compare)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import healthcheck, ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome
@@ -52,7 +53,7 @@ class Side:
     compressed: int | None = None
     layers: int = 0
     smoke: RunOutcome | None = None
-    layer_sizes: list[dict] = field(default_factory=list)  # [{created_by, size}], base layers first (buildah)
+    layer_sizes: list[dict[str, Any]] = field(default_factory=list)  # [{created_by, size}], base layers first (buildah)
 
 
 @dataclass
@@ -76,13 +77,13 @@ class VerifyReport:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["ok"] = self.ok
         return out
 
 
-def _env(config: dict) -> dict[str, str]:
+def _env(config: dict[str, Any]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in (config.get("Env") or []) if "=" in item)
 
 
@@ -124,7 +125,7 @@ def _context_files(df: ir.Dockerfile, context: Path) -> set[str]:
 
 
 def compare_config(orig: ImageFacts, new: ImageFacts, declared: set[str],
-                   orig_base: dict | None, new_base: dict | None) -> tuple[list[str], list[str]]:
+                   orig_base: dict[str, Any] | None, new_base: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     """(failing differences, accepted differences) between two image configs."""
     failing: list[str] = []
     accepted: list[str] = []
@@ -150,7 +151,8 @@ def compare_config(orig: ImageFacts, new: ImageFacts, declared: set[str],
     return failing, accepted
 
 
-def smoke_argv(smoke: str | None, config: dict, *, budget: float = healthcheck.DEFAULT_BUDGET) -> list[str] | None:
+def smoke_argv(smoke: str | None, config: dict[str, Any], *,
+               budget: float = healthcheck.DEFAULT_BUDGET) -> list[str] | None:
     """The smoke command: --smoke (a JSON array runs as is, else through /bin/sh), else the
     image's HEALTHCHECK run as Docker runs it, against the started ENTRYPOINT/CMD, waiting
     at most ``budget`` seconds for it to pass (``healthcheck.probe_argv``)."""
@@ -161,7 +163,7 @@ def smoke_argv(smoke: str | None, config: dict, *, budget: float = healthcheck.D
     return healthcheck.probe_argv(config, budget=budget)
 
 
-def _layer_sizes(builder: Builder, image: str) -> list[dict]:
+def _layer_sizes(builder: Builder, image: str) -> list[dict[str, Any]]:
     """Per-layer sizes for the report: one ``buildah inspect``; none for other builders."""
     if builder.name != "buildah":
         return []
@@ -218,7 +220,7 @@ class _Original:
 
     side: Side
     facts: ImageFacts
-    base_config: dict | None
+    base_config: dict[str, Any] | None
     tree: Tree
     dists: set[str] | None
 
@@ -258,7 +260,7 @@ class Session:
                 self.builder.remove(image)
         self._images.clear()
 
-    def _smoke(self, image: str, config: dict) -> RunOutcome | None:
+    def _smoke(self, image: str, config: dict[str, Any]) -> RunOutcome | None:
         argv = smoke_argv(self.smoke, config, budget=self.timeout)
         if argv is None:
             return None
@@ -275,7 +277,7 @@ class Session:
         self._images.append(image)
         return outcome.seconds, f"{outcome.seconds:.1f} s"
 
-    def _base_config(self, text: str) -> dict | None:
+    def _base_config(self, text: str) -> dict[str, Any] | None:
         base = _base_of(text)
         try:
             return self.builder.inspect(base).config if base else None
@@ -384,7 +386,8 @@ class Session:
                                    f"{_mb(orig.side.size)} -> {_mb(side.size)}"))
         return report
 
-    def _new_missing_libraries(self, root: Path, orig_config: dict, config: dict) -> dict[str, list[str]]:
+    def _new_missing_libraries(self, root: Path, orig_config: dict[str, Any],
+                               config: dict[str, Any]) -> dict[str, list[str]]:
         """Sonames the candidate's ELF files cannot load that the same files (by name) could
         load in the original: what the rewrite broke, not what was already unresolved."""
         missing = sonames.missing_sonames(root, env=config.get("Env"))

@@ -163,7 +163,7 @@ def measure(dockerfile: Path) -> FileResult:
     try:
         result = rewrite(text, path=str(dockerfile), context_dir=dockerfile.parent)
         again = rewrite(result.text, path=str(dockerfile), context_dir=dockerfile.parent)
-    except Exception as exc:  # noqa: BLE001 - a crash is what we measure
+    except Exception as exc:  # a crash is what we measure
         res.crashed = f"{type(exc).__name__}: {exc}".splitlines()[0]
         traceback.print_exc()
         return res
@@ -225,18 +225,21 @@ def markdown(results: list[FileResult], summary: dict, when: str) -> str:
         "`fixtures/corpus/` (written for this benchmark, modelled on what ML and Python teams write), each "
         "rewritten in-process with its folder as the build context. *Size-saving*: the final base image "
         "(ARG defaults substituted) changed, or the final stage no longer installs some system package the "
-        "original installs (runtime libraries added in place of `-dev` packages allowed). *Idempotent*: rewriting the rewrite changes nothing. *Unknown commands*: simple "
+        "original installs (runtime libraries added in place of `-dev` packages allowed). *Idempotent*: "
+        "rewriting the rewrite changes nothing. *Unknown commands*: simple "
         "commands in the original RUNs that the classifier files as unknown. Full per-file data: "
         "`benchmarks/corpus.json`.",
         "",
-        "| category | files | size-saving | base swapped | packages dropped | changed at all | idempotent | crashes | unknown commands |",
+        "| category | files | size-saving | base swapped | packages dropped | changed at all | idempotent | crashes "
+        "| unknown commands |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for cat, s in per.items():
         name = f"**{cat}**" if cat == "all" else cat
         ok = s["files"] - s["crashes"]
         lines.append(
-            f"| {name} | {s['files']} | {s['size_saving']} ({_pct(s['size_saving'], s['files'])}) | {s['base_swapped']} | "
+            f"| {name} | {s['files']} | {s['size_saving']} ({_pct(s['size_saving'], s['files'])}) | "
+            f"{s['base_swapped']} | "
             f"{s['packages_dropped']} | {s['changed']} | {_pct(s['idempotent'], ok)} | {s['crashes']} | "
             f"{s['unknown_commands']}/{s['run_commands']} ({_pct(s['unknown_commands'], s['run_commands'])}) |")
     lines += ["", "Why files got no size-saving rewrite (notes of split-stages and runtime-base, once per file; "
@@ -253,7 +256,8 @@ def markdown(results: list[FileResult], summary: dict, when: str) -> str:
     bad = [r for r in results if r.crashed or not r.idempotent]
     if bad:
         lines += ["", "Files that crashed or are not idempotent: "
-                  + ", ".join(f"`{r.path}`" + (f" ({r.crashed})" if r.crashed else " (not idempotent)") for r in bad) + "."]
+                  + ", ".join(f"`{r.path}`" + (f" ({r.crashed})" if r.crashed else " (not idempotent)")
+                              for r in bad) + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -114,7 +114,7 @@ def chart(rows: list[dict]) -> Path | None:
 
 def write(rows: list[dict], sp: dict) -> None:
     lines = ["# Benchmark results", "",
-             f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+             f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
              f"{platform.python_implementation()} {platform.python_version()}, by `benchmarks/run.py`.", ""]
     if rows:
         ratios = [r["size"][1] / r["size"][0] for r in rows if r["size"]]
@@ -125,14 +125,16 @@ def write(rows: list[dict], sp: dict) -> None:
                   "than with the real images (pytorch devel 6.66 GB vs runtime 3.03 GB); the ratios show what "
                   "the rewrite itself removes. Build seconds are with buildah's layer cache as earlier runs left it "
                   "(mostly warm): read them relative to each other, not as cold-build times.", "",
-                  "| fixture | verified | size MB before → after | compressed MB before → after | layers | build s | smoke exit |",
+                  "| fixture | verified | size MB before → after | compressed MB before → after | layers | build s "
+                  "| smoke exit |",
                   "|---|---|---|---|---|---|---|"]
         for r in rows:
             s, c, la, b, sm = r["size"], r["compressed"], r["layers"], r["build"], r["smoke"]
             lines.append(
                 f"| {r['case']} | {'yes' if r['ok'] else 'NO: ' + ', '.join(r['failed'])} | "
                 f"{mb(s[0])} → {mb(s[1])} | {mb(c[0])} → {mb(c[1])} | {la[0]} → {la[1]} | "
-                f"{b[0]:.1f} / {b[1]:.1f} | {sm[0]} / {sm[1]} |" if s else f"| {r['case']} | NO: {', '.join(r['failed'])} | | | | | |")
+                f"{b[0]:.1f} / {b[1]:.1f} | {sm[0]} / {sm[1]} |"
+                if s else f"| {r['case']} | NO: {', '.join(r['failed'])} | | | | | |")
         lines += ["", f"Median size ratio (rewrite / original): **{statistics.median(ratios):.2f}** uncompressed, "
                       f"**{statistics.median(cratios):.2f}** compressed, over {len(ratios)} fixtures.", "",
                   "![sizes](sizes.png)", ""]
@@ -151,7 +153,8 @@ def write(rows: list[dict], sp: dict) -> None:
         lines.append("\nhadolint not installed (pip install -e '.[bench]'): no comparison.")
     # sections other scripts own (benchmarks/corpus.py: "## Corpus reach") are kept as they are
     path, ours = OUT / "RESULTS.md", {line for line in lines if line.startswith("## ")}
-    kept = [s for s in path.read_text().split("\n## ")[1:] if "## " + s.split("\n", 1)[0] not in ours] if path.exists() else []
+    kept = ([s for s in path.read_text().split("\n## ")[1:] if "## " + s.split("\n", 1)[0] not in ours]
+            if path.exists() else [])
     path.write_text("\n".join(lines) + "\n" + "".join("\n## " + s.rstrip("\n") + "\n" for s in kept))
 
 

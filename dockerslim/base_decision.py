@@ -615,7 +615,8 @@ def _arg_uses(df: ir.Dockerfile, name: str) -> int:
     return uses
 
 
-def _literal_swap(text: str, names: list[str], values: dict[str, str], resolved: str, runtime: str) -> VariableSwap | str:
+def _literal_swap(text: str, names: list[str], values: dict[str, str], resolved: str,
+                  runtime: str) -> VariableSwap | str:
     if substitute(text, values) != runtime:  # the check that the edit names what was decided
         return "its new text would not name that image"
     return VariableSwap(text, None, f"any --build-arg {', '.join(names)} names a tag whose runtime variant is "

@@ -122,7 +122,8 @@ def lookup_base(ref: ImageRef) -> BaseInfo | None:
         if version.startswith("tag:"):
             version = groups.get(version[4:], "")
         return BaseInfo(
-            image=ref, runtime=runtime, static_runtime=static, cuda_free_runtime=cuda_free, family=family, release=release,
+            image=ref, runtime=runtime, static_runtime=static, cuda_free_runtime=cuda_free, family=family,
+            release=release,
             python=rule.get("python", ""), python_version=version,
             packages_in_base=rule.get("packages_in_base", False), note=rule.get("note", ""),
             sizes=rule.get("sizes", {}),

@@ -5,8 +5,9 @@ system packages, Python dependency installs, build steps, downloads, plain file-
 unknown. Command families people really write (``curl … get-pip.py | python``, ``python -m venv``,
 ``add-apt-repository``, ``manage.py collectstatic``, ``cmake -DCMAKE_INSTALL_PREFIX=… && ninja
 install``, poetry's three environment layouts…) are data too (``[[family]]``): what each needs at
-build time, what it leaves, where its output goes and whether the runtime needs it. Alongside, the classifier tracks the stage's working directory and user, and collects
-the artifacts each step leaves (paths whose contents the runtime stage must receive).
+build time, what it leaves, where its output goes and whether the runtime needs it. Alongside, the
+classifier tracks the stage's working directory and user, and collects the artifacts each step
+leaves (paths whose contents the runtime stage must receive).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .catalog import EXTRA_DATA, load
 from .shell import SimpleCommand, run_commands, run_script
 
 
-class Kind(str, Enum):
+class Kind(str, Enum):  # noqa: UP042 -- not StrEnum: that would change str()/f-string output
     CONFIG = "config"
     CONTEXT_COPY = "context-copy"
     IMAGE_COPY = "image-copy"  # COPY --from=<image or stage>
@@ -143,7 +144,8 @@ def _imports_only(code: str) -> bool:
             continue
         if isinstance(stmt, ast.Expr) and (
             isinstance(stmt.value, ast.Constant)
-            or (isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == "print")
+            or (isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name)
+                and stmt.value.func.id == "print")
         ):
             continue
         return False

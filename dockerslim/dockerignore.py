@@ -8,6 +8,7 @@ not affected by it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -115,14 +116,13 @@ def context_files(context: Path) -> list[tuple[str, int]]:
     for root, dirs, files in os.walk(context):
         rel_root = os.path.relpath(root, context)
         rel_root = "" if rel_root == "." else rel_root
-        dirs[:] = [d for d in dirs if not (ignored(os.path.join(rel_root, d), rules) and not any(r.negate for r in rules))]
+        dirs[:] = [d for d in dirs
+                   if not (ignored(os.path.join(rel_root, d), rules) and not any(r.negate for r in rules))]
         for name in files:
             rel = os.path.join(rel_root, name)
             if not ignored(rel, rules):
-                try:
+                with contextlib.suppress(OSError):
                     out.append((rel, os.path.getsize(os.path.join(root, name))))
-                except OSError:
-                    pass
     return sorted(out)
 
 
@@ -144,14 +144,12 @@ def propose(context: Path, df: object | None = None) -> list[tuple[str, str, int
     needed = _needed(df) if df is not None else []
     out = []
     all_files: list[tuple[str, int]] = []
-    for root, dirs, files in os.walk(context):
+    for root, _dirs, files in os.walk(context):
         rel_root = os.path.relpath(root, context)
         for name in files:
             rel = os.path.normpath(os.path.join(rel_root, name))
-            try:
+            with contextlib.suppress(OSError):
                 all_files.append((rel, os.path.getsize(os.path.join(root, name))))
-            except OSError:
-                pass
     for pattern, why in SUGGESTIONS:
         rule = parse_rules(pattern)
         hits = [(p, n) for p, n in all_files if ignored(p, rule) and not ignored(p, current)]

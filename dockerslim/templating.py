@@ -7,11 +7,11 @@ Templates only ever receive user text as variables; no input is evaluated as a t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Callable
 
 import jinja2
 

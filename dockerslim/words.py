@@ -41,7 +41,9 @@ def substitute(text: str, values: dict[str, str], strict: bool = True, open_env:
                 return substitute(word, values, strict, open_env)
             return value
         if op in (":+", "+"):
-            return substitute(word, values, strict, open_env) if value is not None and (op == "+" or value != "") else ""
+            if value is not None and (op == "+" or value != ""):
+                return substitute(word, values, strict, open_env)
+            return ""
         if value is None:
             if strict:
                 raise Unresolved(name)

@@ -16,7 +16,8 @@ if __name__ == "__main__":
     for case in sorted(PASSES.glob("*/*")):
         src = case / "Dockerfile"
         if src.exists():
-            opts = Options(only=frozenset({case.parent.name}), models_context="models" if case.parent.name == "models-out" else None)
+            opts = Options(only=frozenset({case.parent.name}),
+                           models_context="models" if case.parent.name == "models-out" else None)
             result = rewrite(src.read_text(), context_dir=case, options=opts)
             (case / "expected.Dockerfile").write_text(result.text)
             if (case / "expected.notes").exists():

@@ -48,7 +48,8 @@ def test_every_rule_that_names_a_runtime_is_exercised_by_an_example() -> None:
         if not any(k in rule for k in ("runtime", "runtime_image", "static_runtime_image", "cuda_free_runtime")):
             continue
         name = _canonical(rule["repository"])
-        hit = any(ImageRef.parse(e).canonical_name == name and re.match(rule["match"], ImageRef.parse(e).tag or "latest")
+        hit = any(ImageRef.parse(e).canonical_name == name
+                  and re.match(rule["match"], ImageRef.parse(e).tag or "latest")
                   for e in EXAMPLES)
         if not hit:
             untested.append((rule["repository"], rule["match"]))
@@ -78,8 +79,9 @@ def test_coverage_from_issue_10(image: str, runtime: str) -> None:
     assert info is not None and str(info.runtime) == runtime
 
 
-@pytest.mark.parametrize("image", ["node:20-alpine", "tensorflow/tensorflow:2.13.0-gpu", "continuumio/miniconda3:23.10.0-1",
-                                   "mambaorg/micromamba:1.5.6", "condaforge/miniforge3:23.3.1-0", "ubuntu:22.04"])
+@pytest.mark.parametrize("image", ["node:20-alpine", "tensorflow/tensorflow:2.13.0-gpu",
+                                   "continuumio/miniconda3:23.10.0-1", "mambaorg/micromamba:1.5.6",
+                                   "condaforge/miniforge3:23.3.1-0", "ubuntu:22.04"])
 def test_already_runtime_images_are_known_without_a_swap(image: str) -> None:
     info = lookup_base(ImageRef.parse(image))
     assert info is not None and info.runtime is None and info.family != "unknown"

@@ -85,8 +85,9 @@ def test_pass_golden(case: Path) -> None:
     notes = case / "expected.notes"  # what the pass said, declines included (LibCST expected_warnings style)
     if notes.exists():
         assert pass_notes(result) == notes.read_text()
-    if case.name.startswith("keeps-") or any(w in case.name for w in ("untouched", "already", "with-other", "reported-only",
-                                                                         "weights-only", "hf-download", "hygiene", "dockerignore")):
+    if case.name.startswith("keeps-") or any(w in case.name for w in (
+            "untouched", "already", "with-other", "reported-only", "weights-only", "hf-download", "hygiene",
+            "dockerignore")):
         assert result.text == text, "a must-not-change case changed"
 
 

@@ -8,10 +8,10 @@ import json
 import pytest
 
 from dockerslim import ir
-from dockerslim.parse import parse
 from dockerslim.classify import Kind, category, classify_run, family, unknown_share
-from dockerslim.rewrite import rewrite
+from dockerslim.parse import parse
 from dockerslim.report import as_dict, explain
+from dockerslim.rewrite import rewrite
 from dockerslim.shell import commands
 
 # (shell text, index of the command to look at, family, category): each failed on the old
@@ -144,7 +144,8 @@ def test_poetry_layouts(script: str, env: dict[str, str] | None, artifacts: list
 
 
 def test_model_download_cache_needs_the_env() -> None:
-    script = "pip install huggingface_hub && python -c 'from huggingface_hub import snapshot_download; snapshot_download(\"gpt2\")'"
+    script = ("pip install huggingface_hub"
+              " && python -c 'from huggingface_hub import snapshot_download; snapshot_download(\"gpt2\")'")
     assert _run(script).kind == Kind.UNKNOWN  # type: ignore[attr-defined]  # where HF_HOME points is not known
     step = _run(script, env={"HF_HOME": "/models"})
     assert step.kind == Kind.PYTHON_DEPS and "/models" in step.artifacts  # type: ignore[attr-defined]

@@ -18,7 +18,8 @@ from dockerslim.jit import scan_source
     ("ghcr.io/astral-sh/uv:0.7.11", "ghcr.io", "astral-sh/uv", "0.7.11", None),
     ("python@sha256:" + "a" * 64, None, "python", None, "sha256:" + "a" * 64),
 ])
-def test_image_reference_round_trip(text: str, registry: str | None, repo: str, tag: str | None, digest: str | None) -> None:
+def test_image_reference_round_trip(text: str, registry: str | None, repo: str, tag: str | None,
+                                     digest: str | None) -> None:
     ref = ImageRef.parse(text)
     assert (ref.registry, ref.repository, ref.tag, ref.digest) == (registry, repo, tag, digest)
     assert str(ref) == text
@@ -55,7 +56,8 @@ def test_catalog_keeps_os_and_python() -> None:
     ("import torch\ntorch.compile(m)\n", "torch.compile"),
     ("import torch as t\n@t.compile\ndef f(): pass\n", "torch.compile"),
     ("from torch import compile as c\nc(m)\n", "torch.compile"),
-    ("from torch.utils.cpp_extension import load_inline\nload_inline('x', '')\n", "torch.utils.cpp_extension.load_inline"),
+    ("from torch.utils.cpp_extension import load_inline\nload_inline('x', '')\n",
+     "torch.utils.cpp_extension.load_inline"),
     ("import triton\n@triton.jit\ndef k(): pass\n", "triton.jit"),
     ("from numba import cuda\n@cuda.jit\ndef k(): pass\n", "numba.cuda.jit"),
     ("import cupy as cp\ncp.RawKernel('', 'k')\n", "cupy.RawKernel"),
@@ -85,7 +87,8 @@ def test_trap_run_writing_outside_known_paths_declines_the_split() -> None:
 
 
 def test_trap_absolute_python_in_cmd_declines_the_venv_split() -> None:
-    text = "FROM python:3.12\nCOPY . /app\nRUN pip install -r /app/requirements.txt\nCMD [\"/usr/local/bin/python\", \"/app/a.py\"]\n"
+    text = ("FROM python:3.12\nCOPY . /app\nRUN pip install -r /app/requirements.txt\n"
+            "CMD [\"/usr/local/bin/python\", \"/app/a.py\"]\n")
     result = rewrite(text)
     assert "AS builder" not in result.text
     assert any("bypass the virtualenv" in n.message for n in result.notes)
@@ -102,7 +105,8 @@ def test_trap_arg_used_in_run_is_declared_in_both_stages(tmp_path) -> None:  # t
 def test_no_assembly_copies_from_builder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = "FROM python:3.12\nWORKDIR /app\nCOPY . .\nRUN pip install .\nCMD [\"python\", \"-m\", \"app\"]\n"
     out = rewrite(text, context_dir=tmp_path, options=Options(assembly=False)).text
-    assert "AS assembly" not in out and "COPY --from=builder /app /app" in out and "COPY --from=builder /opt/venv /opt/venv" in out
+    assert "AS assembly" not in out and "COPY --from=builder /app /app" in out
+    assert "COPY --from=builder /opt/venv /opt/venv" in out
 
 
 def test_keep_base_and_runtime_base_options(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +121,8 @@ def test_cuda_base_tag_only_when_nothing_uses_cuda() -> None:
 
     free = FIXTURES / "rewrite" / "cuda-distro-python"
     used = FIXTURES / "rewrite" / "cuda-cupy"
-    assert "FROM nvidia/cuda:12.4.1-base-ubuntu22.04" in rewrite((free / "Dockerfile").read_text(), context_dir=free).text
+    free_out = rewrite((free / "Dockerfile").read_text(), context_dir=free).text
+    assert "FROM nvidia/cuda:12.4.1-base-ubuntu22.04" in free_out
     result = rewrite((used / "Dockerfile").read_text(), context_dir=used)
     assert "FROM nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04" in result.text
     assert any("infer.py:1: cupy uses them" in n.message for n in result.notes)
@@ -136,13 +141,15 @@ def test_pin_digest_uses_catalog_digests_and_says_when_it_has_none(tmp_path) -> 
     (tmp_path / "tools.toml").write_text(f'[[tool]]\nname = "uv"\nimage = "ghcr.io/astral-sh/uv:{{version}}"\n'
                                          f'version = "0.7.11"\npaths = ["/uv", "/uvx"]\ndest = "/bin/"\npip = ["uv"]\n'
                                          f'scripts = []\ndigests = {{ "0.7.11" = "{digest}" }}\n')
-    pinned = rewrite(text, options=Options(only=frozenset({"tools-from-images"}), pin_digest=True, data=(str(tmp_path),)))
+    pinned = rewrite(text, options=Options(only=frozenset({"tools-from-images"}), pin_digest=True,
+                                           data=(str(tmp_path),)))
     assert f"COPY --from=ghcr.io/astral-sh/uv:0.7.11@{digest} /uv /uvx /bin/" in pinned.text
 
 
 def test_trap_install_mixed_with_unknown_commands_declines_the_split() -> None:
     text = ("FROM python:3.12\nWORKDIR /app\nCOPY . .\n"
-            "RUN pip install -r requirements.txt && python -m spacy download en_core_web_sm\nCMD [\"python\", \"a.py\"]\n")
+            "RUN pip install -r requirements.txt && python -m spacy download en_core_web_sm\n"
+            "CMD [\"python\", \"a.py\"]\n")
     result = rewrite(text)
     assert "AS builder" not in result.text
     assert any("dependency install is mixed" in n.message and n.line == 4 for n in result.notes)

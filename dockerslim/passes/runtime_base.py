@@ -90,7 +90,8 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                    f"installing it costs a few MB where keeping {image} costs the whole full image",
             effect=f"{packages} available at run time as before", risk="low",
             commands=tuple(CommandEdit(None, argv) for argv in Facts().run(tools))))
-    result.dockerfile = replace(df, preamble=preamble, stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
+    result.dockerfile = replace(df, preamble=preamble,
+                                stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
     before, after = decision.size_before(), decision.size_after()
     sizes = f" ({before} → {after})" if before and after else ""
     result.changes.append(Change(

@@ -57,13 +57,15 @@ def buildah_env() -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     (root / "storage.conf").write_text(
         f'[storage]\ndriver = "overlay"\ngraphroot = "{root}/storage"\nrunroot = "{root}/runroot"\n')
-    (root / "registries.conf").write_text('unqualified-search-registries = ["docker.io"]\nshort-name-mode = "permissive"\n')
+    (root / "registries.conf").write_text(
+        'unqualified-search-registries = ["docker.io"]\nshort-name-mode = "permissive"\n')
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)  # buildah itself runs under 32768
     (root / "containers.conf").write_text(
         f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n')
     env = dict(os.environ)
-    env.update(CONTAINERS_STORAGE_CONF=str(root / "storage.conf"), CONTAINERS_REGISTRIES_CONF=str(root / "registries.conf"),
+    env.update(CONTAINERS_STORAGE_CONF=str(root / "storage.conf"),
+               CONTAINERS_REGISTRIES_CONF=str(root / "registries.conf"),
                CONTAINERS_CONF=str(root / "containers.conf"), BUILDAH_ISOLATION="chroot")
     return env
 
@@ -166,10 +168,10 @@ def start_dockerd() -> tuple[subprocess.Popen, dict[str, str]]:
     root = cache_dir() / "docker"
     root.mkdir(parents=True, exist_ok=True)
     sock = root / "docker.sock"
-    log = open(root / "dockerd.log", "ab")
-    proc = subprocess.Popen(
-        ["dockerd", "--iptables=false", "--bridge=none", f"--data-root={root}/data", f"--exec-root={root}/exec",
-         f"--pidfile={root}/docker.pid", "-H", f"unix://{sock}"], stdout=log, stderr=log)
+    with open(root / "dockerd.log", "ab") as log:  # dockerd keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            ["dockerd", "--iptables=false", "--bridge=none", f"--data-root={root}/data", f"--exec-root={root}/exec",
+             f"--pidfile={root}/docker.pid", "-H", f"unix://{sock}"], stdout=log, stderr=log)
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
     for _ in range(60):
         if subprocess.run([DOCKER, "info"], env=env, capture_output=True).returncode == 0:

@@ -88,13 +88,17 @@ def render_instruction(node: ir.Instruction, escape: str = "\\") -> str:
         return _render(node, escape)
 
 
-def _raw_flags(node: ir.Instruction) -> tuple:
+# each flag as written, then the same for ONBUILD's inner instruction (or ())
+_RawFlags = tuple[tuple[str | None, ...], tuple[object, ...]]
+
+
+def _raw_flags(node: ir.Instruction) -> _RawFlags:
     inner = _raw_flags(node.inner) if isinstance(node, ir.Onbuild) else ()
     return (tuple(f.raw for f in node.flags), inner)
 
 
 @lru_cache(maxsize=8192)
-def _rendered(node: ir.Instruction, escape: str, raw_flags: tuple) -> str:
+def _rendered(node: ir.Instruction, escape: str, raw_flags: _RawFlags) -> str:
     return _render(node, escape)
 
 

@@ -316,7 +316,7 @@ def _instruction(keyword: str, rest: str, raw: tuple[RawHeredoc, ...]) -> ir.Ins
 
 
 @lru_cache(maxsize=32_768)
-def _typed(keyword: str, rest: str, heredocs: tuple[RawHeredoc, ...]) -> tuple[ir.Instruction, tuple]:
+def _typed(keyword: str, rest: str, heredocs: tuple[RawHeredoc, ...]) -> tuple[ir.Instruction, ir.Fingerprint]:
     """The node (without leading comments and source) and its fingerprint for one instruction
     block. A rewrite parses the same instructions several times (its input, each pass's changes,
     its output), and nodes are frozen: each distinct block is built once per process."""
@@ -425,6 +425,7 @@ def _json_candidate(node: ir.Instruction) -> str | None:
     return None
 
 
-def _with_source(node: ir.Instruction, raw: RawInstruction, leading: tuple[str, ...], key: tuple) -> ir.Instruction:
+def _with_source(node: ir.Instruction, raw: RawInstruction, leading: tuple[str, ...],
+                 key: ir.Fingerprint) -> ir.Instruction:
     source = ir.Source(text=raw.text, line=raw.line, end_line=raw.end_line, key=key)
     return replace(node, leading=leading, source=source)

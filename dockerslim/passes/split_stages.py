@@ -95,9 +95,11 @@ def _classify(stage: ir.Stage, df: ir.Dockerfile) -> list[StepInfo]:
                 step.unaccounted = ("its destination holds a variable whose value is not known" if dest is None
                                     else "its destination is relative to a WORKDIR that holds a variable")
             else:
-                resolved = replace(node, paths=tuple(p if p is not None else o for p, o in zip(paths, node.paths, strict=False)))
+                resolved = replace(node, paths=tuple(p if p is not None else o
+                                                     for p, o in zip(paths, node.paths, strict=False)))
                 step.artifacts = copy_artifacts(resolved, cwd if cwd != "?" else "/")
-                if isinstance(node, ir.Add) and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2")) for s in node.sources):
+                if isinstance(node, ir.Add) and any(s.endswith((".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2"))
+                                                    for s in node.sources):
                     step.artifacts = [resolve_dir(cwd, dest)]
             steps.append(step)
         elif isinstance(node, ir.Run):
@@ -133,10 +135,13 @@ def _check(steps: list[StepInfo], final_cmds: list[ir.Command]) -> None:
         if step.kind == Kind.UNKNOWN and any(category(c) in ("build", "python") for c in step.commands):
             raise Decline("a build step or dependency install is mixed with commands dockerslim cannot follow", line)
         for pip in step.pip:
-            if pip.system and (pip.command.program != "uv" or step.node.heredocs or not isinstance(step.node.command, str)):  # type: ignore[attr-defined]
+            if pip.system and (pip.command.program != "uv" or step.node.heredocs  # type: ignore[attr-defined]
+                               or not isinstance(step.node.command, str)):  # type: ignore[attr-defined]
                 raise Decline("`--system` installs into the interpreter outside a virtualenv", line)
-            if pip.target is None and not pip.user and not _own_venv(pip) and step.user.split(":")[0] not in ("root", "0"):
-                raise Decline(f"dependencies are installed as user {step.user!r}; a shared virtualenv would not be writable", line)
+            if (pip.target is None and not pip.user and not _own_venv(pip)
+                    and step.user.split(":")[0] not in ("root", "0")):
+                raise Decline(f"dependencies are installed as user {step.user!r}; "
+                              "a shared virtualenv would not be writable", line)
         for path in step.artifacts if step.kind in ARTIFACT_KINDS else ():
             if path in TOO_BROAD:
                 raise Decline(f"this step writes to {path}, too broad to carry over as an artifact", line)
@@ -197,7 +202,8 @@ def _unique_name(df: ir.Dockerfile, wanted: str) -> str:
 # alone only reaches a real prefix, and a base whose Python is itself a virtualenv (or one the
 # catalogue does not know) would lose its packages (venvs do not chain).
 CHAIN_BASE_ENV = ("python3 -c 'import site; print(\"\\n\".join(site.getsitepackages()))' > "
-                  f"\"$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')/_base_python.pth\"")
+                  f"\"$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')"
+                  "/_base_python.pth\"")
 
 
 def _venv_steps(system_site: bool, chain_base: bool) -> list[ir.Instruction]:
@@ -206,7 +212,8 @@ def _venv_steps(system_site: bool, chain_base: bool) -> list[ir.Instruction]:
     if chain_base:
         command = chain([command, CHAIN_BASE_ENV])
     return [
-        ir.Run(command=command, leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
+        ir.Run(command=command,
+               leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
         ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))),
     ]
 
@@ -242,11 +249,13 @@ def _python_env(info: BaseInfo | None, image: str, steps: list[StepInfo]) -> Pyt
         for cmd in step.commands:
             argv = cmd.argv
             if cmd.program == "virtualenv" or (cmd.program.startswith("python") and argv[1:3] == ("-m", "venv")):
-                target = next((a for a in reversed(argv[1:]) if not a.startswith("-") and a not in ("venv", "-m")), None)
+                target = next((a for a in reversed(argv[1:]) if not a.startswith("-") and a not in ("venv", "-m")),
+                              None)
                 if target:
                     made[resolve_dir(step.cwd, target)] = node.line
     if info is None:
-        return PythonEnv("unknown", f"{image} is not in the catalogue, so whether its Python is a real prefix is not known")
+        return PythonEnv("unknown",
+                         f"{image} is not in the catalogue, so whether its Python is a real prefix is not known")
     kind = "a virtualenv" if info.python_env == "venv" else "a real prefix"
     return PythonEnv(info.python_env, f"catalogue: the Python of {image} is {kind}")
 
@@ -357,9 +366,10 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     venv = _needs_venv(steps)
     python_env = _python_env(info, image, steps) if venv else PythonEnv("prefix", "")
     if python_env.in_file:
-        result.notes.append(_note(f"split declined: pip installs into the image's own virtualenv ({python_env.evidence}); "
-                                  f"a second virtualenv at {VENV} would not see what it holds (virtualenvs do not chain)",
-                                  next((s.node.line for s in steps if s.pip), None), "skipped"))
+        result.notes.append(_note(
+            f"split declined: pip installs into the image's own virtualenv ({python_env.evidence}); "
+            f"a second virtualenv at {VENV} would not see what it holds (virtualenvs do not chain)",
+            next((s.node.line for s in steps if s.pip), None), "skipped"))
         return None
 
     # Runtime versions of the package installs; they decide whether splitting pays off.
@@ -368,9 +378,11 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     guard = compiler_guard(stage, context, df)
     if guard.findings:
         first = guard.findings[0]
-        result.notes.append(_note(f"system packages kept whole in the runtime: {first} (JIT guard)", first.line, "warning"))
+        result.notes.append(_note(f"system packages kept whole in the runtime: {first} (JIT guard)",
+                                  first.line, "warning"))
     elif guard.blind:
-        result.notes.append(_note(f"system packages kept whole in the runtime: {guard.blind}", stage.from_.line, "warning"))
+        result.notes.append(_note(f"system packages kept whole in the runtime: {guard.blind}",
+                                  stage.from_.line, "warning"))
     keep_all = guard.keeps_toolchain
     plans: dict[int, PackagePlan] = {}
     for step in steps:
@@ -400,12 +412,14 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
             result.notes.append(_note(
                 f"no split: swapping the base to {decision.runtime} (runtime-base) gives the same image "
                 "as a split would, since nothing is compiled and no build-only package would stay behind; "
-                f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})", stage.from_.line))
+                f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})",
+                stage.from_.line))
             return None
     chain_base = venv and python_env.kind != "prefix"
     if chain_base:
-        result.notes.append(_note(f"the virtualenv lists the base Python's own site-packages in a .pth file: {python_env.evidence}, "
-                                  "and --system-site-packages only reaches a real prefix", level="info"))
+        result.notes.append(_note(
+            f"the virtualenv lists the base Python's own site-packages in a .pth file: {python_env.evidence}, "
+            "and --system-site-packages only reaches a real prefix", level="info"))
     return _Split(
         stage=stage, steps=steps, plans=plans, release=release, venv=venv,
         system_site=venv and (info is None or info.packages_in_base),  # reuse what the base ships (torch…)
@@ -475,7 +489,8 @@ def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
         if any(p.system and p.command.program == "uv" for p in step.pip):
             node = _without_system_flag(step)
             result.changes.append(Change(
-                rule=ID, pass_name=NAME, line=node.line, message="`uv pip install --system` installs into the virtualenv",
+                rule=ID, pass_name=NAME, line=node.line,
+                message="`uv pip install --system` installs into the virtualenv",
                 reason="in the builder the virtualenv is active; what it holds is what reaches the runtime",
                 effect="the same packages, in /opt/venv instead of the system interpreter", risk="low",
                 commands=edits(step.node, node)))  # type: ignore[arg-type]
@@ -484,14 +499,17 @@ def _builder_stage(split: _Split, result: PassResult) -> ir.Stage:
             venv_ready = _add_python_venv_package(node)
             if venv_ready is not node:
                 result.changes.append(Change(
-                    rule=ID, pass_name=NAME, line=node.line, message="python3-venv added to the builder's package install",
+                    rule=ID, pass_name=NAME, line=node.line,
+                    message="python3-venv added to the builder's package install",
                     reason="distro Python needs it to create the virtualenv", effect="builder stage only", risk="none",
                     commands=edits(node, venv_ready)))
             node = venv_ready
         body.append(node)
     while body and not isinstance(body[-1], (ir.Run, ir.Copy)):
         body.pop()  # trailing config changes nothing the runtime receives
-    from_ = replace(split.stage.from_, name=split.builder, leading=(*split.stage.from_.leading, "# dockerslim: build stage (compilers, headers, caches stay here)\n"))
+    from_ = replace(split.stage.from_, name=split.builder,
+                    leading=(*split.stage.from_.leading,
+                             "# dockerslim: build stage (compilers, headers, caches stay here)\n"))
     return ir.Stage(from_=from_, body=tuple(body))
 
 
@@ -535,8 +553,9 @@ def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassRe
         if step.kind in ARTIFACT_KINDS and first_artifact is None:
             first_artifact = len(body)
         if step.kind == Kind.UNKNOWN:
-            result.notes.append(_note(f"kept in the runtime stage unchanged: {step.reason or 'its effects are unknown'}",
-                                      node.line, "warning"))
+            result.notes.append(_note(
+                f"kept in the runtime stage unchanged: {step.reason or 'its effects are unknown'}",
+                node.line, "warning"))
     # Deliver the artifacts where the first of them appeared, but after any package installs
     # that follow it with only config in between: installs do not need the app, and a layer
     # of packages above the app's layer would be rebuilt on every code change.
@@ -574,7 +593,8 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
     moved = [s for s in steps if s.kind in BUILDER_ONLY]
     result.changes.append(Change(
         rule=ID, pass_name=NAME, line=stage.from_.line, end_line=end,
-        message=f"split into {split.builder}" + (f" / {split.assembly}" if context.options.assembly else "") + " / runtime stages",
+        message=f"split into {split.builder}" + (f" / {split.assembly}" if context.options.assembly else "")
+                + " / runtime stages",
         reason=f"{len(moved)} build step(s) (dependency installs, compilation) and their tools stay in the "
                f"builder; the runtime receives {len(split.artifacts)} artifact path(s): {', '.join(split.artifacts)}",
         effect="the final image no longer carries compilers, headers, build caches or intermediate layers; "
@@ -586,12 +606,14 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
     removed = list(dict.fromkeys(p for plan in plans.values() for p in plan.removed))
     added = list(dict.fromkeys(p for plan in plans.values() for p in plan.added))
     if removed or added:
-        pkg_line = next((s.node.line for s in steps if id(s) in plans and (plans[id(s)].removed or plans[id(s)].added)), None)
+        pkg_line = next((s.node.line for s in steps
+                         if id(s) in plans and (plans[id(s)].removed or plans[id(s)].added)), None)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=pkg_line,
             message=f"runtime stage drops build-only packages ({', '.join(removed) or 'none'})"
                     + (f" and installs their runtime libraries ({', '.join(added)})" if added else ""),
-            reason="compilers and -dev packages are needed to build, not to run; compiled artifacts need only the shared libraries"
+            reason="compilers and -dev packages are needed to build, not to run; "
+                   "compiled artifacts need only the shared libraries"
                    + (f" (runtime names for {split.release})" if split.release else "")
                    + "".join(f"; {dev} → {', '.join(libs)}: no map lists it, the observed install brought them"
                              for plan in plans.values() for dev, libs in plan.observed.items()),
@@ -605,7 +627,8 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=next((s.node.line for s in steps if s.pip), None),
             message=f"Python dependencies install into a virtualenv at {VENV}"
-                    + (" that also sees the base image's packages (--system-site-packages)" if split.system_site else ""),
+                    + (" that also sees the base image's packages (--system-site-packages)"
+                       if split.system_site else ""),
             reason="a virtualenv is one directory the runtime can receive whole, without a compiler"
                    + ("; it reuses the packages the base image already ships (torch…) instead of copying them"
                       if split.system_site else ""),
@@ -626,4 +649,5 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
             config=tuple(f"Files.{path}" for path in outcome.moved),  # left out on purpose: verify skips them
         ))
     if split.distro_python:
-        result.notes.append(_note("python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))
+        result.notes.append(_note(
+            "python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import ir
 from .catalog import BaseInfo, load, lookup_base
+from .changes import Level
 from .classify import Kind, category, classify_run, family, pip_argv
 from .context import PassContext
 from .cuda_use import uses_modules
@@ -38,7 +39,7 @@ PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf")
 class Reason:
     message: str
     line: int | None = None
-    level: str = "info"  # info | skipped | warning (as Note.level)
+    level: Level = "info"  # as Note.level
 
 
 @dataclass(frozen=True)

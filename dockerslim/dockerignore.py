@@ -14,6 +14,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .ir import Dockerfile
 
 # What a context should usually not send: (pattern, why). Data kept beside the code that uses it.
 SUGGESTIONS: tuple[tuple[str, str], ...] = (
@@ -126,18 +130,18 @@ def context_files(context: Path) -> list[tuple[str, int]]:
     return sorted(out)
 
 
-def _needed(df: object) -> list[str]:
+def _needed(df: Dockerfile) -> list[str]:
     """Context paths COPY/ADD name explicitly: a proposal must never ignore these."""
     from . import ir
 
     needed: list[str] = []
-    for node in df.instructions():  # type: ignore[attr-defined]
+    for node in df.instructions():
         if isinstance(node, ir.Copy) and node.flag("from") is None and not node.heredocs:
             needed += [os.path.normpath(s).lstrip("/") for s in node.sources if s not in (".", "./") and "://" not in s]
     return needed
 
 
-def propose(context: Path, df: object | None = None) -> list[tuple[str, str, int]]:
+def propose(context: Path, df: Dockerfile | None = None) -> list[tuple[str, str, int]]:
     """(pattern, why, bytes it saves) for suggestions that match something in the context and
     exclude nothing a COPY/ADD names."""
     current = load(context)
@@ -163,7 +167,7 @@ def propose(context: Path, df: object | None = None) -> list[tuple[str, str, int
     return out
 
 
-def proposed_text(context: Path, df: object | None = None) -> tuple[str, str]:
+def proposed_text(context: Path, df: Dockerfile | None = None) -> tuple[str, str]:
     """(current .dockerignore text, proposed text) — the proposal appends to the current file."""
     f = context / ".dockerignore"
     before = f.read_text(encoding="utf-8", errors="replace") if f.is_file() else ""

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: set[str] | None = None,
-            replaced_dists: set[str] = frozenset()) -> Comparison:  # type: ignore[assignment]
+            replaced_dists: AbstractSet[str] = frozenset()) -> Comparison:
     """Compare two trees. Under ``app_paths`` every file and link must exist in the rewrite;
     ``replaced_dists`` are Python distributions a change replaced on purpose (uv from its image).
     files that came from the build context (``context_files``) must also be identical in

@@ -19,7 +19,8 @@ import posixpath
 import re
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ def _context_files(df: ir.Dockerfile, context: Path) -> set[str]:
     return out
 
 
-def compare_config(orig: ImageFacts, new: ImageFacts, declared: set[str],
+def compare_config(orig: ImageFacts, new: ImageFacts, declared: AbstractSet[str],
                    orig_base: dict[str, Any] | None, new_base: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     """(failing differences, accepted differences) between two image configs."""
     failing: list[str] = []
@@ -310,8 +311,9 @@ class Session:
     def original_root(self) -> Path | None:
         return self._original_root
 
-    def verify(self, candidate: str, *, declared: set[str] = frozenset(), replaced: set[str] = frozenset(),  # type: ignore[assignment]
-               moved_out: list[str] = (), against: bool = False) -> VerifyReport:  # type: ignore[assignment]
+    def verify(self, candidate: str, *, declared: AbstractSet[str] = frozenset(),
+               replaced: AbstractSet[str] = frozenset(), moved_out: Sequence[str] = (),
+               against: bool = False) -> VerifyReport:
         """Check ``candidate`` against the original."""
         report = VerifyReport(path=self.path, builder=self.builder.name, changed=candidate != self.text,
                               against=against, candidate=candidate)

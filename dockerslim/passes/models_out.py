@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import ir, quoting
 from ..catalog import load
-from ..changes import Change, Note, PassResult
+from ..changes import Change, Level, Note, PassResult
 from ..context import PassContext
 from ..dockerignore import context_files
 from ..rules import ignored
@@ -40,11 +40,11 @@ def _is_weight(path: str) -> bool:
     return path.lower().endswith(tuple(load("commands")["models"]["weight_suffixes"]))
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
+        n /= 1000
     return str(n)
 
 
@@ -56,8 +56,8 @@ def _files_of(src: str, files: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return [(p, n) for p, n in files if p == src or p.startswith(src.rstrip("/") + "/")]
 
 
-def _note(message: str, line: int | None, level: str = "warning") -> Note:
-    return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)  # type: ignore[arg-type]
+def _note(message: str, line: int | None, level: Level = "warning") -> Note:
+    return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..base_decision import ArgEdit, decide_runtime_base
-from ..changes import Change, CommandEdit, Note
+from ..changes import Change, CommandEdit, Level, Note
 from ..context import PassContext
 from ..guard import Facts
 from . import PassResult
@@ -34,8 +34,8 @@ UNTAGGED = "the catalogue's runtime base is untagged on purpose: its newest buil
 TOOLS_UNPINNED = "the release's own version is installed; no version is knowable here"
 
 
-def _note(message: str, line: int | None = None, level: str = "info") -> Note:
-    return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)  # type: ignore[arg-type]
+def _note(message: str, line: int | None = None, level: Level = "info") -> Note:
+    return Note(rule=ID, pass_name=NAME, message=message, line=line, level=level)
 
 
 def _rewrite_default(preamble: tuple[ir.Instruction, ...], edit: ArgEdit) -> tuple[ir.Instruction, ...]:

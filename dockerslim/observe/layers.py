@@ -152,7 +152,7 @@ def read_layer(path: Path, state: LayerState, *, record: bool = True) -> tuple[l
             elf = False
             if member.isfile() and member.size >= 4:
                 fh = tar.extractfile(member)
-                elf = bool(fh) and fh.read(4) == ELF_MAGIC  # type: ignore[union-attr]
+                elf = fh is not None and fh.read(4) == ELF_MAGIC
             target = member.linkname if (member.issym() or member.islnk()) else None
             if member.islnk() and target:
                 target = _norm(target)

@@ -48,13 +48,17 @@ def rewritten(path: Path) -> RewriteResult:
     return rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent)
 
 
-def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m dockerslim`` in a subprocess: real exit codes, real streams."""
+def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run ``python -m dockerslim`` in a subprocess: real exit codes, real streams.
+
+    ``timeout`` bounds a hang; commands that build images pass a larger one (two builds on a
+    loaded 2-core machine took over 120 s)."""
     env = dict(os.environ, NO_COLOR="1")
     env.pop("DOCKERSLIM_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "dockerslim", *args],
-        input=stdin, capture_output=True, cwd=cwd, env=env, timeout=120,
+        input=stdin, capture_output=True, cwd=cwd, env=env, timeout=timeout,
     )
 
 

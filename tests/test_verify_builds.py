@@ -91,7 +91,7 @@ def test_cli_verify_json(buildah: Buildah, tmp_path: Path) -> None:
     os.environ.update({k: buildah.env[k] for k in env_keys})
     try:
         proc = run_cli("verify", str(REWRITE / "go-static" / "Dockerfile"), "--builder", "buildah", "--pull", "never",
-                       "--smoke", '["/out/server", "-version"]', "--format", "json")
+                       "--smoke", '["/out/server", "-version"]', "--format", "json", timeout=900)
     finally:
         for k, v in saved.items():
             if v is None:

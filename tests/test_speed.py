@@ -221,3 +221,29 @@ def test_rendering_cache_tells_flags_written_differently_apart() -> None:
     inner = ir.Onbuild(inner=quoted)
     assert emit.render_instruction(ir.Onbuild(inner=plain)) == "ONBUILD RUN --network=none echo flags\n"
     assert emit.render_instruction(inner) == 'ONBUILD RUN "--network=none" echo flags\n'
+
+
+def test_install_consolidation_splits_catalogue_commands_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cleanup commands of data/hygiene.toml are split into argv once per catalogue entry,
+    not once per segment of every RUN (that was half of an apt-heavy rewrite's time)."""
+    import shlex
+
+    from dockerslim.parse import parse
+    from dockerslim.passes import _consolidate
+
+    calls: list[str] = []
+    real = shlex.split
+    monkeypatch.setattr(_consolidate.shlex, "split", lambda s, *a, **k: calls.append(s) or real(s, *a, **k))
+    cached = getattr(_consolidate, "_split_commands", None)
+    if cached is not None:
+        cached.cache_clear()
+    runs = "".join(f"RUN apt-get update && apt-get install -y a{i} && apt-get install -y b{i} "
+                   "&& rm -rf /var/lib/apt/lists/*\n" for i in range(30))
+    df = parse("FROM debian:12\n" + runs)
+    stage = df.stages[0]
+    made = [_consolidate.consolidate(node, stage) for node in stage.body]
+    assert all(m is not None for m in made)
+    assert made[0].run.command == "apt-get update && apt-get install -y a0 b0 && rm -rf /var/lib/apt/lists/*"
+    managers = _consolidate.load("hygiene")["consolidate"]
+    entries = sum(len(m.get(k, ())) * len(m["programs"]) for m in managers for k in ("cleanup", "index_cleanup"))
+    assert len(calls) <= entries

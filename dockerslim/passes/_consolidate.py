@@ -27,6 +27,7 @@ import difflib
 import re
 import shlex
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from .. import ir
@@ -98,8 +99,15 @@ def _takes_value(option: str, value_options: list[str]) -> bool:
 # --- system package managers -------------------------------------------------------------------
 
 
-def _cleanups(manager: dict[str, Any], key: str = "cleanup") -> set[Argv]:
-    return {tuple(shlex.split(text.format(program=p))) for text in manager.get(key, ()) for p in manager["programs"]}
+def _cleanups(manager: dict[str, Any], key: str = "cleanup") -> frozenset[Argv]:
+    return _split_commands(tuple(manager.get(key, ())), tuple(manager["programs"]))
+
+
+@lru_cache(maxsize=256)
+def _split_commands(texts: tuple[str, ...], programs: tuple[str, ...]) -> frozenset[Argv]:
+    """Each catalogue command text for each program, as argv; split once per catalogue entry
+    (asked for every segment of every RUN)."""
+    return frozenset(tuple(shlex.split(text.format(program=p))) for text in texts for p in programs)
 
 
 def _kind(seg: _Segment, manager: dict[str, Any]) -> str | None:

@@ -92,7 +92,11 @@ class StageValues:
         self.env: set[str] = set()  # names set by ENV: a later ARG of the same name does not change them
 
     def visit(self, node: ir.Instruction) -> None:
-        before = dict(self.values)
+        if not isinstance(node, (ir.Arg, ir.Env)):
+            return
+        # a copy only when a later pair could see an earlier one's value (copying at every
+        # instruction made a stage's walk quadratic in its ENVs)
+        before = dict(self.values) if len(node.pairs) > 1 else self.values
         if isinstance(node, ir.Arg):
             for name, default in node.pairs:
                 if name in self.env:

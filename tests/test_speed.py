@@ -247,3 +247,21 @@ def test_install_consolidation_splits_catalogue_commands_once(monkeypatch: pytes
     managers = _consolidate.load("hygiene")["consolidate"]
     entries = sum(len(m.get(k, ())) * len(m["programs"]) for m in managers for k in ("cleanup", "index_cleanup"))
     assert len(calls) <= entries
+
+
+def test_stage_values_copy_only_for_several_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walking a stage copies its known values only at an ENV/ARG of several pairs (each pair
+    sees the values from before the instruction), not at every instruction; values unchanged."""
+    from dockerslim import words
+    from dockerslim.parse import parse
+
+    df = parse("FROM alpine\nENV A=1\nRUN echo\nENV B=${A}2\nENV A=3 C=${A}\nARG D=${C}x\nWORKDIR /${D}\n")
+    values = words.StageValues(df)
+    copies: list[int] = []
+    real_dict = dict
+    monkeypatch.setattr(words, "dict", lambda *a: copies.append(1) or real_dict(*a), raising=False)
+    for node in df.stages[0].body:
+        values.visit(node)
+    assert values.values == {"A": "3", "B": "12", "C": "1", "D": "1x"}
+    assert values.resolve(df.stages[0].body[-1].path) == "/1x"
+    assert len(copies) == 1

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from dockerslim import ir, parse, rewrite  # noqa: E402
 from dockerslim.classify import category  # noqa: E402
 from dockerslim.shell import run_commands  # noqa: E402
-from dockerslim.words import resolved_image  # noqa: E402
+from dockerslim.variables import resolved_image  # noqa: E402
 
 CORPUS = ROOT / "fixtures" / "corpus"
 OUT = ROOT / "benchmarks"

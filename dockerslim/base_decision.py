@@ -23,13 +23,13 @@ from . import ir
 from .catalog import BaseInfo, load, lookup_base
 from .changes import Level
 from .classify import Kind, category, classify_run, family, pip_argv
-from .context import PassContext
 from .cuda_use import uses_modules
 from .image import ImageRef, has_variables
 from .jit import JitFinding, scan_context
+from .pass_context import PassContext
 from .shell import SimpleCommand, commands, run_commands
 from .start_scripts import ContextFiles, scan_start
-from .words import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
+from .variables import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
 
 SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
 PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf")

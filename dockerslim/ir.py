@@ -6,7 +6,7 @@ together with a fingerprint of its fields; the emitter writes that text back as 
 fields still match, so an untouched instruction comes out byte for byte as written.
 
 Values are kept as written (quotes included, variables unexpanded), the same way BuildKit's
-parser hands them to its dispatcher; ``words.py`` holds the helpers that interpret them.
+parser hands them to its dispatcher; ``variables.py`` holds the helpers that interpret them.
 """
 
 from __future__ import annotations

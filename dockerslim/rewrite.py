@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 from . import rules
 from .catalog import EXTRA_DATA
 from .changes import Change, Note
-from .context import PassContext
 from .emit import emit, render_instruction
 from .errors import DockerfileSyntaxError
 from .guard import Facts, violation
 from .ir import Copy, Dockerfile, Run
 from .options import Options
 from .parse import parse, warnings
+from .pass_context import PassContext
 from .passes import PIPELINE, Pass
 from .source import BOM
 

@@ -23,7 +23,7 @@ from typing import Any
 from . import ir
 from .catalog import load
 from .jit import JitFinding
-from .words import StageValues
+from .variables import StageValues
 
 START = (ir.Entrypoint, ir.Cmd, ir.Healthcheck)
 MAX_DEPTH = 4

@@ -91,9 +91,9 @@ def test_program_found_only_on_the_full_images_path_keeps_it(tmp_path) -> None: 
     """golang's PATH holds /go/bin, where `go install` puts the binary; alpine's does not."""
     from dockerslim import ir
     from dockerslim.base_decision import decide_runtime_base
-    from dockerslim.context import PassContext
     from dockerslim.options import Options
     from dockerslim.parse import parse
+    from dockerslim.pass_context import PassContext
 
     (tmp_path / "main.go").write_text("package main\nfunc main() {}\n")
     context = PassContext(context_dir=tmp_path, options=Options())

@@ -11,9 +11,9 @@ import pytest
 
 from dockerslim import ir, rewrite
 from dockerslim.changes import Change, CommandEdit, PassResult
-from dockerslim.context import PassContext
 from dockerslim.guard import Facts, Policy, violation
 from dockerslim.parse import parse
+from dockerslim.pass_context import PassContext
 from dockerslim.passes import Pass
 from dockerslim.rewrite import run_passes
 

@@ -179,7 +179,7 @@ from dockerslim.base_decision import VariableSwap, variable_swap  # noqa: E402
 
 
 def _swap(text: str, runtime: str, shared: bool = False) -> VariableSwap | str:
-    from dockerslim.words import resolved_image
+    from dockerslim.variables import resolved_image
 
     df = parse(text)
     stage = df.stages[-1]

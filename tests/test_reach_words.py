@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dockerslim.parse import parse
-from dockerslim.words import StageValues
+from dockerslim.variables import StageValues
 
 
 def values_after(text: str) -> StageValues:

@@ -14,9 +14,9 @@ import pytest
 from dockerslim import Options, rewrite
 from dockerslim.base_decision import decide_runtime_base
 from dockerslim.catalog import lookup_base
-from dockerslim.context import PassContext
 from dockerslim.image import ImageRef
 from dockerslim.parse import parse
+from dockerslim.pass_context import PassContext
 from dockerslim.start_scripts import scan_start
 
 from .conftest import FIXTURES
@@ -260,7 +260,7 @@ def test_workdir_and_copy_from_env_are_resolved() -> None:
     ],
 )
 def test_variable_substitution_as_docker_does(text: str, values: dict[str, str], out: str) -> None:
-    from dockerslim.words import expand
+    from dockerslim.variables import expand
 
     assert expand(text, values) == out
 

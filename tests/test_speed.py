@@ -252,14 +252,14 @@ def test_install_consolidation_splits_catalogue_commands_once(monkeypatch: pytes
 def test_stage_values_copy_only_for_several_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Walking a stage copies its known values only at an ENV/ARG of several pairs (each pair
     sees the values from before the instruction), not at every instruction; values unchanged."""
-    from dockerslim import words
+    from dockerslim import variables
     from dockerslim.parse import parse
 
     df = parse("FROM alpine\nENV A=1\nRUN echo\nENV B=${A}2\nENV A=3 C=${A}\nARG D=${C}x\nWORKDIR /${D}\n")
-    values = words.StageValues(df)
+    values = variables.StageValues(df)
     copies: list[int] = []
     real_dict = dict
-    monkeypatch.setattr(words, "dict", lambda *a: copies.append(1) or real_dict(*a), raising=False)
+    monkeypatch.setattr(variables, "dict", lambda *a: copies.append(1) or real_dict(*a), raising=False)
     for node in df.stages[0].body:
         values.visit(node)
     assert values.values == {"A": "3", "B": "12", "C": "1", "D": "1x"}

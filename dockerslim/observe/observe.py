@@ -20,7 +20,7 @@ from ..builders import Builder, BuilderError, detect
 from ..errors import DockerslimError
 from ..image import ImageRef
 from ..parse import parse
-from ..words import expand, global_args
+from ..variables import expand, global_args
 from . import cache
 from .layers import ExportedImage, LayerState, read_export, read_layer
 from .record import Observation, Step

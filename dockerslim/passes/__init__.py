@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..changes import PassResult
-from ..context import PassContext
 from ..guard import Policy
 from ..ir import Dockerfile
+from ..pass_context import PassContext
 
 __all__ = ["PIPELINE", "Pass", "PassResult"]
 

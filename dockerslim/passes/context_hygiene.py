@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from .. import ir
 from ..changes import Note, PassResult
-from ..context import PassContext
 from ..dockerignore import propose
+from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 

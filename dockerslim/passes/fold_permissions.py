@@ -37,7 +37,7 @@ from pathlib import Path
 from .. import ir
 from ..catalog import load
 from ..changes import Change, CommandEdit, Note, PassResult
-from ..context import PassContext
+from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 from ..shell import SimpleCommand, run_commands, run_script, top_level_operators

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from .. import ir
 from ..changes import Change, Note, PassResult
-from ..context import PassContext
+from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 from ..shell import and_segments, commands, has_comment, run_script

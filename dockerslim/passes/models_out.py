@@ -25,8 +25,8 @@ from typing import Any
 from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, Level, Note, PassResult
-from ..context import PassContext
 from ..dockerignore import context_files
+from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 from ..shell import run_script

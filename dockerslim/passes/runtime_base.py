@@ -22,8 +22,8 @@ from dataclasses import replace
 from .. import ir
 from ..base_decision import ArgEdit, decide_runtime_base
 from ..changes import Change, CommandEdit, Level, Note
-from ..context import PassContext
 from ..guard import Facts
+from ..pass_context import PassContext
 from . import PassResult
 from ._lint import pin_rules, with_ignore
 

@@ -35,11 +35,11 @@ from ..base_decision import BaseDecision, compiler_guard, decide_runtime_base
 from ..catalog import BaseInfo, lookup_base
 from ..changes import Change, CommandEdit, Note
 from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir, setup_commands
-from ..context import PassContext
 from ..guard import Facts, edits
 from ..image import ImageRef
+from ..pass_context import PassContext
 from ..shell import chain, remove_words
-from ..words import StageValues, resolved_image
+from ..variables import StageValues, resolved_image
 from . import PassResult
 from ._lint import pin_rules, with_ignore
 from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages

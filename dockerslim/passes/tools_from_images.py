@@ -18,7 +18,7 @@ from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, CommandEdit, Note, PassResult
 from ..classify import pip_argv
-from ..context import PassContext
+from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
 from ..shell import SimpleCommand, remove_words, run_commands, run_script

@@ -84,7 +84,10 @@ def _analyse(script: str) -> _Analysis:
     text = _Text(script, src)
     comment = "#" in script and _has_comment_node(root)
     # tree-sitter-bash reads CR as a blank (sh keeps it in the word) and drops escaped blanks
-    if root.has_error or "\r" in script or (b"\\" in src and _dropped_text(root, src)):
+    # an escaped blank right before a line continuation joins the next line into the word
+    # (``ab\\ \\<newline>cd`` is one word for sh; tree-sitter-bash reads two): unreadable
+    if root.has_error or "\r" in script or (b"\\" in src and (
+            b"\\ \\\n" in src or b"\\\t\\\n" in src or _dropped_text(root, src))):
         return _Analysis(None, None, None, comment or "#" in script)  # unreadable: assume the worst
     try:
         pipelines, joins = _sequence(root)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dockerslim import Options, rewrite, shell
@@ -360,6 +360,7 @@ GRAMMAR_LIMITS = re.compile(r"\\\n|\\[ \t]|['\"]\\|\$'.*\\\\'")  # continuation,
 
 
 @given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=10).map("".join))
+@example("ab\\ \\\nab")  # found by this test in a CI dry run: escaped blank, then a line continuation
 @settings(max_examples=150, deadline=None)
 def test_argv_and_comments_are_what_bash_sees(words: str) -> None:
     script = "printf '%s\\0' @ " + words  # @: printf always has an argument to print

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ir
-from .catalog import BaseInfo, load, lookup_base
+from .catalog import PACKAGE_MANAGERS, BaseInfo, load, lookup_base, package_fate
 from .changes import Level
 from .classify import Kind, category, classify_run, family, pip_argv
 from .cuda_use import uses_modules
@@ -32,7 +32,6 @@ from .start_scripts import ContextFiles, scan_start
 from .variables import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
 
 SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
-PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf")
 
 
 @dataclass(frozen=True)
@@ -343,8 +342,6 @@ def _runs_by_name(df: ir.Dockerfile, body: tuple[ir.Instruction, ...] | list[ir.
 
 
 def _build_only_installs(node: ir.Run, release: str) -> list[str]:
-    from .catalog import package_fate
-
     out = []
     for c in run_commands(node) or []:
         if c.program in PACKAGE_MANAGERS and c.args()[:1] in (["install"], ["add"]):

@@ -144,6 +144,7 @@ class PackageFate:
 
 
 MANAGER_SECTIONS = {"apt-get": "apt", "apt": "apt", "apk": "apk", "dnf": "rpm", "yum": "rpm", "microdnf": "rpm"}
+PACKAGE_MANAGERS = tuple(MANAGER_SECTIONS)  # the system package managers dockerslim reads installs of
 
 
 def package_fate(manager: str, package: str, release: str) -> PackageFate:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..catalog import package_fate
+from ..catalog import PACKAGE_MANAGERS, package_fate
 from ..classify import StepInfo
 from ..shell import SimpleCommand, chain, run_script, top_level_operators
 
 APT = ("apt-get", "apt")
-CLEAN_PROGRAMS = {"rm", "apt-get", "apt", "apk", "dnf", "yum", "microdnf"}
 
 
 @dataclass
@@ -115,9 +114,7 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False,
         cat = category(cmd)
         if cat in ("python", "build"):
             continue
-        if cat == "system" and cmd.program in (*APT, "apk", "dnf", "yum", "microdnf") and (
-            [a for a in cmd.argv[1:] if not a.startswith("-")][:1] in (["install"], ["add"])
-        ):
+        if cat == "system" and cmd.program in PACKAGE_MANAGERS and cmd.args()[:1] in (["install"], ["add"]):
             argv = _runtime_install(cmd, release, plan, installed)
             if argv is None:
                 continue

@@ -316,12 +316,11 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
                 "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
             body=tuple(_copies(split.builder, split.artifacts)),
         ))
-        # The FROM scratch assembly holds only the artifacts, not a whole file system (hadolint DL3067);
-        # hadolint reads an ignore only on the line right above, with nothing after the code.
+        # The FROM scratch assembly holds only the artifacts, not a whole file system (hadolint DL3067).
         delivery: list[ir.Instruction] = [ir.Copy(
             flags=(ir.Flag(name="from", value=split.assembly),), paths=("/", "/"),
-            leading=("# dockerslim: the assembly stage is FROM scratch: its / holds only the artifacts above\n",
-                     "# hadolint ignore=DL3067\n"))]
+            leading=with_ignore((), "the assembly stage is FROM scratch: its / holds only the artifacts above",
+                                ["DL3067"]))]
     else:
         delivery = _copies(split.builder, split.artifacts)
     if split.venv:

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,6 +59,7 @@ class ImageFacts:
     image_id: str = ""  # the config digest: what identifies a base image in observation cache keys
     diff_ids: tuple[str, ...] = ()  # uncompressed layer digests, base layers first
     history: tuple[dict[str, Any], ...] = ()  # image-config history entries (created_by, empty_layer)
+    layer_sizes: tuple[int, ...] = ()  # uncompressed bytes of each layer tar, base layers first (buildah)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,23 @@ def _tail(text: str, lines: int = 25) -> str:
 def _target_platform(target: str | None, platform: str | None) -> list[str]:
     """``--target``/``--platform`` arguments, the same spelling for buildah and buildx."""
     return (["--target", target] if target else []) + (["--platform", platform] if platform else [])
+
+
+def buildah_facts(data: dict[str, Any]) -> ImageFacts:
+    """The facts ``buildah inspect --type image`` prints (its JSON, parsed): the one reader of
+    that output, for ``Buildah.inspect`` and the report's per-layer sizes alike."""
+    docker = data.get("Docker") or {}
+    config = dict(docker.get("config") or {})
+    oci_image = data.get("OCIv1") or {}
+    oci = oci_image.get("config") or {}
+    for key in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
+                "StopSignal"):
+        config.setdefault(key, oci.get(key))
+    diff_ids = tuple((oci_image.get("rootfs") or {}).get("diff_ids") or ())
+    manifest = json.loads(data.get("Manifest") or "{}")
+    sizes = tuple(int(layer.get("size", 0)) for layer in manifest.get("layers", []))  # uncompressed layer tars
+    return ImageFacts(config=config, layers=len(diff_ids), size=sum(sizes), image_id=data.get("FromImageID") or "",
+                      diff_ids=diff_ids, history=tuple(oci_image.get("history") or ()), layer_sizes=sizes)
 
 
 @dataclass
@@ -158,21 +176,8 @@ class Buildah:
         return BuildOutcome(tag, seconds, log)
 
     def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts:
-        data = json.loads(self._buildah("inspect", "--type", "image", image).stdout)
-        docker = data.get("Docker") or {}
-        config = dict(docker.get("config") or {})
-        oci = (data.get("OCIv1") or {}).get("config") or {}
-        for key in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
-                    "StopSignal"):
-            config.setdefault(key, oci.get(key))
-        layers = len(((data.get("OCIv1") or {}).get("rootfs") or {}).get("diff_ids") or [])
-        manifest = json.loads(data.get("Manifest") or "{}")
-        size = sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))  # uncompressed layer tars
-        packed = self._compressed_size(image) if compressed else None
-        return ImageFacts(config=config, layers=layers, size=size, compressed=packed,
-                          image_id=data.get("FromImageID") or "",
-                          diff_ids=tuple(((data.get("OCIv1") or {}).get("rootfs") or {}).get("diff_ids") or ()),
-                          history=tuple((data.get("OCIv1") or {}).get("history") or ()))
+        facts = buildah_facts(json.loads(self._buildah("inspect", "--type", "image", image).stdout))
+        return replace(facts, compressed=self._compressed_size(image)) if compressed else facts
 
     def export_oci(self, image: str, dest: Path) -> None:
         """``buildah push -D IMG oci:DEST``: uncompressed layer tars, read in place."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .builders import Buildah, BuilderError, ImageFacts, buildah_facts
 from .errors import DockerslimError
 from .templating import environment
 
@@ -70,10 +71,13 @@ def layer_sizes_from_inspect(inspect: Mapping[str, Any]) -> list[dict[str, Any]]
     """Per-layer sizes from ``buildah inspect --type image`` output: the manifest's layer
     sizes (uncompressed tars for a local image, as ``verify`` measures the whole image) paired
     with the OCI history."""
-    manifest = json.loads(inspect.get("Manifest") or "{}")
-    sizes = [int(layer.get("size", 0)) for layer in manifest.get("layers", [])]
-    history = ((inspect.get("OCIv1") or {}).get("history")) or []
-    return pair_layers(history, sizes)
+    return layer_sizes(buildah_facts(dict(inspect)))
+
+
+def layer_sizes(facts: ImageFacts) -> list[dict[str, Any]]:
+    """``pair_layers`` of what the builder's ``inspect`` read: none when it measured no layers
+    (buildx reports only the whole image's size)."""
+    return pair_layers(facts.history, facts.layer_sizes)
 
 
 def with_layer_sizes(result: Mapping[str, Any], measure: Callable[[str], list[dict[str, Any]]]) -> dict[str, Any]:
@@ -88,15 +92,13 @@ def with_layer_sizes(result: Mapping[str, Any], measure: Callable[[str], list[di
 
 
 def buildah_layer_sizes(image: str, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """``layer_sizes_from_inspect`` for a local buildah image; a missing image raises."""
-    import subprocess
-
-    proc = subprocess.run(["buildah", "inspect", "--type", "image", image], capture_output=True,
-                          env=dict(env) if env is not None else None)
-    if proc.returncode != 0:
+    """``layer_sizes`` of a local buildah image; a missing image raises."""
+    builder = Buildah(env=dict(env)) if env is not None else Buildah()
+    try:
+        return layer_sizes(builder.inspect(image))
+    except BuilderError as exc:
         raise ReportInputError(f"{image}: cannot inspect the image (kept with verify --keep?): "
-                               f"{proc.stderr.decode(errors='replace').strip()[-300:]}")
-    return layer_sizes_from_inspect(json.loads(proc.stdout))
+                               f"{str(exc).strip()[-300:]}") from None
 
 
 def _instruction(created_by: str) -> str:

@@ -164,16 +164,12 @@ def smoke_argv(smoke: str | None, config: dict[str, Any], *,
     return healthcheck.probe_argv(config, budget=budget)
 
 
-def _layer_sizes(builder: Builder, image: str) -> list[dict[str, Any]]:
-    """Per-layer sizes for the report: one ``buildah inspect``; none for other builders."""
-    if builder.name != "buildah":
-        return []
-    from .html_report import ReportInputError, buildah_layer_sizes
+def _layer_sizes(facts: ImageFacts) -> list[dict[str, Any]]:
+    """Per-layer sizes for the report, from the ``inspect`` already done (buildah measures
+    each layer; other builders none)."""
+    from .html_report import layer_sizes
 
-    try:
-        return buildah_layer_sizes(image, env=getattr(builder, "env", None))
-    except (ReportInputError, OSError, ValueError):
-        return []
+    return layer_sizes(facts)
 
 
 def _base_of(text: str) -> str | None:
@@ -294,7 +290,7 @@ class Session:
             else:
                 facts = self.builder.inspect(image, compressed=self.compressed)
                 side = Side(image=image, build_seconds=seconds, size=facts.size, compressed=facts.compressed,
-                            layers=facts.layers, layer_sizes=_layer_sizes(self.builder, image))
+                            layers=facts.layers, layer_sizes=_layer_sizes(facts))
                 self._original_root = self._stack.enter_context(self.builder.rootfs(image))
                 side.smoke = self._smoke(image, facts.config)
                 path_var = _env(facts.config).get("PATH", "")
@@ -333,7 +329,7 @@ class Session:
         facts = self.builder.inspect(image, compressed=self.compressed)
         side = report.rewrite = Side(image=image, build_seconds=seconds, size=facts.size,
                                      compressed=facts.compressed, layers=facts.layers,
-                                     layer_sizes=_layer_sizes(self.builder, image))
+                                     layer_sizes=_layer_sizes(facts))
 
         failing, accepted = compare_config(orig.facts, facts, declared, orig.base_config, self._base_config(candidate))
         report.config_diffs, report.accepted_diffs = failing, accepted

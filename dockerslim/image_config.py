@@ -13,13 +13,19 @@ from . import ir
 from .lexer import unquote_word
 
 
+def stage_chain(df: ir.Dockerfile, stage: ir.Stage) -> list[ir.Stage]:
+    """The stages an image built from ``stage`` is made of: its FROM parents first, ``stage`` last."""
+    chain: list[ir.Stage] = []
+    current: ir.Stage | None = stage
+    while current is not None and current not in chain:
+        chain.insert(0, current)
+        current = df.stage_named(current.from_.image)
+    return chain
+
+
 def final_config(df: ir.Dockerfile) -> dict[str, object]:
     """Config fields set by the final stage and the stages it builds FROM."""
-    chain: list[ir.Stage] = []
-    stage: ir.Stage | None = df.stages[-1]
-    while stage is not None and stage not in chain:
-        chain.insert(0, stage)
-        stage = df.stage_named(stage.from_.image)
+    chain = stage_chain(df, df.stages[-1])
     env: dict[str, str] = {}
     labels: dict[str, str] = {}
     exposed: list[str] = []

@@ -19,6 +19,7 @@ from .. import ir
 from ..builders import Builder, BuilderError, detect
 from ..errors import DockerslimError
 from ..image import ImageRef
+from ..image_config import stage_chain
 from ..parse import parse
 from ..variables import expand, global_args
 from . import cache
@@ -35,11 +36,7 @@ def _chain(df: ir.Dockerfile, target: str | None) -> list[ir.Stage]:
     stage = df.stage_named(target) if target else df.stages[-1]
     if stage is None:
         raise ObserveError(f"--target {target}: no stage of that name in the Dockerfile")
-    chain: list[ir.Stage] = []
-    while stage is not None and stage not in chain:
-        chain.insert(0, stage)
-        stage = df.stage_named(stage.from_.image)
-    return chain
+    return stage_chain(df, stage)
 
 
 def base_refs(df: ir.Dockerfile, build_args: dict[str, str] | None = None) -> list[str]:

@@ -6,20 +6,23 @@ bytes, whatever the locale), messages to stderr; a user never sees a traceback (
 DOCKERSLIM_DEBUG=1 to get one for a bug report).
 
 Adding a command: decorate a function with ``@app.command(cls=TidyCommand)`` (a test checks
-every command's help); reuse the ``Annotated`` option aliases below (``Only``, ``Skip``,
-``RuntimeBase`` … for what changes the rewrite; ``ContextDir``, ``ConfigFile``, ``Isolated``,
-``Quiet``, ``Verbose``, ``Colour``) so every command spells a setting the same way; turn them
-into settings with ``rewrite_flags(...)`` and ``_options_for(path, road)`` (the one road:
-``settings.options_for``); raise ``UsageError``/``DockerslimError`` inside ``_errors_exit_2()``
-for a one-line message and exit 2. A new write mode belongs in ``WriteBack``/``plan_write_back``.
+every command's help); reuse the ``Annotated`` option aliases below (``ContextDir``, ``Quiet``,
+``Verbose``, ``Colour``, ``BuilderOpt`` …) so every command spells a setting the same way; a
+command that rewrites takes ``road: SettingsRoad`` and ``@with_settings`` (the options that change
+the rewrite, ``--config``, ``--isolated``) and turns it into settings with
+``_options_for(path, road)`` (the one road: ``settings.options_for``); raise ``UsageError`` or
+``DockerslimError`` inside ``_errors_exit_2()`` for a one-line message and exit 2. A new write
+mode belongs in ``WriteBack``/``plan_write_back``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -305,11 +308,12 @@ class SettingsRoad:
     isolated: bool = False
 
 
-def rewrite_flags(*, only: list[str] | None = None, skip: list[str] | None = None, no_assembly: bool = False,
-                  keep_base: bool = False, runtime_base: str | None = None, keep_recommends: bool = False,
-                  pin_digest: bool = False, models_context: str | None = None, config: str | None = None,
-                  isolated: bool = False) -> SettingsRoad:
-    """The flags actually given (None: not given), for ``settings.resolve``."""
+def rewrite_flags(*, config: ConfigFile = None, isolated: Isolated = False, only: Only = None, skip: Skip = None,
+                  no_assembly: NoAssembly = False, keep_base: KeepBase = False, runtime_base: RuntimeBase = None,
+                  keep_recommends: KeepRecommends = False, pin_digest: PinDigest = False,
+                  models_context: ModelsContext = None) -> SettingsRoad:
+    """The flags actually given (None: not given), for ``settings.resolve``. Its parameters are
+    also the command-line options ``with_settings`` gives a command."""
     if config and isolated:
         raise UsageError("--config and --isolated cannot be combined")
     flags = dict(
@@ -321,6 +325,29 @@ def rewrite_flags(*, only: list[str] | None = None, skip: list[str] | None = Non
     given = {k: v for k, v in flags.items() if v is not None}
     validated(given, source="command line", flags=True)  # a bad flag fails once, before any file
     return SettingsRoad(flags=given, config=config, isolated=isolated)
+
+
+def with_settings(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the options that change the rewrite (``rewrite_flags``' parameters, in
+    the place of its ``road`` parameter) and call it with their ``SettingsRoad``: every command
+    that rewrites spells, orders and validates them the same way."""
+    signature = inspect.signature(command, eval_str=True)
+    params = list(signature.parameters.values())
+    flags = [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+             for p in inspect.signature(rewrite_flags, eval_str=True).parameters.values()]
+    at = [p.name for p in params].index("road")
+    params[at:at + 1] = flags
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> None:
+        given = {p.name: kwargs.pop(p.name) for p in flags}
+        with _errors_exit_2():
+            road = rewrite_flags(**given)
+        command(road=road, **kwargs)
+
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # what typer reads
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    return run
 
 
 FLEET_MIN_FILES = 16  # without --jobs, fewer files than this are rewritten in this process
@@ -368,6 +395,7 @@ class _Tally:
 
 
 @app.command(cls=TidyCommand)
+@with_settings
 def rewrite(
     paths: Annotated[list[str], typer.Argument(
         metavar="PATH", help="Dockerfiles or folders to search ('-' for stdin).", show_default=False)],
@@ -384,16 +412,7 @@ def rewrite(
         "--stdin-filename", metavar="PATH",
         help="Where stdin's Dockerfile lives: its folder is the build context and config is found from it.")] = None,
     context: ContextDir = None,
-    config: ConfigFile = None,
-    isolated: Isolated = False,
-    only: Only = None,
-    skip: Skip = None,
-    no_assembly: NoAssembly = False,
-    keep_base: KeepBase = False,
-    runtime_base: RuntimeBase = None,
-    keep_recommends: KeepRecommends = False,
-    pin_digest: PinDigest = False,
-    models_context: ModelsContext = None,
+    road: SettingsRoad = SettingsRoad(),
     observe_: Annotated[bool, _flag(
         "--observe", help="Build the original once (or read the cached record) and hand the passes what each "
                           "step wrote. The original must build.")] = False,
@@ -427,9 +446,6 @@ def rewrite(
     with _errors_exit_2():
         if stdin_filename is not None and STDIN not in paths:
             raise UsageError("--stdin-filename names the file read from stdin; give '-' as the input")
-        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
-                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
-                             models_context=models_context, config=config, isolated=isolated)
         _check_folder(context, "--context")
         files = expand_paths(paths)
         plan = plan_write_back(inputs=files, check=check, diff=diff, in_place=in_place, output=output,
@@ -778,6 +794,7 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 
 @app.command(cls=TidyCommand)
+@with_settings
 def verify(
     path: Annotated[str, typer.Argument(
         metavar="DOCKERFILE", help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
@@ -809,16 +826,7 @@ def verify(
         "--timeout", metavar="SECONDS", min=1,
         help="How long a smoke run may take; a HEALTHCHECK is polled against the started CMD this long at "
              "most (less when Docker would give up sooner).")] = 60,
-    config: ConfigFile = None,
-    isolated: Isolated = False,
-    only: Only = None,
-    skip: Skip = None,
-    no_assembly: NoAssembly = False,
-    keep_base: KeepBase = False,
-    runtime_base: RuntimeBase = None,
-    keep_recommends: KeepRecommends = False,
-    pin_digest: PinDigest = False,
-    models_context: ModelsContext = None,
+    road: SettingsRoad = SettingsRoad(),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -837,9 +845,6 @@ def verify(
 
     out = _out(quiet, verbose)
     with _errors_exit_2():
-        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
-                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
-                             models_context=models_context, config=config, isolated=isolated)
         _check_folder(context, "--context")
         args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
         read_bytes(path)  # a missing or non-regular file is an InputError before any build starts
@@ -1003,6 +1008,7 @@ def config_schema() -> None:
 # --- the simple Dockerfile stays the source (issue 14): build, check-generated, report -------
 
 @app.command(cls=TidyCommand)
+@with_settings
 def build(
     context: Annotated[str, typer.Argument(metavar="CONTEXT", help="Build context folder.")] = ".",
     file: Annotated[str | None, _flag(
@@ -1019,16 +1025,7 @@ def build(
     pull: PullOpt = PullPolicy.missing,
     network: Annotated[str | None, _flag(
         "--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
-    config: ConfigFile = None,
-    isolated: Isolated = False,
-    only: Only = None,
-    skip: Skip = None,
-    no_assembly: NoAssembly = False,
-    keep_base: KeepBase = False,
-    runtime_base: RuntimeBase = None,
-    keep_recommends: KeepRecommends = False,
-    pin_digest: PinDigest = False,
-    models_context: ModelsContext = None,
+    road: SettingsRoad = SettingsRoad(),
     quiet: Quiet = False,
 ) -> None:
     """Rewrite the Dockerfile on the fly and build the rewrite; the exit code is the builder's.
@@ -1042,9 +1039,6 @@ def build(
 
     out = _out(quiet, False)
     with _errors_exit_2():
-        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
-                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
-                             models_context=models_context, config=config, isolated=isolated)
         _check_folder(context, "CONTEXT")
         dockerfile = file or os.path.join(context, "Dockerfile")
         read_bytes(dockerfile)  # a missing file is an InputError before the builder starts
@@ -1064,19 +1058,11 @@ def build(
 
 
 @app.command("check-generated", cls=TidyCommand)
+@with_settings
 def check_generated(
     files: Annotated[list[str], typer.Argument(
         metavar="FILE", help="Generated Dockerfiles (rewrite -o writes them).", show_default=False)],
-    config: ConfigFile = None,
-    isolated: Isolated = False,
-    only: Only = None,
-    skip: Skip = None,
-    no_assembly: NoAssembly = False,
-    keep_base: KeepBase = False,
-    runtime_base: RuntimeBase = None,
-    keep_recommends: KeepRecommends = False,
-    pin_digest: PinDigest = False,
-    models_context: ModelsContext = None,
+    road: SettingsRoad = SettingsRoad(),
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -1087,9 +1073,6 @@ def check_generated(
     out = _out(quiet, verbose)
     stale = 0
     with _errors_exit_2():
-        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
-                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
-                             models_context=models_context, config=config, isolated=isolated)
 
         def rewrite_source(text: str, source: Path) -> str:
             options = _options_for(str(source), road)
@@ -1133,21 +1116,13 @@ def report(
 
 
 @app.command(cls=TidyCommand)
+@with_settings
 def generate(
     source: Annotated[str, typer.Argument(
         metavar="DOCKERFILE", help="The simple Dockerfile: the source people edit.")] = "Dockerfile",
     output: Annotated[str | None, _flag(
         "-o", "--output", metavar="FILE", help="The generated file (default: DOCKERFILE.slim).")] = None,
-    config: ConfigFile = None,
-    isolated: Isolated = False,
-    only: Only = None,
-    skip: Skip = None,
-    no_assembly: NoAssembly = False,
-    keep_base: KeepBase = False,
-    runtime_base: RuntimeBase = None,
-    keep_recommends: KeepRecommends = False,
-    pin_digest: PinDigest = False,
-    models_context: ModelsContext = None,
+    road: SettingsRoad = SettingsRoad(),
     quiet: Quiet = False,
 ) -> None:
     """Write the rewrite as a generated file whose header names its source and the source's
@@ -1159,9 +1134,6 @@ def generate(
 
     out = _out(quiet, False)
     with _errors_exit_2():
-        road = rewrite_flags(only=only, skip=skip, no_assembly=no_assembly, keep_base=keep_base,
-                             runtime_base=runtime_base, keep_recommends=keep_recommends, pin_digest=pin_digest,
-                             models_context=models_context, config=config, isolated=isolated)
         if source == STDIN:
             raise UsageError("generate needs the source as a file: its header names it")
         target = output or f"{source}.slim"

@@ -4,6 +4,8 @@ load a 32-bit or arm64 library of the same name, and ld.so skips such files)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +27,23 @@ class ElfInfo:
     soname: str | None = None  # DT_SONAME: the name a library is asked for by (libpq.so.5)
 
 
-def is_elf(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == ELF_MAGIC
-    except OSError:
-        return False
+@contextmanager
+def _opened(path: Path) -> Iterator[ELFFile | None]:
+    """``path`` opened as an ELFFile (None when it does not start with the ELF magic)."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != ELF_MAGIC:
+            yield None
+            return
+        fh.seek(0)
+        yield ELFFile(fh)
 
 
 def read_elf(path: Path) -> ElfInfo | None:
     """The dynamic-linking facts of ``path``, or None when it is not a readable ELF file."""
     try:
-        with open(path, "rb") as fh:
-            if fh.read(4) != ELF_MAGIC:
+        with _opened(path) as elf:
+            if elf is None:
                 return None
-            fh.seek(0)
-            elf = ELFFile(fh)
             needed: list[str] = []
             rpath: list[str] = []
             runpath: list[str] = []
@@ -67,11 +70,7 @@ def read_elf(path: Path) -> ElfInfo | None:
 def elf_kind(path: Path) -> tuple[int, str] | None:
     """(class, machine) of an ELF file, cheaply (header only); None when not ELF."""
     try:
-        with open(path, "rb") as fh:
-            if fh.read(4) != ELF_MAGIC:
-                return None
-            fh.seek(0)
-            elf = ELFFile(fh)
-            return elf.elfclass, elf["e_machine"]
+        with _opened(path) as elf:
+            return None if elf is None else (elf.elfclass, elf["e_machine"])
     except (ELFError, OSError, ValueError):
         return None

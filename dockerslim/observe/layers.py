@@ -19,11 +19,11 @@ from typing import Any
 
 from ..catalog import load
 from ..errors import DockerslimError
+from .elf import ELF_MAGIC
 from .record import ADDED, CHANGED, CLEARED, DELETED, FileChange
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
-ELF_MAGIC = b"\x7fELF"
 ACCOUNT_FILES = {"/etc/passwd": "users", "/etc/group": "groups"}
 
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..catalog import load
-from .elf import ElfInfo, elf_kind, read_elf
+from .elf import ELF_MAGIC, ElfInfo, elf_kind, read_elf
 
 SKIP_TOP = {"proc", "sys", "dev", "run", "tmp"}
 DEV_SUFFIXES = ("-dev", "-dbg", "-dbgsym", "-doc")
@@ -172,7 +172,7 @@ def elf_files(root: Path, under: list[str] | None = None) -> list[str]:
                     if not stat.S_ISREG(st.st_mode) or st.st_size < 64:
                         continue
                     with open(full, "rb") as fh:
-                        if fh.read(4) != b"\x7fELF":
+                        if fh.read(4) != ELF_MAGIC:
                             continue
                 except OSError:
                     continue

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import load
+from .image_config import config_env
 
 SKIP_TOP = {"proc", "sys", "dev", "run", "tmp"}
 DIST_INFO = re.compile(r"^(?P<name>[^/]+?)-(?P<version>[^-/]+)\.(dist|egg)-info$")
@@ -231,7 +232,7 @@ def start_programs(root: Path, config: dict[str, Any]) -> list[str]:
     argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
     if not argv:
         return []
-    env = dict(item.split("=", 1) for item in (config.get("Env") or []) if "=" in item)
+    env = config_env(config)
     programs = [argv[0]]
     workdir = config.get("WorkingDir") or "/"
     shells = {"sh", "bash", "dash", "ash"}
@@ -259,8 +260,7 @@ def start_programs(root: Path, config: dict[str, Any]) -> list[str]:
 def missing_programs(original: Path, candidate: Path,
                      orig_config: dict[str, Any], cand_config: dict[str, Any]) -> list[str]:
     """Programs the original image runs at start that the candidate image does not have."""
-    env_o = dict(item.split("=", 1) for item in (orig_config.get("Env") or []) if "=" in item)
-    env_c = dict(item.split("=", 1) for item in (cand_config.get("Env") or []) if "=" in item)
+    env_o, env_c = config_env(orig_config), config_env(cand_config)
     out = []
     for program in start_programs(original, orig_config):
         found = which(original, program, env_o.get("PATH", ""))

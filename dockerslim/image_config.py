@@ -8,9 +8,16 @@ Inherited values from the base image are not known here; only what the Dockerfil
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
+from typing import Any
 
 from . import ir
 from .lexer import unquote_word
+
+
+def config_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """A built image config's ``Env`` (``["NAME=value", …]``) as a mapping."""
+    return dict(item.split("=", 1) for item in (config.get("Env") or []) if "=" in item)
 
 
 def stage_chain(df: ir.Dockerfile, stage: ir.Stage) -> list[ir.Stage]:

@@ -30,6 +30,7 @@ from .builders import Builder, BuilderError, ImageFacts, RunOutcome
 from .catalog import load
 from .errors import DockerslimError
 from .fscompare import Comparison, Tree, compare, missing_programs, user_problems, walk, which
+from .image_config import config_env
 from .observe import sonames
 from .options import Options
 from .parse import parse
@@ -84,10 +85,6 @@ class VerifyReport:
         return out
 
 
-def _env(config: dict[str, Any]) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in (config.get("Env") or []) if "=" in item)
-
-
 def _app_paths(df: ir.Dockerfile) -> list[str]:
     """WORKDIR and COPY/ADD destinations of the final stage: files there must survive intact."""
     paths: list[str] = []
@@ -136,8 +133,8 @@ def compare_config(orig: ImageFacts, new: ImageFacts, declared: AbstractSet[str]
         a, b = orig.config.get(key) or None, new.config.get(key) or None
         if a != b:
             failing.append(f"{key}: {a!r} -> {b!r}")
-    env_a, env_b = _env(orig.config), _env(new.config)
-    base_a, base_b = _env(orig_base or {}), _env(new_base or {})
+    env_a, env_b = config_env(orig.config), config_env(new.config)
+    base_a, base_b = config_env(orig_base or {}), config_env(new_base or {})
     for name in sorted(set(env_a) | set(env_b)):
         va, vb = env_a.get(name), env_b.get(name)
         if va == vb:
@@ -293,7 +290,7 @@ class Session:
                             layers=facts.layers, layer_sizes=_layer_sizes(facts))
                 self._original_root = self._stack.enter_context(self.builder.rootfs(image))
                 side.smoke = self._smoke(image, facts.config)
-                path_var = _env(facts.config).get("PATH", "")
+                path_var = config_env(facts.config).get("PATH", "")
                 has_python = any(which(self._original_root, p, path_var) for p in ("python", "python3"))
                 self._original = _Original(side, facts, self._base_config(self.text), walk(self._original_root),
                                            _visible_dists(self.builder, image) if has_python else None)

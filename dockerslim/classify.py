@@ -695,6 +695,12 @@ def unknown_share(df: ir.Dockerfile) -> tuple[int, int]:
     return unknown, total
 
 
+# Shared system folders a step's artifact may not be: carried over whole, they would bring the
+# builder's files (compilers, headers) along and hide the runtime base's own.
+TOO_BROAD = frozenset({"/", "/usr", "/usr/local", "/usr/lib", "/bin", "/sbin", "/lib", "/etc", "/var", "/opt", "/home",
+                       "/root", "/usr/bin", "/usr/local/lib", "/tmp"})
+
+
 def copy_artifacts(node: ir.Copy, cwd: str) -> list[str]:
     """Absolute paths a COPY/ADD writes (the destination, refined per source when it can be)."""
     dest = node.dest

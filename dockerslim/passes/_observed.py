@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from .. import ir
 from ..catalog import load
-from ..classify import Kind, StepInfo, category
+from ..classify import TOO_BROAD, Kind, StepInfo, category
 
 if TYPE_CHECKING:
     from ..observe.record import FileChange, Observation
@@ -299,11 +299,10 @@ class ObservedBuild:
         return StepOutcome(line, _short(step.node), False, new, [(r, self.bytes_under(r)) for r in new], left)
 
 
-# Mirrors split_stages.NEVER_WHOLE (folders never carried whole): kept here so this module does
-# not import the pass that imports it.
-NEVER_WHOLE = {"/", "/usr", "/usr/local", "/usr/lib", "/bin", "/sbin", "/lib", "/etc", "/var", "/opt", "/home", "/root",
-             "/usr/bin", "/usr/local/lib", "/tmp", "/usr/local/bin", "/usr/local/share", "/usr/local/include",
-             "/usr/share", "/usr/include", "/srv", "/var/lib", "/usr/lib64", "/lib64", "/usr/sbin", "/usr/local/sbin"}
+# Folders never carried whole: those too broad for a static artifact, and the other shared
+# system folders an observed step may write into.
+NEVER_WHOLE = TOO_BROAD | {"/usr/local/bin", "/usr/local/share", "/usr/local/include", "/usr/share", "/usr/include",
+                           "/srv", "/var/lib", "/usr/lib64", "/lib64", "/usr/sbin", "/usr/local/sbin"}
 
 
 def config_words(stage: ir.Stage) -> list[str]:

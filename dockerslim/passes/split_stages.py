@@ -34,7 +34,17 @@ from .. import ir
 from ..base_decision import BaseDecision, compiler_guard, decide_runtime_base
 from ..catalog import BaseInfo, lookup_base
 from ..changes import Change, CommandEdit, Note
-from ..classify import Kind, PipInstall, StepInfo, category, classify_run, copy_artifacts, resolve_dir, setup_commands
+from ..classify import (
+    TOO_BROAD,
+    Kind,
+    PipInstall,
+    StepInfo,
+    category,
+    classify_run,
+    copy_artifacts,
+    resolve_dir,
+    setup_commands,
+)
 from ..guard import Facts, edits
 from ..image import ImageRef
 from ..pass_context import PassContext
@@ -56,8 +66,6 @@ BUILDER_ONLY = {Kind.PYTHON_DEPS, Kind.BUILD}
 ARTIFACT_KINDS = {Kind.CONTEXT_COPY, Kind.IMAGE_COPY, Kind.PYTHON_DEPS, Kind.BUILD, Kind.MIXED}
 IMAGE_ONLY_CONFIG = (ir.Cmd, ir.Entrypoint, ir.Expose, ir.Healthcheck, ir.Stopsignal, ir.Volume,
                      ir.Label, ir.Onbuild, ir.Maintainer)
-TOO_BROAD = {"/", "/usr", "/usr/local", "/usr/lib", "/bin", "/sbin", "/lib", "/etc", "/var", "/opt", "/home", "/root",
-             "/usr/bin", "/usr/local/lib", "/tmp"}
 DISTRO_PYTHON_PKGS = {"python3", "python3-pip", "python3-dev", "python3-full"}
 
 

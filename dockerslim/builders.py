@@ -6,6 +6,7 @@ to run verification at scale). ``verify`` only talks to this interface.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -104,6 +105,13 @@ def _tail(text: str, lines: int = 25) -> str:
 def _target_platform(target: str | None, platform: str | None) -> list[str]:
     """``--target``/``--platform`` arguments, the same spelling for buildah and buildx."""
     return (["--target", target] if target else []) + (["--platform", platform] if platform else [])
+
+
+def scratch_tag(purpose: str, path: str) -> str:
+    """``dockerslim-<purpose>-<12 hex>``: a tag for images a run builds and removes itself,
+    unique per process and moment, so two runs on one file never remove each other's images."""
+    unique = f"{path}\0{os.getpid()}\0{time.time_ns()}"
+    return f"dockerslim-{purpose}-" + hashlib.sha256(unique.encode()).hexdigest()[:12]
 
 
 def buildah_facts(data: dict[str, Any]) -> ImageFacts:

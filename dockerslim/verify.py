@@ -12,13 +12,10 @@ runtime base sets other build-only variables than its devel twin); anything else
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import posixpath
 import re
 import shlex
-import time
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
@@ -26,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import healthcheck, ir
-from .builders import Builder, BuilderError, ImageFacts, RunOutcome
+from .builders import Builder, BuilderError, ImageFacts, RunOutcome, scratch_tag
 from .catalog import load
 from .errors import DockerslimError
 from .fscompare import Comparison, Tree, compare, missing_programs, user_problems, walk, which
@@ -231,9 +228,7 @@ class Session:
         self.say = progress or (lambda _step: None)  # the current step, for a user watching
         self.smoke, self.build_args, self.build_contexts = smoke, build_args, build_contexts
         self.compressed, self.keep = compressed, keep
-        # unique per session: two verifications of one file at once must not remove each other's images
-        unique = f"{path}\0{os.getpid()}\0{time.time_ns()}"
-        self.tag = "dockerslim-verify-" + hashlib.sha256(unique.encode()).hexdigest()[:12]
+        self.tag = scratch_tag("verify", path)  # unique per session: see scratch_tag
         self._stack = contextlib.ExitStack()
         self._original: _Original | None = None
         self._original_error: str | None = None

@@ -9,14 +9,13 @@ disk (see cache.py), so a second observation of an unchanged project runs no bui
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from .. import ir
-from ..builders import Builder, BuilderError, detect
+from ..builders import Builder, BuilderError, detect, scratch_tag
 from ..errors import DockerslimError
 from ..image import ImageRef
 from ..image_config import stage_chain
@@ -135,7 +134,7 @@ def observe(
             return hit
 
     start = time.monotonic()
-    tag = "dockerslim-observe-" + hashlib.sha256(f"{Path(where).resolve()}\0{time.time()}".encode()).hexdigest()[:12]
+    tag = scratch_tag("observe", str(Path(where).resolve()))
     try:
         builder.build(text, context, tag, build_args=build_args, build_contexts=build_contexts,
                       target=target, platform=platform)

@@ -91,6 +91,16 @@ def pip_argv(cmd: SimpleCommand) -> tuple[str, ...] | None:
     return None
 
 
+def as_installer(cmd: SimpleCommand) -> SimpleCommand:
+    """``python -m pip install …`` and ``uv pip install …`` seen as ``pip``/``uv`` with their
+    argv (and word spans) starting at the installer, so the rules can match one spelling."""
+    pip = pip_argv(cmd)
+    if pip is None:
+        return cmd
+    skip = len(cmd.argv) - len(pip)
+    return replace(cmd, argv=(("uv",) if cmd.program == "uv" else ("pip",)) + pip[1:], words=cmd.words[skip:])
+
+
 def _option_value(argv: tuple[str, ...], *names: str) -> str | None:
     for i, a in enumerate(argv):
         for n in names:
@@ -568,7 +578,7 @@ def _poetry_outputs(cmd: SimpleCommand, here: str, user: str, config: dict[str, 
 
 
 def classify_run(node: ir.Run, cwd: str, user: str, env: Mapping[str, str] | None = None) -> StepInfo:
-    """One RUN, classified. ``env``: the ARG/ENV values in scope (``words.StageValues.values``);
+    """One RUN, classified. ``env``: the ARG/ENV values in scope (``variables.StageValues.values``);
     without it, outputs that an ENV can move (the Hugging Face cache, poetry's virtualenvs)
     count as not located."""
     cmds = run_commands(node, cwd)

@@ -33,6 +33,7 @@ from typing import Any
 from .. import ir
 from ..catalog import load
 from ..changes import Argv, Change, CommandEdit
+from ..classify import as_installer
 from ..guard import Policy, violation
 from ..shell import SimpleCommand, and_segments, chain, commands, has_comment, run_commands, run_script
 
@@ -244,8 +245,6 @@ def _last_install(part: list[_Segment], manager: dict[str, Any]) -> int:
 
 
 def _pip_install(seg: _Segment) -> _Install | None:
-    from .package_hygiene import as_installer
-
     if seg.cmd is None:
         return None
     cmd = as_installer(seg.cmd)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, CommandEdit, PassResult
-from ..classify import pip_argv
+from ..classify import as_installer
 from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
@@ -38,16 +38,6 @@ from ..shell import (
 
 RULE = catalogue_entry("package-hygiene")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
-
-
-def as_installer(cmd: SimpleCommand) -> SimpleCommand:
-    """``python -m pip install …`` and ``uv pip install …`` seen as ``pip``/``uv`` with their
-    argv (and word spans) starting at the installer, so the rules can match one spelling."""
-    pip = pip_argv(cmd)
-    if pip is None:
-        return cmd
-    skip = len(cmd.argv) - len(pip)
-    return replace(cmd, argv=(("uv",) if cmd.program == "uv" else ("pip",)) + pip[1:], words=cmd.words[skip:])
 
 
 def _subcommand(cmd: SimpleCommand) -> str:

@@ -6,6 +6,7 @@ import functools
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from hypothesis import settings
 
 if TYPE_CHECKING:
     from dockerslim import RewriteResult
+
+    from .standins import CountingBuildah, Dockerd
 
 # Two shared cores and parallel workers make wall-clock timing noise, and timing is not what any
 # property test here is about: no per-example deadline (a test's own @settings may still set one).
@@ -68,6 +71,38 @@ def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
 @pytest.fixture
 def corpus() -> list[Path]:
     return dockerfiles()
+
+
+@pytest.fixture(scope="session")
+def buildah() -> CountingBuildah:
+    """buildah on the offline stand-in bases (tests/standins), built or found once per session;
+    skips, saying why, where they cannot be built."""
+    from . import standins  # here: it imports dockerslim, which must not stop every module
+
+    why = standins.available()
+    if why:
+        pytest.skip(why)
+    return standins.CountingBuildah(pull="never", env=standins.ensure())
+
+
+@pytest.fixture(scope="module")
+def dockerd(buildah: CountingBuildah) -> Iterator[Dockerd]:
+    """A private dockerd for a module's BuildKit tests, stopped after them; skips, saying why,
+    where one cannot be started. Tests load the stand-ins they need with ``dockerd.load``."""
+    from . import standins
+
+    why = standins.docker_available()
+    if why:
+        pytest.skip(why)
+    try:
+        proc, env = standins.start_dockerd()
+    except RuntimeError as exc:  # the machine, not dockerslim: say so and skip
+        pytest.skip(str(exc))
+    try:
+        yield standins.Dockerd(env=env, buildah_env=buildah.env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the xdist_group marks

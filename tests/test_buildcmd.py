@@ -28,8 +28,6 @@ from dockerslim.buildcmd import (
 )
 from dockerslim.builders import Buildah, Buildx
 
-from . import standins
-
 APP = """FROM python:3.12
 WORKDIR /app
 COPY requirements.txt .
@@ -219,35 +217,31 @@ def test_builder_exit_code_is_returned(fake_buildah: tuple[Buildah, Path], tmp_p
 # --- a real build -----------------------------------------------------------------------------
 
 @pytest.mark.build
-def test_real_build_of_the_rewrite_with_buildah(tmp_path: Path) -> None:
+def test_real_build_of_the_rewrite_with_buildah(buildah: Buildah, tmp_path: Path) -> None:
     """Build the original under a tag, then ``build`` the rewrite under the same tag: the
     rewrite runs the app, is smaller, and the saving printed is the measured difference."""
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    builder = Buildah(pull="never", env=standins.ensure())
     project = _project(tmp_path / "p")
     tag = "localhost/dockerslim-build-test:latest"
     try:
         original = subprocess.run(["buildah", "bud", "--isolation", "chroot", "--layers", "--pull=never", "-t", tag,
-                                   str(project)], env=builder.env, capture_output=True, text=True)
+                                   str(project)], env=buildah.env, capture_output=True, text=True)
         assert original.returncode == 0, original.stderr[-2000:]
-        before = builder.inspect(tag).size
+        before = buildah.inspect(tag).size
         said: list[str] = []
         with open(tmp_path / "build.log", "w") as out:
             summary = build(BuildRequest(dockerfile=project / "Dockerfile", context=project, tags=(tag,)),
-                            builder, stdout=out, stderr=out, say=said.append)
+                            buildah, stdout=out, stderr=out, say=said.append)
         log = (tmp_path / "build.log").read_text()
         assert summary.exit_code == 0, log[-3000:]
         assert "FROM python:3.12-slim" in log  # the rewrite is what was built
-        after = builder.inspect(tag)
+        after = buildah.inspect(tag)
         assert after.config.get("Cmd") == ["python", "app.py"]
         assert summary.size == after.size < before == summary.previous_size
         assert f"{(before - after.size) / 1e6:.1f} MB smaller" in said[-1]
-        ran = builder.run(tag, ["python", "app.py"])
+        ran = buildah.run(tag, ["python", "app.py"])
         assert ran.exit_code == 0 and "hello from the rewrite" in ran.output
     finally:
-        builder.remove(tag)
+        buildah.remove(tag)
 
 
 def test_build_command_passes_flags_and_returns_the_builders_exit_code(fake_buildah: tuple[Buildah, Path],

@@ -14,14 +14,14 @@ import pytest
 
 import dockerslim.cli as cli
 from dockerslim import prove
-from dockerslim.builders import Buildah, BuilderError, BuildOutcome, ImageFacts
+from dockerslim.builders import BuilderError, BuildOutcome, ImageFacts
 from dockerslim.observe import Observation, Step
 from dockerslim.observe.record import FileChange
 from dockerslim.options import Options
 from dockerslim.rewrite import RewriteResult, rewrite
 from dockerslim.verify import Check, VerifyReport
 
-from . import standins
+from .standins import CountingBuildah
 from .test_cli import BLOATED, invoke
 
 DATA = Path(__file__).parent / "data" / "verify"
@@ -260,23 +260,6 @@ def test_output_takes_the_verified_rewrite(tmp_path: Path, monkeypatch: pytest.M
 
 
 # --- real builds --------------------------------------------------------------------------------
-
-@dataclass
-class CountingBuildah(Buildah):
-    builds: int = 0
-
-    def build(self, *args: Any, **kw: Any) -> BuildOutcome:
-        self.builds += 1
-        return super().build(*args, **kw)
-
-
-@pytest.fixture(scope="module")
-def buildah() -> CountingBuildah:
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    return CountingBuildah(pull="never", env=standins.ensure())
-
 
 @pytest.fixture
 def real(buildah: CountingBuildah, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CountingBuildah:

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from dockerslim import Options, rewrite
+from dockerslim.builders import Buildah
 from dockerslim.passes.fold_permissions import apply_mode
 
 from . import standins
 from .conftest import FIXTURES
+from .standins import Dockerd
 
 CASES = FIXTURES / "passes" / "fold-permissions"
 
@@ -114,13 +116,11 @@ def _buildah_stats(env: dict[str, str], dockerfile: str, context: Path, paths: l
 
 @pytest.mark.build
 @pytest.mark.parametrize("case", sorted(FOLDED))
-def test_folded_copy_builds_with_buildah_and_keeps_modes_and_owners(case: str, tmp_path: Path) -> None:
+def test_folded_copy_builds_with_buildah_and_keeps_modes_and_owners(case: str, buildah: Buildah,
+                                                                    tmp_path: Path) -> None:
     """buildah 1.28 (bookworm) builds the folded file — octal --chmod, user:0 owners — and every
     path has the mode and owner the original's RUN gave it."""
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    env = standins.ensure()
+    env = buildah.env
     folder = CASES / case
     original = (folder / "Dockerfile").read_text()
     folded = (folder / "expected.Dockerfile").read_text()
@@ -131,41 +131,29 @@ def test_folded_copy_builds_with_buildah_and_keeps_modes_and_owners(case: str, t
 
 
 @pytest.mark.build
-def test_folded_copy_builds_with_buildkit_and_keeps_modes_and_owners(tmp_path: Path) -> None:
+def test_folded_copy_builds_with_buildkit_and_keeps_modes_and_owners(dockerd: Dockerd, tmp_path: Path) -> None:
     """The same through a private dockerd's BuildKit (Docker's built-in Dockerfile frontend, no
     ``# syntax=`` line: that would fetch an image, which fails offline)."""
-    why = standins.available() or standins.docker_available()
-    if why:
-        pytest.skip(why)
-    buildah_env = standins.ensure()
-    try:
-        proc, env = standins.start_dockerd()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    try:
-        standins.load_into_docker(buildah_env, env, ["docker.io/library/debian:bookworm"])
-        for case, paths in sorted(FOLDED.items()):
-            folder = CASES / case
-            seen = []
-            for name in ("Dockerfile", "expected.Dockerfile"):
-                build = subprocess.run(
-                    [
-                        standins.DOCKER,
-                        "build",
-                        "--progress=plain",
-                        "--no-cache",
-                        "--network=host",
-                        "-f",
-                        str(_probe((folder / name).read_text(), paths, tmp_path)),
-                        str(folder),
-                    ],
-                    env=dict(env, DOCKER_BUILDKIT="1"),
-                    capture_output=True,
-                    text=True,
-                )
-                assert build.returncode == 0, build.stderr[-2000:]
-                seen.append(_stats(build.stdout + build.stderr))
-            assert len(seen[0]) == len(paths) and seen[0] == seen[1], case
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    dockerd.load("docker.io/library/debian:bookworm")
+    for case, paths in sorted(FOLDED.items()):
+        folder = CASES / case
+        seen = []
+        for name in ("Dockerfile", "expected.Dockerfile"):
+            build = subprocess.run(
+                [
+                    standins.DOCKER,
+                    "build",
+                    "--progress=plain",
+                    "--no-cache",
+                    "--network=host",
+                    "-f",
+                    str(_probe((folder / name).read_text(), paths, tmp_path)),
+                    str(folder),
+                ],
+                env=dict(dockerd.env, DOCKER_BUILDKIT="1"),
+                capture_output=True,
+                text=True,
+            )
+            assert build.returncode == 0, build.stderr[-2000:]
+            seen.append(_stats(build.stdout + build.stderr))
+        assert len(seen[0]) == len(paths) and seen[0] == seen[1], case

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from dockerslim.builders import Buildah
 from dockerslim.healthcheck import ANSWERED_ALREADY, APP_EXITED, app_argv, check_argv, probe_argv, wait_seconds
 
 NS = 1_000_000_000
@@ -102,22 +103,16 @@ def test_verify_uses_the_probe_for_a_healthcheck_only() -> None:
 
 
 @pytest.mark.build
-def test_verify_runs_the_fixtures_healthcheck_against_its_server() -> None:
+def test_verify_runs_the_fixtures_healthcheck_against_its_server(buildah: Buildah) -> None:
     """fixtures/rewrite/healthcheck-curl: `curl -f http://localhost:8000/` only passes once the
     CMD (python -m http.server 8000) is listening; both images must pass it."""
     from pathlib import Path
 
-    from dockerslim.builders import Buildah
     from dockerslim.verify import verify
 
-    from . import standins
-
-    why = standins.available()
-    if why:
-        pytest.skip(why)
     case = Path(__file__).resolve().parent.parent / "fixtures" / "rewrite" / "healthcheck-curl"
     steps: list[str] = []
-    report = verify(case / "Dockerfile", builder=Buildah(pull="never", env=standins.ensure()), compressed=False,
+    report = verify(case / "Dockerfile", builder=buildah, compressed=False,
                     timeout=30, progress=steps.append)
     smoke = next(c for c in report.checks if c.name == "smoke command runs")
     assert smoke.ok, smoke.detail

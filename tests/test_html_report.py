@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dockerslim import html_report
-from dockerslim.builders import RunOutcome
+from dockerslim.builders import Buildah, RunOutcome
 from dockerslim.fscompare import Comparison
 from dockerslim.verify import Check, Side, VerifyReport
 
@@ -98,19 +98,12 @@ def test_layer_sizes_from_buildah_inspect_output() -> None:
 
 
 @pytest.mark.build
-def test_buildah_layer_sizes_add_up_to_the_image_size() -> None:
-    from dockerslim.builders import Buildah
-
-    from . import standins
-
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    env = standins.ensure()
+def test_buildah_layer_sizes_add_up_to_the_image_size(buildah: Buildah) -> None:
+    env = buildah.env
     image = "docker.io/library/python:3.12-slim"
     layers = html_report.buildah_layer_sizes(image, env)
     assert len(layers) >= 2 and all(e["created_by"] for e in layers)
-    assert sum(e["size"] for e in layers) == Buildah(pull="never", env=env).inspect(image).size
+    assert sum(e["size"] for e in layers) == buildah.inspect(image).size
     with pytest.raises(html_report.ReportInputError, match="cannot inspect"):
         html_report.buildah_layer_sizes("localhost/no-such-image:0", env)
 

@@ -5,17 +5,15 @@ needs found from its binary and owned by a package of the original image (tests/
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from dockerslim.builders import Buildah, BuildOutcome
 from dockerslim.observe import ObserveError, observe
 from dockerslim.observe.elf import read_elf
 from dockerslim.observe.sonames import Resolver, missing_sonames, owning_packages
 
-from . import standins
+from .standins import CountingBuildah, Dockerd
 
 pytestmark = pytest.mark.build
 DATA = Path(__file__).parent / "data" / "verify"
@@ -30,23 +28,6 @@ RUN mkdir -p /opt/tools/bin /var/cache/obs && cp /bin/true /opt/tools/bin/${TOOL
 RUN echo cached > /var/cache/obs/entry
 USER app
 """
-
-
-@dataclass
-class CountingBuildah(Buildah):
-    builds: int = 0
-
-    def build(self, *args, **kw) -> BuildOutcome:  # type: ignore[no-untyped-def]
-        self.builds += 1
-        return super().build(*args, **kw)
-
-
-@pytest.fixture(scope="module")
-def buildah() -> CountingBuildah:
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    return CountingBuildah(pull="never", env=standins.ensure())
 
 
 @pytest.fixture
@@ -143,31 +124,17 @@ def test_hand_kept_runtime_map_agrees_with_discovery(buildah: CountingBuildah) -
     assert checked >= 1  # libpq-dev is in the stand-in
 
 
-def test_observe_with_buildkit(tmp_path: Path, xdg: Path) -> None:
+def test_observe_with_buildkit(dockerd: Dockerd, tmp_path: Path, xdg: Path) -> None:
     """The same record through a private dockerd's BuildKit: ``docker save`` instead of an
     OCI push, BuildKit's history spelling (``RUN /bin/sh -c … # buildkit``)."""
-    from dockerslim.builders import Buildx
-
-    why = standins.available() or standins.docker_available()
-    if why:
-        pytest.skip(why)
-    buildah_env = standins.ensure()
-    try:
-        proc, env = standins.start_dockerd()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    try:
-        standins.load_into_docker(buildah_env, env, ["docker.io/library/debian:bookworm-slim"])
-        builder = Buildx(docker=standins.DOCKER, network="host", run_network="none", env=env)
-        ctx = tmp_path / "ctx"
-        ctx.mkdir()
-        (ctx / "app.txt").write_text("hello\n")
-        record = observe(STEPS, path="Dockerfile", context_dir=ctx, builder=builder, build_args={"TOOL": "mytool"})
-        assert record.builder == "buildx" and record.written_paths(4) == ["/app/app.txt"]
-        assert record.created_accounts(5) == {"groups": ["app"], "users": ["app"]}
-        assert any(f.path == "/opt/tools/bin/mytool" and f.elf for f in record.step_outputs(6))
-        assert record.is_cache_only(7)
-        assert observe(STEPS, path="Dockerfile", context_dir=ctx, builder=builder, build_args={"TOOL": "mytool"}).cached
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    dockerd.load("docker.io/library/debian:bookworm-slim")
+    builder = dockerd.buildx()
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "app.txt").write_text("hello\n")
+    record = observe(STEPS, path="Dockerfile", context_dir=ctx, builder=builder, build_args={"TOOL": "mytool"})
+    assert record.builder == "buildx" and record.written_paths(4) == ["/app/app.txt"]
+    assert record.created_accounts(5) == {"groups": ["app"], "users": ["app"]}
+    assert any(f.path == "/opt/tools/bin/mytool" and f.elf for f in record.step_outputs(6))
+    assert record.is_cache_only(7)
+    assert observe(STEPS, path="Dockerfile", context_dir=ctx, builder=builder, build_args={"TOOL": "mytool"}).cached

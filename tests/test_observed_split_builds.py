@@ -16,21 +16,11 @@ from dockerslim.prove import _declared
 from dockerslim.rewrite import RewriteResult, rewrite
 from dockerslim.verify import Session
 
-from . import standins
-
 pytestmark = pytest.mark.build
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "observe"
 # the fixtures static reading cannot split; the others (WORKDIR from ENV, pip with an editable
 # install) it already splits, and observation must keep them working
 STATIC_DECLINES = {"make-install", "cmake-prefix", "script-opt", "dist-assets", "cpp-lib"}
-
-
-@pytest.fixture(scope="module")
-def buildah() -> Buildah:
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    return Buildah(pull="never", env=standins.ensure())
 
 
 def _split(result: RewriteResult) -> bool:

@@ -14,8 +14,6 @@ from dockerslim.builders import Buildah
 from dockerslim.options import Options
 from dockerslim.rewrite import RewriteResult, rewrite
 
-from . import standins
-
 CASE = Path(__file__).parent / "data" / "verify" / "missing-user"
 
 
@@ -42,14 +40,6 @@ def _forced(monkeypatch: pytest.MonkeyPatch, texts: dict[str, str]) -> list[str]
 
     monkeypatch.setattr(prove, "rewrite", fake)
     return asked
-
-
-@pytest.fixture(scope="module")
-def buildah() -> Buildah:
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    return Buildah(pull="never", env=standins.ensure())
 
 
 @pytest.mark.build

@@ -10,8 +10,8 @@ from dockerslim import rewrite
 from dockerslim.builders import Buildx
 from dockerslim.verify import verify
 
-from . import standins
 from .conftest import FIXTURES
+from .standins import Dockerd
 
 pytestmark = pytest.mark.build
 REWRITE = FIXTURES / "rewrite"
@@ -20,21 +20,9 @@ NEEDED = ["docker.io/library/python:3.12", "docker.io/library/python:3.12-slim",
 
 
 @pytest.fixture(scope="module")
-def buildkit():  # type: ignore[no-untyped-def]
-    why = standins.available() or standins.docker_available()
-    if why:
-        pytest.skip(why)
-    buildah_env = standins.ensure()
-    try:
-        proc, env = standins.start_dockerd()
-    except RuntimeError as exc:  # the machine, not dockerslim: say so and skip
-        pytest.skip(str(exc))
-    try:
-        standins.load_into_docker(buildah_env, env, NEEDED)
-        yield Buildx(docker=standins.DOCKER, network="host", run_network="none", env=env)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def buildkit(dockerd: Dockerd) -> Buildx:
+    dockerd.load(*NEEDED)
+    return dockerd.buildx()
 
 
 @pytest.mark.parametrize("case", ["python-psycopg2", "go-static"])

@@ -24,14 +24,6 @@ REWRITE = FIXTURES / "rewrite"
 CASES = {p.parent.name: p.read_text().strip() for p in sorted(REWRITE.glob("*/smoke.txt"))}
 
 
-@pytest.fixture(scope="session")
-def buildah() -> Buildah:
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    return Buildah(pull="never", env=standins.ensure())
-
-
 def _torch_available() -> bool:
     return any(standins.WHEELS.glob("torch-*cp311*.whl"))
 

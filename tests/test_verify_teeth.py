@@ -13,17 +13,7 @@ import pytest
 from dockerslim.builders import Buildah
 from dockerslim.verify import Check, VerifyReport, add_packages, render, verify
 
-from . import standins
-
 DATA = Path(__file__).parent / "data" / "verify"
-
-
-@pytest.fixture(scope="module")
-def buildah() -> Buildah:
-    why = standins.available()
-    if why:
-        pytest.skip(why)
-    return Buildah(pull="never", env=standins.ensure())
 
 
 def check(report: VerifyReport, name: str) -> Check:

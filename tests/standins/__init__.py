@@ -15,6 +15,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from dockerslim.builders import Buildah, BuildOutcome, Buildx
 
 HERE = Path(__file__).resolve().parent
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -179,6 +182,34 @@ def start_dockerd() -> tuple[subprocess.Popen, dict[str, str]]:
         time.sleep(0.5)
     proc.terminate()
     raise RuntimeError(f"dockerd did not start; see {root / 'dockerd.log'}")
+
+
+@dataclass
+class CountingBuildah(Buildah):
+    """buildah on the stand-ins' storage that counts its builds: tests of observation's cache
+    assert a second observation makes none (compare with the count before, as it is shared)."""
+
+    builds: int = 0
+
+    def build(self, *args: Any, **kw: Any) -> BuildOutcome:
+        self.builds += 1
+        return super().build(*args, **kw)
+
+
+@dataclass(frozen=True)
+class Dockerd:
+    """A private dockerd started by ``start_dockerd``, with the buildah storage it loads from."""
+
+    env: dict[str, str]  # the docker client's environment (DOCKER_HOST)
+    buildah_env: dict[str, str]
+
+    def load(self, *tags: str) -> None:
+        load_into_docker(self.buildah_env, self.env, list(tags))
+
+    def buildx(self) -> Buildx:
+        """The BuildKit backend on this daemon: builds on the host network (the stand-ins
+        install nothing from outside), runs without one."""
+        return Buildx(docker=DOCKER, network="host", run_network="none", env=self.env)
 
 
 def load_into_docker(buildah: dict[str, str], docker: dict[str, str], tags: list[str]) -> None:

@@ -1023,8 +1023,7 @@ def build(
     push: Annotated[bool, _flag("--push", help="Push the tags once built.")] = False,
     builder: BuilderOpt = BuilderChoice.auto,
     pull: PullOpt = PullPolicy.missing,
-    network: Annotated[str | None, _flag(
-        "--network", metavar="NAME", help="buildx: network for RUN steps (e.g. host).")] = None,
+    network: Network = None,
     road: SettingsRoad = SettingsRoad(),
     quiet: Quiet = False,
 ) -> None:
@@ -1035,7 +1034,6 @@ def build(
     the image the tag named before, when there was one."""
     from .buildcmd import BuildRequest
     from .buildcmd import build as run_build
-    from .builders import detect
 
     out = _out(quiet, False)
     with _errors_exit_2():
@@ -1047,13 +1045,7 @@ def build(
             build_args=tuple(_pairs(build_arg, "--build-arg").items()),
             build_contexts=tuple(_pairs(build_context, "--build-context").items()),
             platform=platform, target=target, push=push, options=_options_for(dockerfile, road))
-        extra: dict[str, object] = {}
-        if builder in (BuilderChoice.auto, BuilderChoice.buildah):
-            extra["pull"] = pull.value
-        elif network:
-            extra["network"] = network
-        chosen = detect(builder.value, **extra)
-        summary = run_build(request, chosen, say=lambda line: out.info(f"dockerslim: {line}"))
+        summary = run_build(request, _builder(builder, pull, network), say=lambda line: out.info(f"dockerslim: {line}"))
     raise typer.Exit(summary.exit_code)
 
 

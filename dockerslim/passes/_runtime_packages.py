@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..catalog import PACKAGE_MANAGERS, package_fate
-from ..classify import StepInfo
+from ..classify import StepInfo, category, command_texts, setup_commands
 from ..shell import SimpleCommand, chain, run_script, top_level_operators
 
 APT = ("apt-get", "apt")
@@ -102,8 +102,6 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False,
     if ops is None or any(op in ("||", "|") for op in ops):
         plan.why_not = "its commands are joined by || or pipes (or it is not plain shell form)"
         return plan
-    from ..classify import category, command_texts, setup_commands
-
     setup_commands_of = set(setup_commands(step.node, step.commands))  # type: ignore[arg-type]
 
     parts: list[str] = []

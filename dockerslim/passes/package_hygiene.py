@@ -22,6 +22,7 @@ from .. import ir, quoting
 from ..catalog import load
 from ..changes import Change, CommandEdit, PassResult
 from ..classify import as_installer
+from ..parse import parse_mount
 from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
@@ -143,8 +144,6 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
 def parse_mount_type(flag: ir.Flag) -> str:
     if flag.name != "mount" or not flag.value:
         return ""
-    from ..parse import parse_mount
-
     return parse_mount(flag.value)["type"]
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from .catalog import load
 from .image_config import config_env
+from .observe.sonames import SKIP_TOP, resolve_in_root
 
-SKIP_TOP = {"proc", "sys", "dev", "run", "tmp"}
 DIST_INFO = re.compile(r"^(?P<name>[^/]+?)-(?P<version>[^-/]+)\.(dist|egg)-info$")
 
 
@@ -53,7 +53,8 @@ def _hash(path: str) -> str:
     return h.hexdigest()
 
 
-def _norm(name: str) -> str:
+def dist_key(name: str) -> str:
+    """A Python distribution's name as compared (PEP 503: ``Foo_Bar.baz`` is ``foo-bar-baz``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -74,7 +75,7 @@ def walk(root: Path) -> Tree:
                 entry = Entry("d", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, 0, "")
                 m = DIST_INFO.match(name)
                 if m and "__pycache__" not in rel:
-                    tree.dists[_norm(m.group("name"))] = m.group("version")
+                    tree.dists[dist_key(m.group("name"))] = m.group("version")
             elif stat.S_ISREG(st.st_mode):
                 entry = Entry("f", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_size, _hash(full))
             else:
@@ -166,15 +167,9 @@ SCRIPT_KEYWORDS = {"if", "then", "else", "elif", "fi", "for", "while", "until", 
                    "in", "function", "select", "time", "!", "{", "}", "[[", "]]"}
 
 
-def _in_root(root: Path, image_path: str) -> Path | None:
-    from .observe.sonames import resolve_in_root
-
-    return resolve_in_root(root, image_path)
-
-
 def account_names(root: Path, which: str) -> set[str]:
     """Names in /etc/passwd (``which="passwd"``) or /etc/group of an image."""
-    real = _in_root(root, f"/etc/{which}")
+    real = resolve_in_root(root, f"/etc/{which}")
     if real is None or not real.is_file():
         return set()
     return {line.split(":", 1)[0] for line in real.read_text(errors="replace").splitlines() if ":" in line}
@@ -196,11 +191,11 @@ def user_problems(root: Path, user: str | None) -> list[str]:
 def which(root: Path, program: str, path_var: str) -> str | None:
     """The image path ``program`` runs from under ``PATH`` (or itself, when it is a path)."""
     if "/" in program:
-        real = _in_root(root, program)
+        real = resolve_in_root(root, program)
         return program if real is not None and real.is_file() else None
     for d in (path_var or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
         candidate = f"{d.rstrip('/')}/{program}"
-        real = _in_root(root, candidate)
+        real = resolve_in_root(root, candidate)
         if real is not None and real.is_file() and os.access(real, os.X_OK):
             return candidate
     return None
@@ -242,7 +237,7 @@ def start_programs(root: Path, config: dict[str, Any]) -> list[str]:
             continue
         image_path = word if word.startswith("/") else (which(root, word, env.get("PATH", "")) if "/" not in word
                                                         else os.path.normpath(os.path.join(workdir, word)))
-        real = _in_root(root, image_path) if image_path else None
+        real = resolve_in_root(root, image_path) if image_path else None
         if real is None or not real.is_file():
             continue
         with real.open("rb") as fh:

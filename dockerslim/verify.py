@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import posixpath
-import re
 import shlex
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
@@ -26,7 +25,7 @@ from . import healthcheck, ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome, scratch_tag
 from .catalog import load
 from .errors import DockerslimError
-from .fscompare import Comparison, Tree, compare, missing_programs, user_problems, walk, which
+from .fscompare import Comparison, Tree, compare, dist_key, missing_programs, user_problems, walk, which
 from .image_config import config_env
 from .observe import sonames
 from .options import Options
@@ -183,10 +182,6 @@ PYTHON_DISTS = (  # through the shell: the image's own python, whichever name it
     'for p in python python3; do command -v "$p" >/dev/null 2>&1 && exec "$p" -c "$0"; done; exit 0')
 
 
-def _norm_dist(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _visible_dists(builder: Builder, image: str) -> set[str] | None:
     """Distributions ``import`` finds with the image's ``python`` on its PATH (a venv that
     does not chain to the base's own venv sees fewer); None when no python answers (no
@@ -197,7 +192,7 @@ def _visible_dists(builder: Builder, image: str) -> set[str] | None:
         lines = [line for line in outcome.output.splitlines() if line.startswith("[")]
         if outcome.exit_code == 0 and lines:
             try:
-                return {_norm_dist(n) for n in json.loads(lines[-1]) if n}
+                return {dist_key(n) for n in json.loads(lines[-1]) if n}
             except ValueError:
                 return None
         if outcome.exit_code == 0:
@@ -355,8 +350,8 @@ class Session:
             report.notes.append("the original's python lists its packages, the candidate's cannot be asked "
                                 "(no python or no shell): only the files of the packages were compared")
         elif orig.dists and seen is not None:
-            build_tools = {_norm_dist(n) for n in load("fs_groups")["python"]["build_tools"]}
-            lost = sorted(orig.dists - seen - build_tools - {_norm_dist(r) for r in replaced})
+            build_tools = {dist_key(n) for n in load("fs_groups")["python"]["build_tools"]}
+            lost = sorted(orig.dists - seen - build_tools - {dist_key(r) for r in replaced})
             report.checks.append(Check("python sees the same packages", not lost,
                                        ("the image's python cannot import: " + ", ".join(lost[:10])) if lost else ""))
 

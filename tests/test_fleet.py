@@ -12,13 +12,9 @@ from rich.console import Console
 from dockerslim import Options, fleet, rewrite
 from dockerslim.errors import DockerslimError
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, rewritten
 
 CASES = sorted(p for p in (FIXTURES / "rewrite").glob("*/Dockerfile"))
-
-
-def _expected(path: Path) -> str:
-    return rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent).text
 
 
 def test_parallel_outcomes_equal_single_file_rewrites_in_input_order() -> None:
@@ -29,7 +25,7 @@ def test_parallel_outcomes_equal_single_file_rewrites_in_input_order() -> None:
     assert parallel == serial
     for outcome in parallel[: len(CASES)]:
         assert outcome.error is None, outcome.error
-        assert outcome.text == _expected(Path(outcome.path))
+        assert outcome.text == rewritten(Path(outcome.path)).text
         assert outcome.changed == (outcome.text != Path(outcome.path).read_bytes().decode("utf-8"))
     assert any(o.changed for o in parallel) and any(o.layers_after != o.layers_before for o in parallel)
 
@@ -144,7 +140,7 @@ def test_results_are_kept_whole_for_write_back_and_reports() -> None:
     out = fleet.rewrite_many(paths, jobs=2, progress=False)
     for o in out:
         path = Path(o.path)
-        expected = rewrite(path.read_bytes().decode("utf-8"), path=o.path, context_dir=path.parent)
+        expected = rewritten(path)
         assert o.result == expected and o.result.diff == expected.diff  # type: ignore[union-attr]
     dropped = fleet.rewrite_many(paths, jobs=2, progress=False, keep=False)
     assert all(o.result is None and o.text is None for o in dropped)

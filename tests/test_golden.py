@@ -13,13 +13,13 @@ from dockerslim import parse, rewrite
 from dockerslim.image_config import final_config
 from dockerslim.parse import parse as parse_df
 
-from .conftest import FIXTURES, dockerfiles
+from .conftest import FIXTURES, dockerfiles, rewritten
 
 CASES = sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "Dockerfile").exists())
 
 
 def _rewrite(case: Path):  # type: ignore[no-untyped-def]
-    return rewrite((case / "Dockerfile").read_bytes().decode("utf-8"), path=str(case / "Dockerfile"), context_dir=case)
+    return rewritten(case / "Dockerfile")
 
 
 def test_enough_cases() -> None:

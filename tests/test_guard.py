@@ -17,7 +17,7 @@ from dockerslim.pass_context import PassContext
 from dockerslim.passes import Pass
 from dockerslim.rewrite import run_passes
 
-from .conftest import dockerfiles, fixture_id
+from .conftest import dockerfiles, fixture_id, rewritten
 
 COMMENTED = "FROM debian:bookworm\nRUN echo one # note\nRUN apt-get update && apt-get install -y curl\n"
 
@@ -29,8 +29,7 @@ def _commands(text: str) -> list[tuple[str, ...]]:
 @pytest.mark.parametrize("path", dockerfiles(), ids=fixture_id)
 def test_no_pass_is_rolled_back_on_any_fixture(path: Path) -> None:
     """Every pass's output on every fixture passes the guard (a rollback note would say not)."""
-    result = rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent)
-    assert not [n.message for n in result.notes if "rolled back" in n.message]
+    assert not [n.message for n in rewritten(path).notes if "rolled back" in n.message]
 
 
 def test_a_comment_never_swallows_the_next_run() -> None:

@@ -97,12 +97,9 @@ def json_entries() -> dict[str, dict[str, Any]]:
     subprocess per case)."""
     import json
 
-    from typer.testing import CliRunner
+    from .test_cli import invoke
 
-    from dockerslim.cli import app
-
-    args = ["rewrite", "--format", "json", *(str(case / "Dockerfile") for case in CASES)]
-    result = CliRunner().invoke(app, args, env={"NO_COLOR": "1"}, catch_exceptions=False)
+    result = invoke("rewrite", "--format", "json", *(str(case / "Dockerfile") for case in CASES))
     assert result.exit_code == 0, result.stderr
     return {entry["path"]: entry for entry in json.loads(result.stdout)["files"]}
 

@@ -44,6 +44,7 @@ from .settings import validated
 if TYPE_CHECKING:
     from .builders import Builder
     from .fleet import FileOutcome
+    from .generated import Rewriter
     from .observe.record import Observation
     from .prove import ProvenRewrite
     from .verify import VerifyReport
@@ -1065,13 +1066,8 @@ def check_generated(
     out = _out(quiet, verbose)
     stale = 0
     with _errors_exit_2():
-
-        def rewrite_source(text: str, source: Path) -> str:
-            options = _options_for(str(source), road)
-            return rewrite_text(text, path=str(source), context_dir=source.parent, options=options).text
-
         for name in files:
-            reason = generated.check(Path(name), rewrite_source)
+            reason = generated.check(Path(name), _source_rewriter(road))
             if reason:
                 out.info(reason)
                 stale += 1
@@ -1107,6 +1103,17 @@ def report(
     out.info(f"wrote {output}")
 
 
+def _source_rewriter(road: SettingsRoad) -> Rewriter:
+    """How ``generate`` wrote a file and ``check-generated`` re-renders it: the source's own
+    settings and its folder as the build context."""
+
+    def rewrite_source(text: str, source: Path) -> str:
+        return rewrite_text(text, path=str(source), context_dir=source.parent,
+                            options=_options_for(str(source), road)).text
+
+    return rewrite_source
+
+
 @app.command(cls=TidyCommand)
 @with_settings
 def generate(
@@ -1130,12 +1137,7 @@ def generate(
             raise UsageError("generate needs the source as a file: its header names it")
         target = output or f"{source}.slim"
         text = read_text(source)
-
-        def rewrite_source(text: str, path: Path) -> str:
-            return rewrite_text(text, path=str(path), context_dir=path.parent,
-                                options=_options_for(str(path), road)).text
-
-        write_text(target, generated.render(Path(source), Path(target), rewrite_source, text=text))
+        write_text(target, generated.render(Path(source), Path(target), _source_rewriter(road), text=text))
     out.info(f"wrote {target}")
 
 

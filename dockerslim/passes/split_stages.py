@@ -222,8 +222,13 @@ def _venv_steps(system_site: bool, chain_base: bool) -> list[ir.Instruction]:
     return [
         ir.Run(command=command,
                leading=("# dockerslim: dependencies go into a virtualenv, copied whole into the runtime\n",)),
-        ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))),
+        _venv_env(),
     ]
+
+
+def _venv_env() -> ir.Env:
+    """The ENV that activates the virtualenv, in the builder after it is made and in the runtime."""
+    return ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"')))
 
 
 @dataclass(frozen=True)
@@ -332,7 +337,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     else:
         delivery = _copies(split.builder, split.artifacts)
     if split.venv:
-        delivery.append(ir.Env(pairs=(("VIRTUAL_ENV", VENV), ("PATH", f'"{VENV}/bin:$PATH"'))))
+        delivery.append(_venv_env())
     stages.append(_runtime_stage(split, delivery, result))
     result.dockerfile = replace(df, stages=tuple(stages))
     _report(split, context, result)

@@ -42,11 +42,6 @@ DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms"
                   "s": 1.0, "m": 60.0, "h": 3600.0}
 DURATION_FLAGS = ("interval", "timeout", "start-period", "start-interval")
 PORT_PROTOCOLS = {"tcp", "udp", "sctp"}
-# Rules the parser reports as warning notes (DS0xx: the input itself; passes use DS1xx/DS2xx).
-PARSE_RULES: tuple[tuple[str, str, str], ...] = (
-    ("DS001", "broken-json-form",
-     "An instruction that looks like JSON (exec) form but is not valid JSON runs in shell form."),
-)
 LOOKS_JSON = ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK", "COPY", "ADD", "VOLUME")
 # An attempt at JSON form: `["` or `['` (a shell `[` test needs a blank after it), or a first
 # quoted element followed by a comma. `[ "$x" = y ]` and `[ -f x ]` are shell tests, not attempts.

@@ -27,6 +27,7 @@ from .files import read_text
 from .ir import Dockerfile
 from .options import Options
 from .parse import parse
+from .report import megabytes
 from .rewrite import RewriteResult, rewrite
 
 
@@ -62,7 +63,7 @@ class BuildSummary:
         """What was measured, in one or two honest sentences."""
         if self.exit_code != 0 or self.size is None:
             return ""
-        line = f"built {self.image} from the rewrite: {_mb(self.size)}"
+        line = f"built {self.image} from the rewrite: {megabytes(self.size)}"
         if self.rewrite is not None and not self.rewrite.changed:
             line += " (dockerslim left this Dockerfile unchanged)"
         if self.previous_size is None:
@@ -73,12 +74,8 @@ class BuildSummary:
         diff = self.previous_size - self.size
         pct = diff / self.previous_size * 100 if self.previous_size else 0.0
         what = "smaller" if diff >= 0 else "larger"
-        return (line + f". The image this tag named before was {_mb(self.previous_size)}: "
-                f"{_mb(abs(diff))} {what} ({abs(pct):.1f}%).")
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+        return (line + f". The image this tag named before was {megabytes(self.previous_size)}: "
+                f"{megabytes(abs(diff))} {what} ({abs(pct):.1f}%).")
 
 
 def resolve_target(original: Dockerfile, rewritten: Dockerfile, target: str | None) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 from . import __version__
 from .builders import Buildah, BuilderError, ImageFacts, buildah_facts
 from .errors import DockerslimError
+from .report import megabytes
 from .templating import environment
 
 BAR_WIDTH = 560  # px of the longest bar in a chart
@@ -26,11 +27,6 @@ BAR_WIDTH = 560  # px of the longest bar in a chart
 
 class ReportInputError(DockerslimError):
     """The JSON given is not a verify result."""
-
-
-def megabytes(n: int | float | None) -> str:
-    """Bytes as people read them in this report: "123.4 MB" (decimal, one decimal place)."""
-    return "?" if n is None else f"{n / 1e6:.1f} MB"
 
 
 def saving(before: int | None, after: int | None) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .html_report import image_view, megabytes, results_of
+from .html_report import image_view, results_of
+from .report import megabytes
 
 
 def _cell(text: str) -> str:

@@ -39,15 +39,16 @@ def colour_diff(diff: str) -> str:
     return "".join(out)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+def megabytes(n: int | float | None) -> str:
+    """Bytes as every report reads them: "123.4 MB" (decimal, one decimal place); "?" unknown."""
+    return "?" if n is None else f"{n / 1e6:.1f} MB"
 
 
 def observation_line(obs: Observation) -> str:
     """One line: where the record came from and how much the steps wrote."""
     how = "read from the cache (no build)" if obs.cached else f"built with {obs.builder} in {obs.seconds:.1f} s"
     written = sum(step.size for step in obs.steps.values())
-    return f"observed {len(obs.steps)} steps, {_mb(written)} written; {how}"
+    return f"observed {len(obs.steps)} steps, {megabytes(written)} written; {how}"
 
 
 def _observation_lines(obs: Observation) -> list[str]:
@@ -56,7 +57,7 @@ def _observation_lines(obs: Observation) -> list[str]:
         if step.size or step.files:
             made = "; ".join(f"created {kind} {', '.join(names)}"
                              for kind, names in sorted(step.accounts.items()) if names)
-            lines.append(f"      line {line} {step.keyword}: {len(step.files)} paths, {_mb(step.size)} written"
+            lines.append(f"      line {line} {step.keyword}: {len(step.files)} paths, {megabytes(step.size)} written"
                          + (f"; {made}" if made else ""))
     lines += [f"      note: {note}" for note in obs.notes]
     return lines

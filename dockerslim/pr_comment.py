@@ -27,11 +27,8 @@ def _one(result: Mapping[str, Any]) -> list[str]:
     o, r = view["original"], view["rewrite"]
     if o and r:
         lines += ["| | original | rewrite | saving |", "|---|---:|---:|---:|"]
-        for key, title in (("size", "image size"), ("compressed", "compressed (gzip layers)")):
-            if o.get(key) is not None and r.get(key) is not None:
-                row = next((x for x in view["size_rows"] if x["key"] == key), None)
-                lines.append(f"| {title} | {megabytes(o[key])} | {megabytes(r[key])} | "
-                             f"{row['saving'] if row else ''} |")
+        lines += [f"| {row['title']} | {megabytes(o[row['key']])} | {megabytes(r[row['key']])} | {row['saving']} |"
+                  for row in view["size_rows"]]
         lines += [f"| layers | {o.get('layers', '')} | {r.get('layers', '')} | |", ""]
     if view["dropped"]:
         left_out = ", ".join(f"{d['group']} {d['text']}" for d in view["dropped"][:6])

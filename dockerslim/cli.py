@@ -36,7 +36,7 @@ from . import __version__
 from .errors import DockerslimError, InputError
 from .files import STDIN, expand_paths, read_bytes, read_text, write_text
 from .options import Options
-from .report import as_dict, colour_diff, explain, observation_line, to_json
+from .report import as_dict, colour_diff, explain, megabytes, observation_line, to_json
 from .rewrite import RewriteResult, unified_diff
 from .rewrite import rewrite as rewrite_text
 from .settings import validated
@@ -927,7 +927,7 @@ def dockerignore(
         df = parse(read_bytes(str(df_path)), str(df_path)) if dockerfile or df_path.exists() else None
         before, after = proposed_text(ctx, df)
         for pattern, why, size in propose(ctx, df):
-            out.info(f"{pattern}: {why} ({size / 1e6:.1f} MB)")
+            out.info(f"{pattern}: {why} ({megabytes(size)})")
         if before == after:
             out.info(".dockerignore: nothing to add")
             return

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .rewrite import RewriteResult
 
 if TYPE_CHECKING:
+    from .changes import Change
     from .observe.record import Observation
     from .prove import ProvenRewrite
 
@@ -155,6 +156,16 @@ def as_dict(path: str, result: RewriteResult, *, observation: Observation | None
     return out
 
 
+def change_message(c: Change) -> str:
+    """One change as one annotation's text (SARIF result, GitHub ``::warning``): what, why, effect, risk."""
+    return f"{c.message}. Why: {c.reason}. Effect: {c.effect}. Risk: {c.risk}."
+
+
+def warns(c: Change) -> bool:
+    """Whether a change is shown as a warning (SARIF level, GitHub annotation): medium or high risk."""
+    return c.risk in ("medium", "high")
+
+
 def to_json(entries: list[dict[str, Any]]) -> str:
     return json.dumps({"files": entries}, indent=2) + "\n"
 
@@ -182,9 +193,8 @@ def to_github(results: list[tuple[str, RewriteResult]], *, errors: Sequence[tupl
     out: list[str] = []
     for path, result in results:
         for c in result.changes:
-            kind = "warning" if c.risk in ("medium", "high") else "notice"
-            out.append(_annotation(kind, path, c.line, c.end_line, f"{c.rule} {c.pass_name}",
-                                   f"{c.message}. Why: {c.reason}. Effect: {c.effect}. Risk: {c.risk}."))
+            out.append(_annotation("warning" if warns(c) else "notice", path, c.line, c.end_line,
+                                   f"{c.rule} {c.pass_name}", change_message(c)))
         for n in result.notes:
             kind = "warning" if n.level == "warning" else "notice"
             out.append(_annotation(kind, path, n.line, None, f"{n.rule} {n.pass_name}", n.message))

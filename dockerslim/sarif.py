@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import __version__, rules
+from .report import change_message, warns
 from .rewrite import RewriteResult
 
 LEVELS = {"info": "note", "warning": "warning", "skipped": "note"}
@@ -98,8 +99,8 @@ def to_sarif(results: list[tuple[str, RewriteResult]], *, errors: Sequence[tuple
         for c in result.changes:
             entry: dict[str, Any] = {
                 "ruleId": c.rule, "ruleIndex": index.get(c.rule, 0),
-                "level": "warning" if c.risk in ("medium", "high") else "note",
-                "message": {"text": f"{c.message}. Why: {c.reason}. Effect: {c.effect}. Risk: {c.risk}."},
+                "level": "warning" if warns(c) else "note",
+                "message": {"text": change_message(c)},
                 "locations": _location(path, c.line, c.end_line),
                 "properties": {"risk": c.risk, "kind": "change"},
             }

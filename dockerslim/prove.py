@@ -22,7 +22,7 @@ from .observe.record import Observation
 from .options import Options
 from .passes import runtime_base, split_stages
 from .rewrite import RewriteResult, rewrite
-from .verify import Session, VerifyReport
+from .verify import Session, VerifyReport, declared_by
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ class ProvenRewrite:
                              for a in self.attempts]}
 
 
+_declared = declared_by  # the name tests/test_observed_split_builds.py imports
+
+
 def ladder(options: Options | None = None) -> list[Rung]:
     """The rungs, most aggressive first, narrowing the user's options."""
     base = options or Options()
@@ -80,13 +83,6 @@ def ladder(options: Options | None = None) -> list[Rung]:
         Rung("base swap only", replace(base, skip=base.skip | {split})),
         Rung("hygiene only", replace(base, skip=base.skip | {split, swap})),
     ]
-
-
-def _declared(result: RewriteResult) -> tuple[set[str], set[str], list[str]]:
-    declared = {c for change in result.changes for c in change.config}
-    replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
-    moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]
-    return declared, replaced, moved_out
 
 
 def rewrite_verified(
@@ -121,7 +117,7 @@ def rewrite_verified(
                 proven.attempts.append(Attempt(rung.name, earlier.ok, list(earlier.reasons), earlier.report,
                                                skipped=f"same file as rung {earlier.rung!r}"))
                 continue
-            declared, replaced, moved_out = _declared(result)
+            declared, replaced, moved_out = declared_by(result)
             report = session.verify(result.text, declared=declared, replaced=replaced, moved_out=moved_out)
             reasons = [f"{c.name}: {c.detail}" for c in report.checks if not c.ok]
             attempt = Attempt(rung.name, report.ok, reasons, report)

@@ -418,6 +418,15 @@ def add_packages(text: str, packages: list[str], manager: str) -> str:
     return "".join(lines)
 
 
+def declared_by(result: RewriteResult) -> tuple[set[str], set[str], list[str]]:
+    """What a rewrite's changes say it altered on purpose: (config keys such as ``Env.PATH``,
+    Python distributions it replaced, app folders it moved out of the image (models-out))."""
+    declared = {c for change in result.changes for c in change.config}
+    replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
+    moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]
+    return declared, replaced, moved_out
+
+
 def verify(
     dockerfile: Path,
     *,
@@ -452,9 +461,7 @@ def verify(
     else:
         result: RewriteResult = rewrite(text, path=str(dockerfile), context_dir=context, options=options)
         candidate = result.text
-        declared = {c for change in result.changes for c in change.config}
-        replaced = {c.split(".", 1)[1] for c in declared if c.startswith("Python.")}
-        moved_out = [c.split(".", 1)[1] for c in declared if c.startswith("Files.")]  # models-out
+        declared, replaced, moved_out = declared_by(result)
     with Session(text, path=str(dockerfile), context=context, builder=builder, smoke=smoke, build_args=build_args,
                  build_contexts=build_contexts, compressed=compressed, keep=keep, timeout=timeout,
                  progress=progress) as session:

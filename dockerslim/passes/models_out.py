@@ -50,7 +50,7 @@ def _human(n: float) -> str:
 
 def _files_of(src: str, files: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """The context files one COPY source brings (a file, a folder's contents, or everything)."""
-    src = posixpath.normpath(src.lstrip("./") or ".") if src not in (".", "./") else "."
+    src = posixpath.normpath(src).lstrip("/") or "."  # "./x", "/x" and "x" name the same context path
     if src == ".":
         return files
     return [(p, n) for p, n in files if p == src or p.startswith(src.rstrip("/") + "/")]

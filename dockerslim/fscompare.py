@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import load
+from .healthcheck import app_argv
 from .image_config import config_env
 from .observe.sonames import SKIP_TOP, resolve_in_root
 
@@ -224,7 +225,7 @@ def script_programs(script: str) -> list[str]:
 def start_programs(root: Path, config: dict[str, Any]) -> list[str]:
     """The programs the image runs at start: ENTRYPOINT/CMD's executable and, when that is a
     shell script in the image, every program the script calls."""
-    argv = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    argv = app_argv(config)
     if not argv:
         return []
     env = config_env(config)

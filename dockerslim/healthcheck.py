@@ -100,8 +100,3 @@ def probe_argv(config: Mapping[str, Any], *, budget: float = DEFAULT_BUDGET) -> 
     if not app:
         return check
     return ["/bin/sh", "-c", probe_script(app, check, seconds=wait_seconds(config, budget))]
-
-
-def run_timeout(config: Mapping[str, Any], budget: float = DEFAULT_BUDGET) -> float:
-    """A ``builder.run`` timeout that lets the probe finish (start, polls, stop) with room."""
-    return wait_seconds(config, budget) + 30

@@ -968,12 +968,13 @@ def rule_(
     fmt: Annotated[RulesFormat, _flag("--format", help="What stdout carries.")] = RulesFormat.text,
 ) -> None:
     """Explain one rule: what it does, what it leaves alone, and how to switch it off."""
-    from .rules import catalogue
+    from .rules import catalogue, rule
     from .settings import did_you_mean
 
     wanted = rule_id.strip()
-    found = next((r for r in catalogue() if wanted.upper() == r.id or wanted.lower() == r.name), None)
-    if found is None:
+    try:
+        found = rule(wanted)
+    except KeyError:
         known = [r.id for r in catalogue()] + [r.name for r in catalogue()]
         _fail(f"unknown rule {wanted!r}{did_you_mean(wanted.upper() if wanted[:2].lower() == 'ds' else wanted, known)}"
               "; `dockerslim rules` lists them")

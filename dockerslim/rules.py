@@ -37,9 +37,9 @@ def catalogue() -> tuple[Rule, ...]:
 
 
 def rule(id_or_name: str) -> Rule:
-    """The rule with this id or name; KeyError names the known ones."""
+    """The rule with this id or name, in any case (ds201, Merge-Runs); KeyError names the known ones."""
     for r in catalogue():
-        if id_or_name in (r.id, r.name):
+        if id_or_name.upper() == r.id or id_or_name.lower() == r.name:
             return r
     raise KeyError(f"unknown rule {id_or_name!r}; rules: " + ", ".join(r.id for r in catalogue()))
 

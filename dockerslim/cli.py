@@ -24,7 +24,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -954,7 +954,7 @@ def rules_(
     if fmt is RulesFormat.json:
         import json as _json
 
-        Out().stdout(_json.dumps([_rule_dict(r) for r in entries], indent=2) + "\n")
+        Out().stdout(_json.dumps([asdict(r) for r in entries], indent=2) + "\n")
         return
     width = max(len(r.name) for r in entries)
     lines = [f"{'ID':<6} {'NAME':<{width}} {'KIND':<5} SUMMARY"]
@@ -981,7 +981,7 @@ def rule_(
     if fmt is RulesFormat.json:
         import json as _json
 
-        Out().stdout(_json.dumps(_rule_dict(found), indent=2) + "\n")
+        Out().stdout(_json.dumps(asdict(found), indent=2) + "\n")
         return
     text = [f"# {found.name} ({found.id})", "", f"{found.summary[:1].upper()}{found.summary[1:]}.", "", found.help, ""]
     if found.kind == "pass":
@@ -990,10 +990,6 @@ def rule_(
     else:
         text += ["Reported while reading the Dockerfile; it changes nothing.", ""]
     Out().stdout("\n".join(text))
-
-
-def _rule_dict(r: Any) -> dict[str, str]:
-    return {"id": r.id, "name": r.name, "kind": r.kind, "summary": r.summary, "help": r.help}
 
 
 @app.command("config-schema", cls=TidyCommand)

@@ -228,6 +228,7 @@ class Session:
         self._original: _Original | None = None
         self._original_error: str | None = None
         self._original_root: Path | None = None
+        self._original_elfs: list[str] | None = None  # ELF files of the original, listed once per session
         self._images: list[str] = []
         self._count = 0
 
@@ -379,7 +380,9 @@ class Session:
         if not missing or self._original_root is None:
             return missing
         names = {posixpath.basename(p) for p in missing}
-        same = [p for p in sonames.elf_files(self._original_root) if posixpath.basename(p) in names]
+        if self._original_elfs is None:
+            self._original_elfs = sonames.elf_files(self._original_root)
+        same = [p for p in self._original_elfs if posixpath.basename(p) in names]
         before = sonames.missing_sonames(self._original_root, paths=same, env=orig_config.get("Env")) if same else {}
         known = {(posixpath.basename(p), s) for p, ss in before.items() for s in ss}
         out = {}

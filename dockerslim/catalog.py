@@ -161,6 +161,9 @@ def package_fate(manager: str, package: str, release: str) -> PackageFate:
     libs = by_release.get(release) or by_release.get("", {})  # "": the same name on every release (Alpine)
     if bare in libs:
         return PackageFate(package, True, tuple(libs[bare]), True)
+    generated = load("runtime_libs").get(section or "", {}).get(release, {})  # read from the archives' indexes
+    if bare in generated:
+        return PackageFate(package, True, tuple(generated[bare]), True)
     if bare in data.get("build_only", ()):
         return PackageFate(package, True, (), True)
     if any(fnmatch.fnmatchcase(bare, pat) for pat in data.get("build_only_patterns", ())):

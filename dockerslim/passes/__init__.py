@@ -42,6 +42,7 @@ class Pass:
 
 
 from . import (  # noqa: E402  (after PassResult: split_stages and runtime_base still import it from here)
+    conda_env,
     context_hygiene,
     fold_permissions,
     merge_runs,
@@ -59,6 +60,9 @@ PIPELINE: tuple[Pass, ...] = (
     Pass.of(models_out, Policy.SAME),
     # Before the split: a tool RUN becomes a COPY --from the split carries as is, not a step to analyse.
     Pass.of(tools_from_images, Policy.DECLARED),
+    # Before the split: a conda image's env goes to a builder and its folder onto a slim base; the
+    # result is multi-stage, which split-stages and runtime-base then leave as it is.
+    Pass.of(conda_env, Policy.RESTAGED),
     # Structure before the work inside stages: every later pass sees which stages ship.
     Pass.of(split_stages, Policy.RESTAGED),
     # After the split, whose runtime stage is the final stage whose base it swaps (declared: the

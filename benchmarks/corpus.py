@@ -19,8 +19,8 @@ with its folder as the build context, rewrites the rewrite once more, and report
 - **unknown commands** — share of the simple commands of the original RUNs that
   ``dockerslim.classify.category`` files as ``unknown`` (a RUN whose shell cannot be read at all
   counts as one unknown command);
-- **why not** — for files without a size-saving rewrite, the notes of the two passes that decide
-  size (split-stages, runtime-base), normalised (quoted commands, paths, images and numbers
+- **why not** — for files without a size-saving rewrite, the notes of the three passes that decide
+  size (conda-env, split-stages, runtime-base), normalised (quoted commands, paths, images and numbers
   elided) and counted once per file.
 
 Writes benchmarks/corpus.json and the "## Corpus reach" section of benchmarks/RESULTS.md (the
@@ -52,9 +52,9 @@ from dockerslim.variables import resolved_image  # noqa: E402
 CORPUS = ROOT / "fixtures" / "corpus"
 OUT = ROOT / "benchmarks"
 SECTION = "## Corpus reach"
-SIZE_PASSES = ("split-stages", "runtime-base")
-DECLINE_WORDS = ("declined", "not used", "kept", "not worth", "no split", "holds a variable", "nothing is built",
-                 "JIT guard")
+SIZE_PASSES = ("conda-env", "split-stages", "runtime-base")
+DECLINE_WORDS = ("declined", "not split", "not used", "kept", "not worth", "no split", "holds a variable",
+                 "nothing is built", "JIT guard")
 PACKAGE_MANAGERS = {"apt-get": "install", "apt": "install", "apk": "add", "dnf": "install", "yum": "install",
                     "microdnf": "install"}
 
@@ -242,8 +242,8 @@ def markdown(results: list[FileResult], summary: dict, when: str) -> str:
             f"{s['base_swapped']} | "
             f"{s['packages_dropped']} | {s['changed']} | {_pct(s['idempotent'], ok)} | {s['crashes']} | "
             f"{s['unknown_commands']}/{s['run_commands']} ({_pct(s['unknown_commands'], s['run_commands'])}) |")
-    lines += ["", "Why files got no size-saving rewrite (notes of split-stages and runtime-base, once per file; "
-              "top 15):", "", "| files | reason |", "|---|---|"]
+    lines += ["", "Why files got no size-saving rewrite (notes of conda-env, split-stages and runtime-base, once per "
+              "file; top 15):", "", "| files | reason |", "|---|---|"]
     for reason, n in summary["why_not"][:15]:
         cell = reason.replace("|", r"\|")
         lines.append(f"| {n} | {cell} |")

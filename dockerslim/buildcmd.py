@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .builders import Buildah, Builder, BuilderError, Buildx, ImageFacts
+from .builders import Buildah, Builder, BuilderError, Buildx, ImageFacts, build_flags
 from .errors import DockerslimError
 from .files import read_text
 from .ir import Dockerfile
@@ -101,11 +101,7 @@ def resolve_target(original: Dockerfile, rewritten: Dockerfile, target: str | No
 
 def buildah_argv(builder: Buildah, request: BuildRequest, target: str | None, iidfile: str) -> list[str]:
     """``buildah bud`` reading the Dockerfile from stdin, with the user's flags."""
-    # Docker format: buildah's default (OCI) drops HEALTHCHECK, SHELL and STOPSIGNAL from the image
-    argv = ["buildah", "bud", "--isolation", builder.isolation, "--layers", "--format", "docker",
-            f"--pull={builder.pull}", "-f", "-", "--iidfile", iidfile]
-    argv += _common_flags(request, target)
-    return [*argv, str(request.context)]
+    return [*builder.bud_argv("-"), "--iidfile", iidfile, *_common_flags(request, target), str(request.context)]
 
 
 def buildah_push_argv(tag: str) -> list[str]:
@@ -115,29 +111,14 @@ def buildah_push_argv(tag: str) -> list[str]:
 
 def buildx_argv(builder: Buildx, request: BuildRequest, target: str | None, iidfile: str) -> list[str]:
     """``docker buildx build -f -`` with the user's flags; ``--push`` or ``--load``."""
-    argv = [builder.docker, "buildx", "build", "-f", "-", "--iidfile", iidfile]
-    if builder.builder:
-        argv += ["--builder", builder.builder]
-    if builder.network:
-        argv += ["--network", builder.network]
-    argv += _common_flags(request, target)
-    argv.append("--push" if request.push else "--load")
-    return [*argv, str(request.context)]
+    return [*builder.buildx_argv(), "-f", "-", "--iidfile", iidfile, *_common_flags(request, target),
+            "--push" if request.push else "--load", str(request.context)]
 
 
 def _common_flags(request: BuildRequest, target: str | None) -> list[str]:
-    argv: list[str] = []
-    for tag in request.tags:
-        argv += ["-t", tag]
-    for k, v in request.build_args:
-        argv += ["--build-arg", f"{k}={v}"]
-    for k, v in request.build_contexts:
-        argv += ["--build-context", f"{k}={v}"]
-    if request.platform:
-        argv += ["--platform", request.platform]
-    if target:
-        argv += ["--target", target]
-    return argv
+    """The user's build flags, in the order given, as the builders spell them (``build_flags``)."""
+    return build_flags(request.tags, dict(request.build_args), dict(request.build_contexts), target,
+                       request.platform)
 
 
 def _facts(builder: Builder, image: str) -> ImageFacts | None:

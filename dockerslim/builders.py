@@ -13,8 +13,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +40,51 @@ def _uses_heredocs(dockerfile: str) -> bool:
         return any(getattr(n, "heredocs", ()) for n in parse(dockerfile).instructions())
     except DockerslimError:
         return False
+
+
+LineSink = Callable[[str], None]  # receives each line of a build's output as it is printed
+STEP = re.compile(r"^STEP (\d+)/(\d+): (.*)")  # buildah
+BUILDKIT_STEP = re.compile(r"^#\d+ \[(?:(\S+) )?(\d+)/(\d+)\] (.*)")  # BuildKit --progress=plain
+LOG_LINES = 2000  # a build's log kept for its error message and BuildOutcome.log: the last lines
+
+
+def build_step(line: str) -> str | None:
+    """``STEP 3/7: RUN …`` when ``line`` starts a build step (buildah's ``STEP 3/7: RUN …``,
+    BuildKit's plain ``#9 [builder 3/7] RUN …``), else None: what a progress display shows."""
+    m = STEP.match(line)
+    if m:
+        return line.rstrip()
+    m = BUILDKIT_STEP.match(line)
+    if m:
+        stage = f"{m.group(1)} " if m.group(1) and m.group(1) != "stage-0" else ""
+        return f"STEP {stage}{m.group(2)}/{m.group(3)}: {m.group(4).rstrip()}"
+    return None
+
+
+def stream(argv: list[str], *, env: dict[str, str] | None = None, input: bytes | None = None,
+           on_line: LineSink | None = None) -> tuple[int, str]:
+    """Run a build: its output (stdout and stderr as one stream, in the order printed) goes to
+    ``on_line`` line by line as it comes, and its last ``LOG_LINES`` lines are returned with
+    the exit code (for the error message). A build is never silent for minutes when watched."""
+    try:
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except FileNotFoundError:
+        raise BuilderError(f"{argv[0]} is not installed. {INSTALL_HINT}") from None
+    if input is not None:  # written beside the reader: a builder may print before it has read it all
+        def feed() -> None:
+            with contextlib.suppress(OSError), proc.stdin:  # type: ignore[union-attr]
+                proc.stdin.write(input)  # type: ignore[union-attr]
+
+        threading.Thread(target=feed, daemon=True).start()
+    kept: deque[str] = deque(maxlen=LOG_LINES)
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        kept.append(line)
+        if on_line is not None:
+            on_line(line)
+    return proc.wait(), "\n".join(kept) + ("\n" if kept else "")
 
 
 class BuilderError(DockerslimError):
@@ -74,7 +121,9 @@ class Builder(Protocol):
 
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
               build_contexts: dict[str, str] | None = None, target: str | None = None,
-              platform: str | None = None) -> BuildOutcome: ...
+              platform: str | None = None, on_line: LineSink | None = None) -> BuildOutcome:
+        """Build ``tag``; ``on_line`` receives each output line as the builder prints it."""
+        ...
 
     def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts: ...
 
@@ -102,9 +151,19 @@ def _tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _target_platform(target: str | None, platform: str | None) -> list[str]:
-    """``--target``/``--platform`` arguments, the same spelling for buildah and buildx."""
-    return (["--target", target] if target else []) + (["--platform", platform] if platform else [])
+def build_flags(tags: tuple[str, ...] | list[str] = (), build_args: dict[str, str] | None = None,
+                build_contexts: dict[str, str] | None = None, target: str | None = None,
+                platform: str | None = None) -> list[str]:
+    """``-t``, ``--build-arg``, ``--build-context``, ``--platform``, ``--target``: spelled the
+    same for buildah and buildx, written once (``verify`` and ``dockerslim build`` use it)."""
+    argv: list[str] = []
+    for tag in tags:
+        argv += ["-t", tag]
+    for k, v in (build_args or {}).items():
+        argv += ["--build-arg", f"{k}={v}"]
+    for k, v in (build_contexts or {}).items():
+        argv += ["--build-context", f"{k}={v}"]
+    return argv + (["--platform", platform] if platform else []) + (["--target", target] if target else [])
 
 
 def scratch_tag(purpose: str, path: str) -> str:
@@ -139,6 +198,14 @@ class Buildah:
     isolation: str = "chroot"
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     name: str = "buildah"
+    slots: threading.Semaphore | None = field(default=None, compare=False, repr=False)  # at most N builds at once
+
+    def bud_argv(self, dockerfile: str) -> list[str]:
+        """``buildah bud`` as dockerslim always runs it, reading ``dockerfile`` ('-': stdin);
+        the build's own flags and the context follow (``build_flags``)."""
+        # Docker format: buildah's default (OCI) drops HEALTHCHECK, SHELL and STOPSIGNAL from the image
+        return ["buildah", "bud", "--isolation", self.isolation, "--layers", "--format", "docker",
+                f"--pull={self.pull}", "-f", dockerfile]
 
     def _buildah(self, *args: str, timeout: float | None = None,
                  check: bool = True) -> subprocess.CompletedProcess[bytes]:
@@ -154,7 +221,7 @@ class Buildah:
 
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
               build_contexts: dict[str, str] | None = None, target: str | None = None,
-              platform: str | None = None) -> BuildOutcome:
+              platform: str | None = None, on_line: LineSink | None = None) -> BuildOutcome:
         if _uses_heredocs(dockerfile) and self.version() < HEREDOC_BUILDAH:
             raise BuilderError(
                 f"buildah {'.'.join(map(str, self.version()))} does not understand heredocs (RUN <<EOF); "
@@ -165,21 +232,16 @@ class Buildah:
                 "this buildah does not support --build-context (1.29 or newer does); use --builder buildx")
         with tempfile.NamedTemporaryFile("w", suffix=".Dockerfile", delete=False) as fh:
             fh.write(dockerfile)
-        args = ["bud", "--isolation", self.isolation, "--layers", "--format", "docker", f"--pull={self.pull}",
-                "-f", fh.name, "-t", tag]
-        for k, v in (build_args or {}).items():
-            args += ["--build-arg", f"{k}={v}"]
-        for k, v in (build_contexts or {}).items():
-            args += ["--build-context", f"{k}={v}"]
-        args += _target_platform(target, platform)
-        start = time.monotonic()
+        argv = [*self.bud_argv(fh.name), *build_flags((tag,), build_args, build_contexts, target, platform),
+                str(context)]
         try:
-            proc = _run(["buildah", *args, str(context)], env=self.env)
+            with self.slots or contextlib.nullcontext():
+                start = time.monotonic()
+                code, log = stream(argv, env=self.env, on_line=on_line)
+                seconds = time.monotonic() - start
         finally:
             os.unlink(fh.name)
-        seconds = time.monotonic() - start
-        log = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
-        if proc.returncode != 0:
+        if code != 0:
             raise BuilderError(f"build of {tag} failed:\n{_tail(log)}")
         return BuildOutcome(tag, seconds, log)
 
@@ -246,6 +308,16 @@ class Buildx:
     run_network: str | None = None  # --network for smoke runs (e.g. none)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))  # DOCKER_HOST…
     name: str = "buildx"
+    slots: threading.Semaphore | None = field(default=None, compare=False, repr=False)  # at most N builds at once
+
+    def buildx_argv(self) -> list[str]:
+        """``docker buildx build`` with this builder's own flags (``--builder``, ``--network``);
+        the Dockerfile, the build's flags, the output and the context follow."""
+        return [self.docker, "buildx", "build", *self._builder_flags()]
+
+    def _builder_flags(self) -> list[str]:
+        return (["--builder", self.builder] if self.builder else []) + (
+            ["--network", self.network] if self.network else [])
 
     def _docker(self, *args: str, timeout: float | None = None, check: bool = True,
                 input: bytes | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -259,30 +331,27 @@ class Buildx:
 
     def build(self, dockerfile: str, context: Path, tag: str, *, build_args: dict[str, str] | None = None,
               build_contexts: dict[str, str] | None = None, target: str | None = None,
-              platform: str | None = None) -> BuildOutcome:
-        env = None
+              platform: str | None = None, on_line: LineSink | None = None) -> BuildOutcome:
+        env = self.env
         if self.has_buildx():
-            args = ["buildx", "build", "--load", "-t", tag, "-f", "-"]
-            if self.builder:
-                args += ["--builder", self.builder]
+            argv = [*self.buildx_argv(), "--load"]
         else:
             if build_contexts:
                 raise BuilderError("--build-context needs the buildx plugin (docker buildx); install it or use buildah")
-            args = ["build", "-t", tag, "-f", "-"]
-            env = {"DOCKER_BUILDKIT": "1"}
-        if self.network:
-            args += ["--network", self.network]
-        for k, v in (build_args or {}).items():
-            args += ["--build-arg", f"{k}={v}"]
-        for k, v in (build_contexts or {}).items():
-            args += ["--build-context", f"{k}={v}"]
-        args += _target_platform(target, platform)
-        start = time.monotonic()
-        proc = self._docker(*args, str(context), input=dockerfile.encode(), env=env, check=False)
-        log = (proc.stdout + proc.stderr).decode(errors="replace")
-        if proc.returncode != 0:
+            if self.builder:
+                raise BuilderError(f"--buildx-builder {self.builder} needs the buildx plugin (docker buildx); "
+                                   "this docker has only the daemon's built-in BuildKit")
+            argv = [self.docker, "build", *self._builder_flags()]
+            env = {**self.env, "DOCKER_BUILDKIT": "1"}
+        argv += ["--progress=plain", "-f", "-", *build_flags((tag,), build_args, build_contexts, target, platform),
+                 str(context)]
+        with self.slots or contextlib.nullcontext():
+            start = time.monotonic()
+            code, log = stream(argv, env=env, input=dockerfile.encode(), on_line=on_line)
+            seconds = time.monotonic() - start
+        if code != 0:
             raise BuilderError(f"build of {tag} failed:\n{_tail(log)}")
-        return BuildOutcome(tag, time.monotonic() - start, log)
+        return BuildOutcome(tag, seconds, log)
 
     def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts:
         data = json.loads(self._docker("image", "inspect", image).stdout)[0]

@@ -713,15 +713,24 @@ def plan_builds(*, observe_: bool, verify_: bool, builder: BuilderChoice, pull: 
                      build_contexts=contexts, target=target, platform=platform, smoke=smoke)
 
 
-def _builder(choice: BuilderChoice, pull: PullPolicy, network: str | None = None) -> Builder:
+def _builder(choice: BuilderChoice, pull: PullPolicy, network: str | None = None, *,
+             buildx_builder: str | None = None, max_builds: int | None = None) -> Builder:
+    """The builder, found once; ``max_builds`` bounds the builds it runs at once (all files)."""
+    import threading
+
     from .builders import detect
 
     extra: dict[str, object] = {}
+    if buildx_builder and choice is not BuilderChoice.buildx:
+        raise UsageError("--buildx-builder names a docker buildx builder: add --builder buildx")
     if choice in (BuilderChoice.auto, BuilderChoice.buildah):
         extra["pull"] = pull.value
-    elif network:
-        extra["network"] = network
-    return detect(choice.value, **extra)
+    else:
+        extra.update({k: v for k, v in (("network", network), ("builder", buildx_builder)) if v})
+    chosen = detect(choice.value, **extra)
+    if max_builds is not None:
+        chosen.slots = threading.BoundedSemaphore(max_builds)  # type: ignore[attr-defined]  # Buildah, Buildx
+    return chosen
 
 
 def _rewrite_built(text: str, label: str, ctx: str | None, options: Options, build: BuildPlan,
@@ -797,8 +806,10 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 @app.command(cls=TidyCommand)
 @with_settings
 def verify(
-    path: Annotated[str, typer.Argument(
-        metavar="DOCKERFILE", help="The Dockerfile to rewrite and verify.")] = "Dockerfile",
+    paths: Annotated[list[str] | None, typer.Argument(
+        metavar="PATH", help="The Dockerfile to rewrite and verify (default: Dockerfile); several files or "
+                             "folders (searched like rewrite's) are verified in parallel, with one summary.",
+        show_default=False)] = None,
     context: ContextDir = None,
     against: Annotated[str | None, _flag(
         "--against", metavar="CANDIDATE",
@@ -827,9 +838,21 @@ def verify(
         "--timeout", metavar="SECONDS", min=1,
         help="How long a smoke run may take; a HEALTHCHECK is polled against the started CMD this long at "
              "most (less when Docker would give up sooner).")] = 60,
+    jobs: Annotated[int | None, _flag(
+        "--jobs", "-j", metavar="N", min=1,
+        help="Several files: verify N at once (default: the CPUs available; with buildx, --max-builds when "
+             "given).")] = None,
+    buildx_builder: Annotated[str | None, _flag(
+        "--buildx-builder", metavar="NAME",
+        help="buildx: build on this docker buildx builder (a remote BuildKit, a kubernetes driver; "
+             "see docs/remote-builders.md).")] = None,
+    max_builds: Annotated[int | None, _flag(
+        "--max-builds", metavar="N", min=1,
+        help="Run at most N builds at once across all files (a shared builder's capacity).")] = None,
     road: SettingsRoad = SettingsRoad(),
     quiet: Quiet = False,
-    verbose: Verbose = False,
+    verbose: Annotated[bool, _flag(
+        "--verbose", "-v", help="Stream the builders' output, each line prefixed by its image.")] = False,
 ) -> None:
     """Build the original and a candidate; check config, files, users, programs, libraries, smoke run and size.
 
@@ -837,7 +860,8 @@ def verify(
     flags, or the file given with --against. Exit 0 only if every check holds, 1 when the
     candidate fails a check (a library its binaries cannot load is reported by file), 2 when
     nothing could be verified: no builder, or the original does not build (base image not
-    found, registry unreachable).
+    found, registry unreachable). Several files: 0 only if all verify, 1 if any candidate
+    fails a check, 2 if any file met an environment error.
     """
     import json as _json
 
@@ -847,6 +871,16 @@ def verify(
     out = _out(quiet, verbose)
     with _errors_exit_2():
         _check_folder(context, "--context")
+        files = expand_paths(paths or ["Dockerfile"])
+        if STDIN in files:
+            raise UsageError("verify builds files: '-' (stdin) cannot be verified")
+    if len(files) > 1 or any(os.path.isdir(p) for p in paths or ()):
+        _verify_fleet(files, road, out, fmt=fmt, against=against, fix=fix, output=output, report_html=report_html,
+                      context=context, smoke=smoke, builder=builder, pull=pull, network=network,
+                      build_arg=build_arg, build_context=build_context, keep=keep, compressed=compressed,
+                      timeout=timeout, jobs=jobs, buildx_builder=buildx_builder, max_builds=max_builds)
+    path = files[0]
+    with _errors_exit_2():
         args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
         read_bytes(path)  # a missing or non-regular file is an InputError before any build starts
         if report_html is not None and not os.path.isdir(os.path.dirname(os.path.abspath(report_html))):
@@ -856,12 +890,12 @@ def verify(
         if fix and destination is None:
             raise UsageError("--fix writes the fixed rewrite: give -o FILE (or --against CANDIDATE to fix that file)")
         options = _options_for(path, road)
-        chosen = _builder(builder, pull, network)
+        chosen = _builder(builder, pull, network, buildx_builder=buildx_builder, max_builds=max_builds)
         try:
             report = run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
                                 build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
                                 options=options, against=candidate, fix=fix, timeout=timeout,
-                                progress=lambda step: out.info(f"dockerslim: {step}"))
+                                progress=lambda step: out.info(f"dockerslim: {step}"), on_line=_build_lines(out))
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
     result = _json.loads(_json.dumps(report.to_dict(), default=str))  # what --format json prints
@@ -889,6 +923,81 @@ def verify(
         with _errors_exit_2():
             _write_verified(report, destination, in_place=output is None, out=out)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _build_lines(out: Out) -> Callable[[str, str], None] | None:
+    """What single-file verify does with the builders' output: -v streams every line to
+    stderr prefixed by the image's label; on a terminal, each build step (``STEP 3/7: RUN …``)
+    is a progress line; otherwise the output is only kept for an error message."""
+    from .builders import build_step
+
+    if out.quiet:
+        return None
+    if out.verbose:
+        return lambda label, line: typer.echo(f"[{label}] {line}", err=True)
+    if not sys.stderr.isatty():
+        return None
+
+    def step(label: str, line: str) -> None:
+        shown = build_step(line)
+        if shown is not None:
+            out.info(f"dockerslim: {label}: {shown}")
+
+    return step
+
+
+def _verify_fleet(files: list[str], road: SettingsRoad, out: Out, *, fmt: VerifyFormat, against: str | None,
+                  fix: bool, output: str | None, report_html: str | None, context: str | None, smoke: str | None,
+                  builder: BuilderChoice, pull: PullPolicy, network: str | None, build_arg: list[str] | None,
+                  build_context: list[str] | None, keep: bool, compressed: bool, timeout: float,
+                  jobs: int | None, buildx_builder: str | None, max_builds: int | None) -> NoReturn:
+    """``verify`` over several Dockerfiles: ``fleet.verify_many`` runs them ``jobs`` at a time
+    (the builder's ``--max-builds`` bounds its builds), then one table (or ``--format json``:
+    the list) on stdout; exit 0 only if all verify, 1 if a candidate fails, 2 on any error."""
+    import json as _json
+
+    from rich.console import Console
+
+    from .fleet import default_jobs, verify_exit_code, verify_many, verify_table
+    from .verify import render
+    from .verify import verify as run_verify
+
+    with _errors_exit_2():
+        given = [flag for flag, value in (("--against", against), ("--fix", fix), ("-o", output),
+                                          ("--report", report_html),
+                                          ("--format markdown", fmt is VerifyFormat.markdown)) if value]
+        if given:
+            raise UsageError(f"{given[0]} takes one Dockerfile; {len(files)} were given")
+        args, contexts = _pairs(build_arg, "--build-arg"), _pairs(build_context, "--build-context")
+        options = {path: _options_for(path, road) for path in files}
+        chosen = _builder(builder, pull, network, buildx_builder=buildx_builder, max_builds=max_builds)
+    if jobs is None:
+        jobs = max_builds if chosen.name == "buildx" and max_builds else default_jobs()
+
+    def verify_one(path: str, say: Callable[[str], None], on_line: Callable[[str, str], None]) -> VerifyReport:
+        return run_verify(Path(path), builder=chosen, context_dir=Path(context) if context else None, smoke=smoke,
+                          build_args=args, build_contexts=contexts, keep=keep, compressed=compressed,
+                          options=options[path], timeout=timeout, progress=say, on_line=on_line)
+
+    console = Console(stderr=True)
+    outcomes = verify_many(files, verify_one, jobs=jobs, progress=False if out.quiet else None, console=console,
+                           log=out.verbose)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            out.error(outcome.error)
+        elif outcome.broken_original is not None:
+            out.error(f"{outcome.path}: the original does not build, so nothing was verified: "
+                      f"{outcome.broken_original.strip()[-500:]}")
+    if fmt is VerifyFormat.json:
+        out.stdout(_json.dumps([_json.loads(_json.dumps(o.to_dict(), default=str)) for o in outcomes], indent=2)
+                   + "\n")
+    else:
+        for outcome in outcomes:  # what failed, in full (every file's report with -v)
+            if outcome.report is not None and (outcome.exit_code == 1 or out.verbose):
+                out.stdout(render(outcome.report))
+        Console(file=sys.stdout, no_color=not use_colour(None), width=max(120, Console().width)).print(
+            verify_table(outcomes))
+    raise typer.Exit(verify_exit_code(outcomes))
 
 
 def _write_verified(report: VerifyReport, destination: str, *, in_place: bool, out: Out) -> None:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import healthcheck, ir
+from . import dockerignore, healthcheck, ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome, scratch_tag
 from .catalog import load
 from .errors import DockerslimError
@@ -95,7 +95,18 @@ def _app_paths(df: ir.Dockerfile) -> list[str]:
 
 
 def _context_files(df: ir.Dockerfile, context: Path) -> set[str]:
-    """Image paths of the files the final stage COPYs from the build context."""
+    """Image paths of the files the final stage COPYs from the build context, less those the
+    context's .dockerignore keeps out of it (the builder never sends them, so no image has them)."""
+    rules = dockerignore.load(context)
+    root = context.resolve()
+
+    def sent(f: Path) -> bool:
+        try:
+            rel = f.relative_to(root).as_posix()
+        except ValueError:  # outside the context: the builder refuses it anyway
+            return False
+        return not dockerignore.ignored(rel, rules)
+
     out: set[str] = set()
     cwd = "/"
     for node in df.stages[-1].body:
@@ -104,16 +115,17 @@ def _context_files(df: ir.Dockerfile, context: Path) -> set[str]:
         if not isinstance(node, ir.Copy) or node.flag("from") is not None or node.heredocs or "$" in node.dest:
             continue
         dest = posixpath.normpath(posixpath.join(cwd, node.dest))
-        into_dir = node.dest.endswith("/") or len(node.sources) > 1
+        # "." and ".." name folders (the WORKDIR, its parent): a file goes in, keeping its name
+        into_dir = node.dest.endswith(("/", "/.", "/..")) or node.dest in (".", "..") or len(node.sources) > 1
         for src in node.sources:
             if any(c in src for c in "*?[") or "://" in src:
                 continue
             local = (context / src).resolve()
             if local.is_dir():
                 for f in local.rglob("*"):
-                    if f.is_file():
+                    if f.is_file() and sent(f):
                         out.add(posixpath.join(dest, f.relative_to(local).as_posix()))
-            elif local.is_file():
+            elif local.is_file() and sent(local):
                 out.add(posixpath.join(dest, local.name) if into_dir else dest)
     return out
 
@@ -217,8 +229,10 @@ class Session:
     def __init__(self, text: str, *, path: str, context: Path, builder: Builder, smoke: str | None = None,
                  build_args: dict[str, str] | None = None, build_contexts: dict[str, str] | None = None,
                  compressed: bool = True, keep: bool = False, timeout: float = healthcheck.DEFAULT_BUDGET,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 on_line: Callable[[str, str], None] | None = None) -> None:
         self.text, self.path, self.context, self.builder = text, path, context, builder
+        self.on_line = on_line  # (label, line): each line of a build's output as the builder prints it
         self.timeout = timeout  # seconds a smoke run may take (a HEALTHCHECK is polled this long at most)
         self.say = progress or (lambda _step: None)  # the current step, for a user watching
         self.smoke, self.build_args, self.build_contexts = smoke, build_args, build_contexts
@@ -254,9 +268,13 @@ class Session:
 
     def _build(self, text: str, image: str) -> tuple[float | None, str]:
         self.say(f"building {image} ({'the original' if image.endswith(':original') else 'the candidate'})")
+        label = f"{self.path}:{image.rsplit(':', 1)[-1]}"  # app/Dockerfile:original, …:candidate1
+        sink = self.on_line
+        # only when asked: a builder written before on_line existed (a test's fake) still works
+        stream: dict[str, Any] = {"on_line": lambda line: sink(label, line)} if sink is not None else {}
         try:
             outcome = self.builder.build(text, self.context, image, build_args=self.build_args,
-                                         build_contexts=self.build_contexts)
+                                         build_contexts=self.build_contexts, **stream)
         except BuilderError as exc:
             return None, str(exc)
         self._images.append(image)
@@ -447,12 +465,15 @@ def verify(
     max_fixes: int = 3,
     timeout: float = healthcheck.DEFAULT_BUDGET,
     progress: Callable[[str], None] | None = None,
+    on_line: Callable[[str, str], None] | None = None,
 ) -> VerifyReport:
     """Build the original and a candidate and check the candidate. The candidate is
     dockerslim's rewrite, or ``against`` (any Dockerfile text: hand-written, another tool's);
     ``rewritten`` is the same for tests. With ``fix``, packages owning the libraries the
     candidate misses are installed in its final stage and it is verified again, until it
-    passes or there is nothing left to add (``report.candidate`` is then the fixed text)."""
+    passes or there is nothing left to add (``report.candidate`` is then the fixed text).
+    ``progress`` hears each step of the verification, ``on_line`` (image label, line) each
+    line the builder prints, as it prints it."""
     text = dockerfile.read_bytes().decode("utf-8")
     context = context_dir or dockerfile.parent
     given = against if against is not None else rewritten
@@ -467,7 +488,7 @@ def verify(
         declared, replaced, moved_out = declared_by(result)
     with Session(text, path=str(dockerfile), context=context, builder=builder, smoke=smoke, build_args=build_args,
                  build_contexts=build_contexts, compressed=compressed, keep=keep, timeout=timeout,
-                 progress=progress) as session:
+                 progress=progress, on_line=on_line) as session:
         report = session.verify(candidate, declared=declared, replaced=replaced, moved_out=moved_out,
                                 against=against is not None)
         if against is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 
 from . import ir
@@ -20,6 +19,7 @@ from .changes import Note
 from .errors import DockerfileSyntaxError
 from .image import ImageRef, has_variables
 from .lexer import RawDirective, RawHeredoc, RawInstruction, RawTrivia, escape_of, lex, shell_words, unquote_word
+from .pass_context import memo
 from .source import SourceText, decode, split_bom
 
 # Flags each instruction accepts; True marks the repeatable ones.
@@ -310,7 +310,7 @@ def _instruction(keyword: str, rest: str, raw: tuple[RawHeredoc, ...]) -> ir.Ins
     return _build(keyword, flags, rest, raw)
 
 
-@lru_cache(maxsize=32_768)
+@memo(maxsize=32_768)
 def _typed(keyword: str, rest: str, heredocs: tuple[RawHeredoc, ...]) -> tuple[ir.Instruction, ir.Fingerprint]:
     """The node (without leading comments and source) and its fingerprint for one instruction
     block. A rewrite parses the same instructions several times (its input, each pass's changes,

@@ -9,6 +9,9 @@ in one pass must never hand the user a Dockerfile that does not build or builds 
 from __future__ import annotations
 
 import difflib
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +26,7 @@ from .guard import Facts, violation
 from .ir import Copy, Dockerfile, Run
 from .options import Options
 from .parse import parse, warnings
-from .pass_context import PassContext
+from .pass_context import PassContext, rewrite_scope
 from .passes import PIPELINE, Pass
 from .source import BOM
 
@@ -148,6 +151,22 @@ def _rejected(step: Pass, before: Dockerfile, after: Dockerfile, changes: list[C
     return f"its RUNs no longer execute what they did: {broken}" if broken else None
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused for one rewrite: it makes no cycles worth collecting
+    (frozen nodes, strings, tuples), yet the collector walked every live object again and again,
+    a third of a 100,000-line rewrite's time. Switched back on at the end (if it was on: a caller
+    that turned it off keeps it off); the process-wide state, so a concurrent thread's rewrite may
+    switch it on early, which costs time, never correctness."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def rewrite(
     text: str,
     *,
@@ -163,24 +182,25 @@ def rewrite(
     (``observe.observe``: what one real build of ``text`` wrote per step) reaches the passes as
     ``PassContext.observation``.
     """
-    original_df = parse(text, path)
-    context = PassContext(
-        path=path,
-        context_dir=Path(context_dir) if context_dir is not None else None,
-        options=options or Options(),
-        observation=observation,
-    )
-    token = EXTRA_DATA.set(context.options.data)
-    try:
-        new_df, changes, notes, ran = run_passes(original_df, context)
-        new_text = emit(new_df)
+    with rewrite_scope(), _no_gc():
+        original_df = parse(text, path)
+        context = PassContext(
+            path=path,
+            context_dir=Path(context_dir) if context_dir is not None else None,
+            options=options or Options(),
+            observation=observation,
+        )
+        token = EXTRA_DATA.set(context.options.data)
         try:
-            parse(new_text)
-        except DockerfileSyntaxError:  # only the whole file shows it (a stage name clash): find the pass
-            new_df, changes, notes, ran = run_passes(original_df, context, whole_file=True)
+            new_df, changes, notes, ran = run_passes(original_df, context)
             new_text = emit(new_df)
-    finally:
-        EXTRA_DATA.reset(token)
+            try:
+                parse(new_text)
+            except DockerfileSyntaxError:  # only the whole file shows it (a stage name clash): find the pass
+                new_df, changes, notes, ran = run_passes(original_df, context, whole_file=True)
+                new_text = emit(new_df)
+        finally:
+            EXTRA_DATA.reset(token)
     return RewriteResult(
         original=text,
         text=new_text,

@@ -7,9 +7,10 @@ the subshell). Anything the analysis cannot follow exactly — control flow (``i
 continuation, a carriage return, ``$'\\u…'`` escapes — yields None, and callers treat the RUN
 as unknown: safe.
 
-Each script text is parsed once (``_analyse`` is memoised and returns immutable data), however
-many passes ask about it. Comments are dropped exactly where the shell drops them: a ``#`` that
-starts a word begins a comment to the end of the line; ``a#b`` is a word.
+Each script text is parsed once per rewrite (``_analyse`` is memoised for the whole rewrite,
+``pass_context.rewrite_scope``, and returns immutable data), however many passes ask about it.
+Comments are dropped exactly where the shell drops them: a ``#`` that starts
+a word begins a comment to the end of the line; ``a#b`` is a word.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser, Tree
 
 from . import ir
+from .pass_context import memo
 
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/env bash", "dash"}
 
@@ -76,7 +78,7 @@ def _tree(script: str) -> Tree:
     return _PARSER.parse(script.encode("utf-8"))
 
 
-@lru_cache(maxsize=1 << 16)
+@memo(maxsize=1 << 16)
 def _analyse(script: str) -> _Analysis:
     tree = _tree(script)
     src = script.encode("utf-8")
@@ -532,7 +534,7 @@ def commands(script: str, cwd: str | None = "/") -> list[SimpleCommand] | None:
     return None if found is None else list(found)
 
 
-@lru_cache(maxsize=1 << 16)
+@memo(maxsize=1 << 16)
 def _commands_from(script: str, cwd: str | None) -> tuple[SimpleCommand, ...] | None:
     events = _analyse(script).events
     if events is None:

@@ -21,6 +21,7 @@ class Options:
     models_context: str | None = None  # build-context name for model files
     data: tuple[str, ...] = ()  # folders with extra catalog files (base_images.toml, …)
     pin_digest: bool = False  # tools-from-images: image@sha256 from the catalog's digests
+    aggressive: bool = False  # prune: remove what no program reads from the artifacts (verify the result)
 
     def __post_init__(self) -> None:
         from .settings import validated  # settings needs the pass registry, which needs Options

@@ -14,6 +14,7 @@ names one instead, ``--isolated`` ignores them all.
     no_install_recommends = true
     models_context = "models"
     pin_digest = false
+    aggressive = false             # prune the artifacts (DS207); always verify the result
     data = ["dockerslim-data/"]    # folders with extra base_images/packages/tools/jit.toml
 
 Every unknown key, unknown pass name or value of the wrong type is a ``SettingsError`` naming
@@ -53,7 +54,8 @@ PYPROJECT = "pyproject.toml"
 # The flag that sets each key, for messages about command-line values.
 FLAGS = {"only": "--only", "skip": "--skip", "assembly": "--no-assembly", "keep_base": "--keep-base",
          "runtime_base": "--runtime-base", "no_install_recommends": "--keep-recommends",
-         "models_context": "--models-context", "pin_digest": "--pin-digest", "data": "data"}
+         "models_context": "--models-context", "pin_digest": "--pin-digest", "data": "data",
+         "aggressive": "--aggressive"}
 
 
 @cache
@@ -98,6 +100,9 @@ class Settings(BaseModel):
     models_context: StrictStr | None = Field(None, description="Build-context name to copy model configs from.")
     data: tuple[StrictStr, ...] = Field((), description="Folders with extra catalog files (base_images.toml, ...).")
     pin_digest: StrictBool = Field(False, description="Pin tool images by digest from the catalog.")
+    aggressive: StrictBool = Field(False, description=(
+        "Prune what no program reads from the split's artifacts (DS207, data/prune.toml); "
+        "always verify the result (dockerslim verify --aggressive)."))
 
     @field_validator("only", "skip")
     @classmethod

@@ -287,6 +287,9 @@ KeepBase = Annotated[bool, _flag("--keep-base", help="Never swap the base image.
 RuntimeBase = Annotated[str | None, _flag("--runtime-base", metavar="IMAGE", help="Use IMAGE as the runtime base.")]
 KeepRecommends = Annotated[bool, _flag("--keep-recommends", help="Do not add apt --no-install-recommends.")]
 PinDigest = Annotated[bool, _flag("--pin-digest", help="Pin tool images by digest (from the catalog).")]
+Aggressive = Annotated[bool, _flag(
+    "--aggressive", help="Also prune what no program reads from the artifacts (installer bytecode, tests, headers, "
+                         "static libraries, debug symbols: DS207); always verify it: dockerslim verify --aggressive.")]
 ModelsContext = Annotated[str | None, _flag(
     "--models-context", metavar="NAME", help="Copy model configs from this build context; weights stay out.")]
 FormatOpt = Annotated[Format, typer.Option("--format", help="What stdout carries.")]
@@ -312,7 +315,7 @@ class SettingsRoad:
 def rewrite_flags(*, config: ConfigFile = None, isolated: Isolated = False, only: Only = None, skip: Skip = None,
                   no_assembly: NoAssembly = False, keep_base: KeepBase = False, runtime_base: RuntimeBase = None,
                   keep_recommends: KeepRecommends = False, pin_digest: PinDigest = False,
-                  models_context: ModelsContext = None) -> SettingsRoad:
+                  models_context: ModelsContext = None, aggressive: Aggressive = False) -> SettingsRoad:
     """The flags actually given (None: not given), for ``settings.resolve``. Its parameters are
     also the command-line options ``with_settings`` gives a command."""
     if config and isolated:
@@ -322,6 +325,7 @@ def rewrite_flags(*, config: ConfigFile = None, isolated: Isolated = False, only
         assembly=False if no_assembly else None, keep_base=True if keep_base else None,
         runtime_base=runtime_base, no_install_recommends=False if keep_recommends else None,
         models_context=models_context, pin_digest=True if pin_digest else None,
+        aggressive=True if aggressive else None,
     )
     given = {k: v for k, v in flags.items() if v is not None}
     validated(given, source="command line", flags=True)  # a bad flag fails once, before any file

@@ -34,7 +34,8 @@ if __name__ == "__main__":
         src = case / "Dockerfile"
         if src.exists() and _wanted(f"{case.parent.name}/{case.name}", chosen):
             opts = Options(only=frozenset({case.parent.name}),
-                           models_context="models" if case.parent.name == "models-out" else None)
+                           models_context="models" if case.parent.name == "models-out" else None,
+                           aggressive=case.parent.name == "prune")
             result = rewrite(src.read_text(), context_dir=case, options=opts)
             (case / "expected.Dockerfile").write_text(result.text)
             if (case / "expected.notes").exists():

@@ -83,7 +83,8 @@ def test_pass_golden(case: Path) -> None:
 
     text = (case / "Dockerfile").read_text()
     models = "models" if case.parent.name == "models-out" else None
-    result = rewrite(text, context_dir=case, options=Options(only=frozenset({case.parent.name}), models_context=models))
+    result = rewrite(text, context_dir=case, options=Options(only=frozenset({case.parent.name}), models_context=models,
+                                                             aggressive=case.parent.name == "prune"))
     assert result.text == (case / "expected.Dockerfile").read_text()
     assert result.passes_run == (case.parent.name,)
     notes = case / "expected.notes"  # what the pass said, declines included (LibCST expected_warnings style)

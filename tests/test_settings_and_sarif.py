@@ -45,7 +45,8 @@ def test_unknown_setting_is_an_input_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     where = f"{tmp_path / 'pyproject.toml'}: [tool.dockerslim]"
     assert result.stderr == f"dockerslim: error: {where}: bogus: unknown setting; known: " \
-        "only, skip, assembly, keep_base, runtime_base, no_install_recommends, models_context, data, pin_digest\n"
+        "only, skip, assembly, keep_base, runtime_base, no_install_recommends, models_context, data, pin_digest, " \
+        "aggressive\n"
 
 
 def test_unknown_pass_name_is_a_usage_error(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ from . import (  # noqa: E402  (after PassResult: split_stages and runtime_base 
     merge_runs,
     models_out,
     package_hygiene,
+    prune,
     runtime_base,
     split_stages,
     tools_from_images,
@@ -71,6 +72,9 @@ PIPELINE: tuple[Pass, ...] = (
     # After the structure (the COPY and its chmod/chown RUN are in the stage that ships), before
     # merge-runs, which would join that RUN to the next one (declared: the chmod/chown it removes).
     Pass.of(fold_permissions, Policy.DECLARED),
+    # After the split, whose builder and artifact copies it reads, and before merge-runs (--aggressive
+    # only; declared: the find/strip commands of the one RUN it appends to the builder).
+    Pass.of(prune, Policy.DECLARED),
     # After the structure: flags and cleanup for the RUNs of shipping stages, cache mounts in builders.
     Pass.of(package_hygiene, Policy.DECLARED),
     # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup

@@ -46,7 +46,20 @@ STANDINS = (
     Standin("uv.Dockerfile", ("ghcr.io/astral-sh/uv:0.7.11",)),
     # invented name: an in-house ML base whose Python is a virtualenv (not in the catalogue)
     Standin("torch-venv.Dockerfile", ("docker.io/mlplatform/torch-venv:2.7-cpu",)),
+    # Debian's Node.js 18 / rustc 1.63 under the names the fixtures use (benchmarks/experts.py)
+    Standin("node.Dockerfile", ("docker.io/library/node:lts", "docker.io/library/node:20",
+                                "docker.io/library/node:18")),
+    Standin("node-slim.Dockerfile", ("docker.io/library/node:lts-slim", "docker.io/library/node:20-slim",
+                                     "docker.io/library/node:18-slim")),
+    Standin("rust.Dockerfile", ("docker.io/library/rust:1.80", "docker.io/library/rust:1")),
 )
+# More names for a stand-in already built (a tag, no build): tag -> existing stand-in tag.
+ALIASES = {
+    "docker.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04",
+    "docker.io/library/ubuntu:jammy": "docker.io/library/debian:bookworm",  # as the cuda stand-ins: Debian for Ubuntu
+    "docker.io/library/python:3.9": "docker.io/library/python:3.12",  # Debian's Python 3.11 under all these names
+    "docker.io/library/python:3.9-slim": "docker.io/library/python:3.12-slim",
+}
 UV_VERSION = "0.7.11"
 
 
@@ -147,6 +160,9 @@ def ensure() -> dict[str, str]:
             proc = subprocess.run(["buildah", *args, ctx], env=env, capture_output=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"stand-in {standin.dockerfile} failed:\n{proc.stderr.decode()[-3000:]}")
+    for tag, existing in ALIASES.items():
+        if not _exists(env, tag):
+            _buildah(env, "tag", existing, tag)
     return env
 
 

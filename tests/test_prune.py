@@ -16,7 +16,8 @@ from dockerslim import Options, rewrite
 from dockerslim.passes import prune
 from dockerslim.settings import resolve
 
-from .conftest import FIXTURES, run_cli
+from .conftest import FIXTURES
+from .test_cli import invoke
 
 REWRITE = sorted(p for p in (FIXTURES / "rewrite").iterdir() if (p / "Dockerfile").exists())
 
@@ -83,12 +84,12 @@ def test_settings_file_pyproject_and_flag(tmp_path: Path) -> None:
     assert resolve({}, pyproject=tmp_path / "pyproject.toml").aggressive
     assert not resolve({}).aggressive
     case = FIXTURES / "rewrite" / "c-extension-pip-install"
-    out = run_cli("rewrite", "--aggressive", "--isolated", "--diff", str(case / "Dockerfile")).stdout.decode()
+    out = invoke("rewrite", "--aggressive", "--isolated", "--diff", str(case / "Dockerfile")).stdout
     assert "DS207" in out and "strip --strip-unneeded" in out, out
-    plain = run_cli("rewrite", "--isolated", "--diff", str(case / "Dockerfile")).stdout.decode()
+    plain = invoke("rewrite", "--isolated", "--diff", str(case / "Dockerfile")).stdout
     assert "strip --strip-unneeded" not in plain
     for command in ("verify", "build", "generate"):
-        assert "--aggressive" in run_cli(command, "--help").stdout.decode(), command
+        assert "--aggressive" in invoke(command, "--help").stdout, command
 
 
 def _elf(path: Path) -> None:
@@ -160,3 +161,29 @@ def test_aggressive_adds_no_hadolint_finding(case: str, tmp_path: Path) -> None:
     pruned = _aggressive(path)
     assert prune.MARKER in pruned
     assert sorted(set(findings(pruned, tmp_path)) - set(findings(default, tmp_path))) == []
+
+
+def test_observed_sizes_in_the_effect() -> None:
+    """With an observed build of the original, each category says what the original's steps
+    wrote there (pip installed numpy's tests into /usr/local: they match site-packages/*/tests)."""
+    from dockerslim.observe.record import FileChange, Observation, Step
+    from dockerslim.parse import parse
+    from dockerslim.pass_context import PassContext
+
+    site = "/usr/local/lib/python3.12/site-packages"
+    observation = Observation(key="k", builder="buildah", steps={5: Step(line=5, instruction="RUN pip install .",
+                                                                        keyword="RUN", files=[
+        FileChange(path=f"{site}/numpy/tests/test_a.py", op="added", size=2_500_000),
+        FileChange(path=f"{site}/numpy/tests/data/b.npy", op="added", size=500_000),
+        FileChange(path=f"{site}/numpy/core.py", op="added", size=9_000_000),
+        FileChange(path=f"{site}/numpy/_core/lib/libnpymath.a", op="added", size=1_000_000),
+    ])})
+    case = FIXTURES / "passes" / "prune" / "venv-c-extension"
+    df = parse((case / "Dockerfile").read_text())
+    result = prune.run(df, PassContext(context_dir=case, options=Options(aggressive=True), observation=observation))
+    effects = {c.message.rsplit("(", 1)[1].rstrip(")"): c.effect for c in result.changes}
+    assert effects["package-tests"].startswith("observed build: the original's steps wrote 2 such files, 3.0 MB")
+    assert "1 such files, 1.0 MB" in effects["headers-and-static-libraries"]
+    assert "wrote nothing this category matches" in effects["installer-caches"]
+    plain = prune.run(df, PassContext(context_dir=case, options=Options(aggressive=True)))
+    assert not any("observed" in c.effect for c in plain.changes)

@@ -49,11 +49,11 @@ def test_aggressive_builds_verifies_and_is_smaller(buildah: Buildah) -> None:
               f"(saved {(plain.rewrite.size - pruned.rewrite.size) / 1e6:.2f} MB)")
         assert pruned.rewrite.size < plain.rewrite.size
         with buildah.rootfs(plain.rewrite.image) as before, buildah.rootfs(pruned.rewrite.image) as after:
-            site = "opt/venv/lib/python3.12/site-packages"
-            assert list((before / site / "pip").rglob("__pycache__")), "the default rewrite keeps pip's bytecode"
-            assert not list((after / site / "pip").rglob("__pycache__"))
-            assert list((after / site).glob("fastsum*.so")), "the extension is still there"
-            ext_before = next((before / site).glob("fastsum*.so"))
-            ext_after = next((after / site).glob("fastsum*.so"))
+            site_before = next(before.glob("opt/venv/lib/python3*/site-packages"))
+            site_after = next(after.glob("opt/venv/lib/python3*/site-packages"))
+            assert list((site_before / "pip").rglob("__pycache__")), "the default rewrite keeps pip's bytecode"
+            assert not list((site_after / "pip").rglob("__pycache__"))
+            ext_before = next(site_before.glob("fastsum*.so"))
+            ext_after = next(site_after.glob("fastsum*.so"))
             assert _debug_sections(str(ext_before)) and not _debug_sections(str(ext_after))
             assert ext_after.stat().st_size < ext_before.stat().st_size

@@ -46,6 +46,10 @@ class Facts:
             self._memo[node] = found
         return found
 
+    def know(self, node: ir.Run, commands: tuple[Argv, ...]) -> None:
+        """Record the commands of ``node`` read by the caller (a RUN made of parts already read)."""
+        self._memo[node] = commands
+
     def stages(self, df: ir.Dockerfile) -> list[list[Argv]]:
         """Per stage, the commands its RUNs execute in order (ONBUILD triggers do not run here)."""
         return [[c for node in stage.body if isinstance(node, ir.Run) for c in self.run(node)] for stage in df.stages]

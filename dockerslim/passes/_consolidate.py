@@ -34,7 +34,7 @@ from .. import ir
 from ..catalog import load
 from ..changes import Argv, Change, CommandEdit
 from ..classify import as_installer
-from ..guard import Policy, violation
+from ..guard import Facts, Policy, violation
 from ..shell import SimpleCommand, and_segments, chain, commands, has_comment, run_commands, run_script
 
 # A package word as apt, apk and dnf take it: a name, maybe an arch, release or version.
@@ -50,6 +50,7 @@ class _Segment:
 
     text: str
     cmd: SimpleCommand | None
+    found: tuple[Argv, ...] | None = None  # every command of the segment (None: not analysable)
 
     def raw(self, index: int) -> str:
         """argv word ``index`` as written (quotes kept)."""
@@ -71,18 +72,27 @@ class _Install:
     items: tuple[tuple[Argv, str], ...]  # (value, text as written) of each package / requirement
 
 
-def _segments(run: ir.Run) -> list[_Segment] | None:
-    script = run_script(run)
-    if script is None or run.heredocs or has_comment(script):
-        return None
-    parts = and_segments(script)
+_UNKNOWN: Any = object()
+
+
+def _segments(run: ir.Run, known: list[str] | None = _UNKNOWN) -> list[_Segment] | None:
+    """``known``: the RUN's ``and_segments`` when the caller has them (merge-runs, for the RUN it
+    made of several: its text is not parsed again)."""
+    if known is _UNKNOWN:
+        script = run_script(run)
+        if script is None or run.heredocs or has_comment(script):
+            return None
+        parts = and_segments(script)
+    else:
+        parts = known
     if parts is None:
         return None
     out = []
     for part in parts:
         found = commands(part)
         cmd = found[0] if found is not None and len(found) == 1 and found[0].argv and found[0].words else None
-        out.append(_Segment(part, cmd if cmd is not None and len(cmd.words) == len(cmd.argv) else None))
+        argvs = None if found is None else tuple(c.assignments + c.argv for c in found)
+        out.append(_Segment(part, cmd if cmd is not None and len(cmd.words) == len(cmd.argv) else None, argvs))
     return out
 
 
@@ -344,9 +354,10 @@ def _argvs(node: ir.Run) -> list[Argv]:
     return [c.assignments + c.argv for c in run_commands(node) or []]
 
 
-def declared(old: ir.Run, new: ir.Run) -> tuple[CommandEdit, ...]:
-    """The command edits from ``old`` to ``new``, aligned as the guard walks them."""
-    a, b = _argvs(old), _argvs(new)
+def declared(old: ir.Run, new: ir.Run, old_argvs: list[Argv] | None = None) -> tuple[CommandEdit, ...]:
+    """The command edits from ``old`` to ``new``, aligned as the guard walks them (``old_argvs``:
+    the commands of ``old`` when the caller has read them already)."""
+    a, b = _argvs(old) if old_argvs is None else old_argvs, _argvs(new)
     edits: list[CommandEdit] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -368,20 +379,27 @@ class Consolidated:
     installers: tuple[str, ...]
 
 
-def consolidate(node: ir.Run, stage: ir.Stage) -> Consolidated | None:
+def consolidate(node: ir.Run, stage: ir.Stage, segments: list[str] | None = _UNKNOWN) -> Consolidated | None:
     """``node`` with its installs consolidated, or None when there is nothing to do (or the
-    guard would not read the result as the declared edits: then it is left as it was)."""
-    segs = _segments(node)
+    guard would not read the result as the declared edits: then it is left as it was).
+    ``segments``: the ``and_segments`` of a RUN merge-runs made (no comment, no heredoc)."""
+    segs = _segments(node, segments)
     if segs is None:
         return None
     texts, installers = _consolidated(segs)
     if texts == [s.text.strip() for s in segs]:
         return None
     new = replace(node, command=chain(texts))
-    edits = declared(node, new)
+    # The old commands are its segments' in order (read above): the RUN merge-runs made of
+    # several is not parsed as a whole again (the guard reads the RUNs it was made of).
+    known = None if any(s.found is None for s in segs) else [c for s in segs for c in s.found or ()]
+    edits = declared(node, new, known)
     check = Change(rule="", pass_name="", message="", reason="", effect="", commands=edits)
     before = ir.Dockerfile(stages=(replace(stage, body=(node,)),))
     after = ir.Dockerfile(stages=(replace(stage, body=(new,)),))
-    if violation(Policy.DECLARED, before, after, [check]) is not None:
+    facts = Facts()
+    if known is not None:
+        facts.know(node, tuple(known))
+    if violation(Policy.DECLARED, before, after, [check], facts) is not None:
         return None
     return Consolidated(new, edits, tuple(installers))

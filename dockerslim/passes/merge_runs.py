@@ -61,11 +61,19 @@ def _why_not(first: ir.Run, second: ir.Run, posix: bool, stage: ir.Stage) -> str
     return None
 
 
-def _merge(first: ir.Run, second: ir.Run) -> ir.Run:
-    parts = and_segments(run_script(first) or "") or [str(first.command).strip()]
-    parts += and_segments(run_script(second) or "") or []
-    return ir.Run(command="\n&& ".join(parts), flags=first.flags, leading=first.leading + second.leading,
-                  source=first.source)
+def _merge(first: ir.Run, first_segments: list[str] | None, second: ir.Run) -> tuple[ir.Run, list[str] | None]:
+    """The merged RUN and its top-level ``&&`` segments (``and_segments`` of its script: the
+    first's followed by the second's, or None when the first's are), carried along so that a
+    long run of RUNs is not parsed again at every merge (that was quadratic)."""
+    second_segments = and_segments(run_script(second) or "") or []
+    parts = (first_segments or [str(first.command).strip()]) + second_segments
+    merged = ir.Run(command="\n&& ".join(parts), flags=first.flags, leading=first.leading + second.leading,
+                    source=first.source)
+    return merged, None if first_segments is None else first_segments + second_segments
+
+
+def _segments_of(run: ir.Run) -> list[str] | None:
+    return and_segments(run_script(run) or "")
 
 
 def _posix(shell: ir.Shell | None) -> bool:
@@ -83,14 +91,19 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         body: list[ir.Instruction] = []
         shell: ir.Shell | None = None
         group: list[ir.Run] = []  # the RUNs merged into body[-1]
+        segments: dict[int, list[str] | None] = {}  # index in body of a merged RUN -> its && segments
         for node in stage.body:
             if isinstance(node, ir.Shell):
                 shell = node
             prev = body[-1] if body else None
             if isinstance(node, ir.Run) and isinstance(prev, ir.Run):
-                why = _why_not(prev, node, _posix(shell), stage)
+                # Judged on the last RUN merged into prev, not on the merged text: every earlier
+                # one passed the same checks when it was merged (no comment, no shell state, no
+                # background job, not ignored), so the answer is the same without parsing again.
+                why = _why_not(group[-1], node, _posix(shell), stage)
                 if why is None:
-                    body[-1] = _merge(prev, node)
+                    first = segments[len(body) - 1] if len(body) - 1 in segments else _segments_of(prev)
+                    body[-1], segments[len(body) - 1] = _merge(prev, first, node)
                     group.append(node)
                     continue
                 result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
@@ -101,7 +114,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             body.append(node)
         if len(group) > 1:
             _report(result, group)
-        stages.append(replace(stage, body=tuple(_consolidate_installs(body, stage, result))))
+        stages.append(replace(stage, body=tuple(_consolidate_installs(body, stage, result, segments))))
     result.dockerfile = replace(df, stages=tuple(stages))
     return result
 
@@ -119,11 +132,15 @@ def _report(result: PassResult, group: list[ir.Run]) -> None:
     ))
 
 
-def _consolidate_installs(body: list[ir.Instruction], stage: ir.Stage, result: PassResult) -> list[ir.Instruction]:
-    """Each RUN of the (merged) stage with its adjacent package installs made one."""
+def _consolidate_installs(body: list[ir.Instruction], stage: ir.Stage, result: PassResult,
+                          segments: dict[int, list[str] | None]) -> list[ir.Instruction]:
+    """Each RUN of the (merged) stage with its adjacent package installs made one (a merged
+    RUN's ``&&`` segments as the merge left them: not read from its text again)."""
     out: list[ir.Instruction] = []
-    for node in body:
-        made = consolidate(node, stage) if isinstance(node, ir.Run) and not ignored(RULE, node, stage) else None
+    for index, node in enumerate(body):
+        made = None
+        if isinstance(node, ir.Run) and not ignored(RULE, node, stage):
+            made = consolidate(node, stage, segments[index]) if index in segments else consolidate(node, stage)
         if made is None:
             out.append(node)
             continue

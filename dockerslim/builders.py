@@ -43,14 +43,15 @@ def _uses_heredocs(dockerfile: str) -> bool:
 
 
 LineSink = Callable[[str], None]  # receives each line of a build's output as it is printed
-STEP = re.compile(r"^STEP (\d+)/(\d+): (.*)")  # buildah
+STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP (\d+)/(\d+): (.*)")  # buildah ("[2/3] STEP 1/4: …" in a multi-stage file)
 BUILDKIT_STEP = re.compile(r"^#\d+ \[(?:(\S+) )?(\d+)/(\d+)\] (.*)")  # BuildKit --progress=plain
 LOG_LINES = 2000  # a build's log kept for its error message and BuildOutcome.log: the last lines
 
 
 def build_step(line: str) -> str | None:
-    """``STEP 3/7: RUN …`` when ``line`` starts a build step (buildah's ``STEP 3/7: RUN …``,
-    BuildKit's plain ``#9 [builder 3/7] RUN …``), else None: what a progress display shows."""
+    """``STEP 3/7: RUN …`` when ``line`` starts a build step (buildah's ``STEP 3/7: RUN …``, with
+    ``[2/3] `` before it in a multi-stage file; BuildKit's plain ``#9 [builder 3/7] RUN …``),
+    else None: what a progress display shows."""
     m = STEP.match(line)
     if m:
         return line.rstrip()

@@ -22,7 +22,7 @@ from dockerslim.fleet import VerifyOutcome, verify_exit_code, verify_many, verif
 from dockerslim.parse import parse
 from dockerslim.verify import Check, Side, VerifyReport, _context_files
 
-from .conftest import FIXTURES, run_cli
+from .conftest import run_cli
 
 # --- parsing and streaming a build's output ------------------------------------------------------
 
@@ -30,6 +30,7 @@ from .conftest import FIXTURES, run_cli
 def test_build_step_reads_buildah_and_buildkit_step_lines() -> None:
     line = "STEP 3/7: RUN pip install -r requirements.txt"
     assert build_step(line) == line
+    assert build_step("[1/3] STEP 6/6: RUN go build") == "[1/3] STEP 6/6: RUN go build"  # buildah, multi-stage
     assert build_step("#9 [builder 3/7] RUN pip wheel .") == "STEP builder 3/7: RUN pip wheel ."
     assert build_step("#6 [2/3] COPY app.py /app/") == "STEP 2/3: COPY app.py /app/"
     assert build_step("#6 [stage-0 2/3] COPY app.py /app/") == "STEP 2/3: COPY app.py /app/"
@@ -256,20 +257,23 @@ def test_buildah_streams_a_runs_output_while_it_runs(buildah: Buildah, tmp_path:
     assert f"first-{token}" in outcome.log
 
 
+APP = 'FROM python:3.12\nWORKDIR /app\nCOPY app.py .\n{extra}CMD ["python", "app.py"]\n'  # rewritten: -slim base
+
+
 @pytest.mark.build
 def test_cli_verifies_a_folder_in_parallel(buildah: Buildah, tmp_path: Path) -> None:
-    import shutil
-
-    shutil.copytree(FIXTURES / "rewrite" / "go-static", tmp_path / "go", ignore=shutil.ignore_patterns("expected*"))
-    shutil.copytree(tmp_path / "go", tmp_path / "broken")
-    (tmp_path / "broken" / "go.mod").unlink()  # the original's COPY go.mod fails: nothing can be verified
+    for name, extra in (("ok", ""), ("broken", "RUN test -f /no-such-file\n")):  # broken: the original fails
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text("print('hello')\n")
+        (tmp_path / name / "Dockerfile").write_text(APP.format(extra=extra))
     env_keys = ("CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF", "CONTAINERS_CONF")
     saved = {k: os.environ.get(k) for k in env_keys}
     os.environ.update({k: buildah.env[k] for k in env_keys})
     try:
         proc = run_cli("verify", str(tmp_path), "--builder", "buildah", "--pull", "never", "--jobs", "2",
-                       "--smoke", '["/out/server", "-version"]', "--no-compressed", "--format", "json", "-v",
-                       timeout=900)
+                       "--smoke", "python app.py", "--no-compressed", "--format", "json", "-v", timeout=900)
+        table = run_cli("verify", str(tmp_path / "ok"), str(tmp_path / "ok" / "Dockerfile"), "--builder", "buildah",
+                        "--pull", "never", "--smoke", "python app.py", "--no-compressed", timeout=900)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -279,7 +283,11 @@ def test_cli_verifies_a_folder_in_parallel(buildah: Buildah, tmp_path: Path) -> 
     assert proc.returncode == 2, proc.stderr.decode()[-3000:]  # one environment error: exit 2
     doc = json.loads(proc.stdout)
     by = {Path(d["path"]).parent.name: d for d in doc}
-    assert by["go"]["status"] == "verified" and by["go"]["saved"] > 0, by["go"]
+    assert by["ok"]["status"] == "verified" and by["ok"]["saved"] > 0, by["ok"]
     assert by["broken"]["status"] == "error: the original does not build"
     err = proc.stderr.decode()
-    assert f"[{tmp_path / 'go' / 'Dockerfile'}:original] STEP 1/" in err  # -v streamed, with the label
+    assert f"[{tmp_path / 'ok' / 'Dockerfile'}:original] STEP 1/4: FROM python:3.12" in err  # -v: streamed, labelled
+    assert f"{tmp_path / 'broken' / 'Dockerfile'}: the original does not build" in err
+    assert table.returncode == 0, table.stderr.decode()[-3000:]  # the same file twice: both verify
+    text = table.stdout.decode()
+    assert "dockerslim verify" in text and text.count("verified") >= 2 and "2 of 2 verified" in text

@@ -42,12 +42,12 @@ def test_build_step_reads_buildah_and_buildkit_step_lines() -> None:
 def test_stream_hands_over_each_line_before_the_process_ends() -> None:
     seen: list[tuple[float, str]] = []
     start = time.monotonic()
-    code, log = stream(["sh", "-c", "echo first; echo to-stderr >&2; sleep 2; echo last; exit 3"],
+    code, log = stream(["sh", "-c", "echo first; echo to-stderr >&2; sleep 1; echo last; exit 3"],
                        on_line=lambda line: seen.append((time.monotonic() - start, line)))
     ended = time.monotonic() - start
     assert code == 3
     assert [line for _, line in seen] == ["first", "to-stderr", "last"]
-    assert seen[0][0] < ended - 1.5, seen  # the first line came while the process still slept
+    assert seen[0][0] < ended - 0.7, seen  # the first line came while the process still slept
     assert log == "first\nto-stderr\nlast\n"  # kept for the error message too
 
 
@@ -227,13 +227,34 @@ def test_single_file_flags_are_refused_for_several_files(tmp_path: Path) -> None
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "Dockerfile").write_text("FROM python:3.12\nRUN pip install flask\n")
+    from .test_cli import invoke
+
     for extra in (["--against", str(tmp_path / "a" / "Dockerfile")], ["--format", "markdown"],
                   ["--report", str(tmp_path / "r.html")]):
-        proc = run_cli("verify", str(tmp_path), *extra)
-        assert proc.returncode == 2, proc.stderr
-        assert "takes one Dockerfile; 2 were given" in proc.stderr.decode()
-    proc = run_cli("verify", str(tmp_path), "--builder", "buildah", "--buildx-builder", "k8s")
-    assert proc.returncode == 2 and "add --builder buildx" in proc.stderr.decode()
+        result = invoke("verify", str(tmp_path), *extra)
+        assert result.exit_code == 2, result.stderr
+        assert "takes one Dockerfile; 2 were given" in result.stderr
+    result = invoke("verify", str(tmp_path), "--builder", "buildah", "--buildx-builder", "k8s")
+    assert result.exit_code == 2 and "add --builder buildx" in result.stderr
+
+
+def test_single_file_verify_shows_steps_on_a_terminal_and_every_line_with_v(monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from dockerslim.cli import Out, _build_lines
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    steps = _build_lines(Out())
+    assert steps is not None
+    steps("Dockerfile:original", "STEP 2/3: RUN make")
+    steps("Dockerfile:original", "gcc -O2 -c main.c")
+    assert capsys.readouterr().err == "dockerslim: Dockerfile:original: STEP 2/3: RUN make\n"
+    every = _build_lines(Out(verbose=True))
+    assert every is not None
+    every("Dockerfile:candidate1", "gcc -O2 -c main.c")
+    assert capsys.readouterr().err == "[Dockerfile:candidate1] gcc -O2 -c main.c\n"
+    assert _build_lines(Out(quiet=True)) is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert _build_lines(Out()) is None  # a CI log: the output is kept for an error message only
 
 
 # --- real builds with buildah ---------------------------------------------------------------------

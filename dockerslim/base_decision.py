@@ -18,6 +18,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import ir
 from .catalog import PACKAGE_MANAGERS, BaseInfo, load, lookup_base, package_fate
@@ -27,6 +28,9 @@ from .cuda_use import uses_modules
 from .image import ImageRef, has_variables
 from .jit import JitFinding, scan_context
 from .pass_context import PassContext
+
+if TYPE_CHECKING:
+    from .observe.record import Observation
 from .shell import SimpleCommand, commands, run_commands
 from .start_scripts import ContextFiles, scan_start
 from .variables import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
@@ -69,6 +73,9 @@ class BaseDecision:
     wheels_assumed: tuple[int | None, ...] = ()  # lines of pip installs that run on the runtime base
     facts: tuple[Reason, ...] = ()  # other things worth saying (CUDA-free base chosen…)
     written: VariableSwap | None = None  # a FROM holding variables: how the swap is written
+    # runtime libraries the final stage installs (observed build): (package, which file needs which soname)
+    libraries: tuple[tuple[str, str], ...] = ()
+    without_interpreter: bool = False  # the distro's plain image: the observed build showed no use of Python
 
     @property
     def swaps(self) -> bool:
@@ -519,7 +526,16 @@ def decide_runtime_base(
     if found:
         return keep(*(Reason(f"runtime base not used: {r.message}", r.line, r.level) for r in found), guard=guard)
     runtime = ImageRef.parse(forced) if forced else (_choose(info, df, body, context, facts) if info else None)
-    by_name = _runs_by_name(df, body, info) if not forced and runtime is not None else None
+    libraries: tuple[tuple[str, str], ...] = ()
+    bare = False
+    if (context.observation is not None and not forced and info is not None and runtime is not None
+            and body is stage.body and str(runtime) == str(info.runtime)):
+        observed = _observed_base(df, stage, context.observation, info, facts)
+        if isinstance(observed, Reason):
+            return keep(observed, guard=guard)
+        if observed is not None:
+            runtime, libraries, bare = observed
+    by_name = _runs_by_name(df, body, info) if not forced and runtime is not None and not bare else None
     if by_name:
         return keep(Reason(f"runtime base not used: the image runs {by_name} by name, found on {image}'s PATH "
                            f"({', '.join(info.path_dirs) if info else ''}), which {runtime} does not search",
@@ -560,7 +576,69 @@ def decide_runtime_base(
         install=tuple(install),
         wheels_assumed=tuple(wheels),
         written=written,
+        libraries=libraries,
+        without_interpreter=bare,
     )
+
+
+def _observed_base(df: ir.Dockerfile, stage: ir.Stage, obs: Observation, info: BaseInfo,
+                   facts: list[Reason]) -> tuple[ImageRef, tuple[tuple[str, str], ...], bool] | Reason | None:
+    """With an observed build: the runtime base from facts, and the libraries it must install.
+
+    The distro's plain image of the same release when nothing the stage runs or receives needs
+    the interpreter and every received ELF file's sonames resolve there (or from a package of the
+    build); else the family's runtime variant, its libraries resolved the same way. A soname that
+    resolves on neither keeps the base, naming the file. None: the observation did not record the
+    runtime variant's files (the static choice stands)."""
+    from .observe import runtime as rt
+
+    got = rt.received(df, stage, obs)
+    installs = installed_packages(stage.body)
+    env = rt.stage_env(stage)
+    apt = info.family in ("debian", "ubuntu")
+    owners = obs.lib_owners if apt else {}
+
+    def why(libs: rt.Libraries) -> tuple[tuple[str, str], ...]:
+        return tuple((pkg, "; ".join(f"{f} needs {s}" for f, s in needs))
+                     for pkg, needs in sorted(libs.install.items()))
+
+    slim = rt.distro_slim(info)
+    slim_files = rt.base_files(obs, slim) if slim is not None and str(slim) != str(info.runtime) else None
+    if slim is not None and slim_files is not None:
+        image = rt.Image(slim_files, got.files)
+        needs = rt.needs_interpreter(stage, got, image)
+        if needs.interpreter:
+            facts.append(Reason(f"runtime base stays in the {info.image.repository} family ({info.runtime}), not "
+                                f"{slim}: {'; '.join(needs.interpreter)} (observed build)", stage.from_.line))
+        else:
+            libs = rt.resolve_libraries(image, owners, installs, env)
+            if libs.unresolved:
+                file, soname = libs.unresolved[0]
+                facts.append(Reason(f"not {slim}: {file} needs {soname}, which neither {slim} nor a package of the "
+                                    "build provides (observed build)", stage.from_.line))
+            else:
+                checked = "; ".join(needs.checked) or "it runs nothing of its own"
+                facts.append(Reason(
+                    f"runtime base {slim} (the plain {info.family} {info.release} image {info.runtime} is built on): "
+                    f"nothing the final stage runs or receives needs Python (observed build: {checked}; "
+                    f"{len(got.files)} received paths, none a Python file; the sonames of {libs.elf_files} ELF "
+                    f"file(s) resolve there" + (f" once {', '.join(sorted(libs.install))} is installed"
+                                                if libs.install else "") + ")", stage.from_.line))
+                return slim, why(libs), True
+    family = rt.base_files(obs, info.runtime) if info.runtime is not None else None
+    if family is None or info.runtime is None:
+        return None
+    libs = rt.resolve_libraries(rt.Image(family, got.files), owners, installs, env)
+    if libs.unresolved:
+        file, soname = libs.unresolved[0]
+        own = rt.base_files(obs, info.image)
+        left = own is not None and bool(rt.resolve_libraries(rt.Image(own, got.files), owners, installs,
+                                                             env).unresolved)
+        return Reason(f"runtime base not used: {file} needs {soname}, which neither {info.runtime} nor a package "
+                      "of the build provides (observed build); the final stage keeps the base it was built on"
+                      + (f", which lacks it too: the file that provides it is not among those the stage receives"
+                         if left else ""), stage.from_.line, "warning")
+    return info.runtime, why(libs), False
 
 
 # --- a base chosen by ARG: swap it so that --build-arg still chooses -------------------------

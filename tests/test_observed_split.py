@@ -164,17 +164,18 @@ def test_runtime_library_of_an_unmapped_dev_package_from_the_observed_install() 
         "libboost-program-options1.74-dev", "libboost-program-options1.74.0", "libboost1.74-dev"}) == [
         "libboost-program-options1.74.0"]
     assert observed_runtime("libfoo-dev", {"libfoobar2"}) == []
-    text = ("FROM python:3.12\nRUN apt-get update && apt-get install -y --no-install-recommends libsnappy-dev "
+    # libcmark-dev: a -dev package the generated map (data/runtime_libs.toml) does not list
+    text = ("FROM python:3.12\nRUN apt-get update && apt-get install -y --no-install-recommends libcmark-dev "
             "&& rm -rf /var/lib/apt/lists/*\nCOPY tool.cc /src/tool.cc\n"
-            "RUN g++ -O2 -o /usr/local/bin/snaptool /src/tool.cc -lsnappy\nCMD [\"snaptool\"]\n")
-    files = {2: [("/var/lib/dpkg/info/libsnappy-dev:amd64.list", "f", 100),
-                 ("/var/lib/dpkg/info/libsnappy1v5:amd64.list", "f", 100),
-                 ("/usr/lib/x86_64-linux-gnu/libsnappy.so.1.1.9", "f", 40_000)],
+            "RUN g++ -O2 -o /usr/local/bin/snaptool /src/tool.cc -lcmark\nCMD [\"snaptool\"]\n")
+    files = {2: [("/var/lib/dpkg/info/libcmark-dev:amd64.list", "f", 100),
+                 ("/var/lib/dpkg/info/libcmark0.30.0:amd64.list", "f", 100),
+                 ("/usr/lib/x86_64-linux-gnu/libcmark.so.0.30.0", "f", 40_000)],
              3: [*_dirs("/src"), ("/src/tool.cc", "f", 300)],
              4: [("/usr/local/bin/snaptool", "f", 17_000)]}
     result = rewrite(text, observation=_obs(text, files))
     runtime = result.text.rsplit("\nFROM ", 1)[1]
-    assert "libsnappy1v5" in runtime and "libsnappy-dev" not in runtime
+    assert "libcmark0.30.0" in runtime and "libcmark-dev" not in runtime
     assert "COPY --from=builder /usr/local/bin/snaptool /usr/local/bin/snaptool" in result.text
     assert "/src/tool.cc" not in result.text.split("AS assembly", 1)[1], "the compiled source stays behind"
     assert "Files./src/tool.cc" in {c for change in result.changes for c in change.config}

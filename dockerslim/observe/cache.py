@@ -19,7 +19,7 @@ from pathlib import Path
 from ..dockerignore import context_files
 from .record import Observation
 
-FORMAT = 1  # bump when the record's meaning changes: older records then miss
+FORMAT = 2  # bump when the record's meaning changes: older records then miss
 
 
 def cache_dir() -> Path:

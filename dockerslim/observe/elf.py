@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSegment
@@ -41,28 +42,38 @@ def _opened(path: Path) -> Iterator[ELFFile | None]:
 def read_elf(path: Path) -> ElfInfo | None:
     """The dynamic-linking facts of ``path``, or None when it is not a readable ELF file."""
     try:
-        with _opened(path) as elf:
-            if elf is None:
-                return None
-            needed: list[str] = []
-            rpath: list[str] = []
-            runpath: list[str] = []
-            interp = None
-            soname = None
-            for segment in elf.iter_segments():  # segments, not sections: a dozen headers, not dozens
-                if segment.header.p_type == "PT_INTERP":
-                    interp = segment.get_interp_name()  # type: ignore[attr-defined]
-                elif isinstance(segment, DynamicSegment):
-                    for tag in segment.iter_tags():
-                        if tag.entry.d_tag == "DT_NEEDED":
-                            needed.append(tag.needed)  # type: ignore[attr-defined]
-                        elif tag.entry.d_tag == "DT_RPATH":
-                            rpath.extend(p for p in tag.rpath.split(":") if p)  # type: ignore[attr-defined]
-                        elif tag.entry.d_tag == "DT_RUNPATH":
-                            runpath.extend(p for p in tag.runpath.split(":") if p)  # type: ignore[attr-defined]
-                        elif tag.entry.d_tag == "DT_SONAME":
-                            soname = tag.soname  # type: ignore[attr-defined]
-            return ElfInfo(tuple(needed), tuple(rpath), tuple(runpath), elf.elfclass, elf["e_machine"], interp, soname)
+        with open(path, "rb") as fh:
+            return read_elf_stream(fh)
+    except OSError:
+        return None
+
+
+def read_elf_stream(fh: BinaryIO) -> ElfInfo | None:
+    """``read_elf`` of an open, seekable file (a member of a layer tar): None when not ELF."""
+    try:
+        if fh.read(4) != ELF_MAGIC:
+            return None
+        fh.seek(0)
+        elf = ELFFile(fh)
+        needed: list[str] = []
+        rpath: list[str] = []
+        runpath: list[str] = []
+        interp = None
+        soname = None
+        for segment in elf.iter_segments():  # segments, not sections: a dozen headers, not dozens
+            if segment.header.p_type == "PT_INTERP":
+                interp = segment.get_interp_name()  # type: ignore[attr-defined]
+            elif isinstance(segment, DynamicSegment):
+                for tag in segment.iter_tags():
+                    if tag.entry.d_tag == "DT_NEEDED":
+                        needed.append(tag.needed)  # type: ignore[attr-defined]
+                    elif tag.entry.d_tag == "DT_RPATH":
+                        rpath.extend(p for p in tag.rpath.split(":") if p)  # type: ignore[attr-defined]
+                    elif tag.entry.d_tag == "DT_RUNPATH":
+                        runpath.extend(p for p in tag.runpath.split(":") if p)  # type: ignore[attr-defined]
+                    elif tag.entry.d_tag == "DT_SONAME":
+                        soname = tag.soname  # type: ignore[attr-defined]
+        return ElfInfo(tuple(needed), tuple(rpath), tuple(runpath), elf.elfclass, elf["e_machine"], interp, soname)
     except (ELFError, OSError, ValueError, KeyError, AttributeError, UnicodeDecodeError):
         return None
 

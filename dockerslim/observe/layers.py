@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,31 @@ from typing import Any
 
 from ..catalog import load
 from ..errors import DockerslimError
-from .elf import ELF_MAGIC
+from .elf import ELF_MAGIC, read_elf_stream
 from .record import ADDED, CHANGED, CLEARED, DELETED, FileChange
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 ACCOUNT_FILES = {"/etc/passwd": "users", "/etc/group": "groups"}
+DPKG_LIST = re.compile(r"^/var/lib/dpkg/info/(?P<pkg>[^/:]+)(:[^/]+)?\.list$")
+LIBRARY = re.compile(r"(\.so(\.[0-9][^/]*)?$)|(^ld-[^/]*\.so)")  # libfoo.so, libfoo.so.1.2, ld-linux-x86-64.so.2
+SCRIPT_MAX = 1_000_000  # scripts larger than this are not read for "python"
+
+
+def is_library_name(name: str) -> bool:
+    """A file name the dynamic loader may be asked for (``libz.so.1``, ``ld-linux-x86-64.so.2``)."""
+    return bool(LIBRARY.search(name))
+
+
+def _conf_dirs(text: str) -> list[str]:
+    """The folders an ld.so.conf file lists (``include`` lines aside: their files are read themselves)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith(("include", "hwcap")):
+            continue
+        out += [d for d in line.replace(",", " ").replace(":", " ").split() if d.startswith("/")]
+    return out
 
 
 class ImageLayoutError(DockerslimError):
@@ -73,14 +93,41 @@ class LayerState:
 
     paths: set[str] = field(default_factory=set)
     accounts: dict[str, set[str]] = field(default_factory=lambda: {"users": set(), "groups": set()})
+    links: dict[str, str] = field(default_factory=dict)  # symlink -> target
+    dpkg_libs: dict[str, list[str]] = field(default_factory=dict)  # Debian package -> library files it lists
+    ld_conf: dict[str, list[str]] = field(default_factory=dict)  # /etc/ld.so.conf(.d/*.conf) -> folders
+
+    def _forget(self, gone: set[str]) -> None:
+        self.paths -= gone
+        for path in gone:
+            self.links.pop(path, None)
+            self.ld_conf.pop(path, None)
+            m = DPKG_LIST.match(path)
+            if m:
+                self.dpkg_libs.pop(m["pkg"], None)
 
     def remove_tree(self, path: str) -> None:
         prefix = path.rstrip("/") + "/"
-        self.paths -= {p for p in self.paths if p == path or p.startswith(prefix)}
+        self._forget({p for p in self.paths if p == path or p.startswith(prefix)})
 
     def clear_children(self, path: str) -> None:
         prefix = path.rstrip("/") + "/"
-        self.paths -= {p for p in self.paths if p.startswith(prefix)}
+        self._forget({p for p in self.paths if p.startswith(prefix)})
+
+    def lib_owners(self) -> dict[str, list[str]]:
+        """{library file name: [packages listing it]} (who owns ``libsnappy.so.1``)."""
+        owners: dict[str, list[str]] = {}
+        for package, names in sorted(self.dpkg_libs.items()):
+            for name in names:
+                owners.setdefault(name, []).append(package)
+        return owners
+
+    def ld_dirs(self) -> list[str]:
+        """The folders /etc/ld.so.conf and /etc/ld.so.conf.d/*.conf list, in ld.so's order."""
+        out: list[str] = []
+        for conf in sorted(self.ld_conf, key=lambda c: (c != "/etc/ld.so.conf", c)):
+            out += [d for d in self.ld_conf[conf] if d not in out]
+        return out
 
 
 def _kind(member: tarfile.TarInfo) -> str:
@@ -139,6 +186,20 @@ def read_layer(path: Path, state: LayerState, *, record: bool = True) -> tuple[l
                 continue
             existed = full in state.paths
             state.paths.add(full)
+            if member.issym():
+                state.links[full] = member.linkname
+            else:
+                state.links.pop(full, None)
+            listing = DPKG_LIST.match(full)
+            if member.isfile() and (listing or full == "/etc/ld.so.conf" or (
+                    full.startswith("/etc/ld.so.conf.d/") and full.endswith(".conf"))):
+                fh = tar.extractfile(member)
+                text = (fh.read() if fh else b"").decode(errors="replace")
+                if listing:
+                    state.dpkg_libs[listing["pkg"]] = sorted(
+                        {posixpath.basename(n) for n in text.splitlines() if is_library_name(posixpath.basename(n))})
+                else:
+                    state.ld_conf[full] = _conf_dirs(text)
             account = ACCOUNT_FILES.get(full)
             if account and member.isfile():
                 fh = tar.extractfile(member)
@@ -150,15 +211,28 @@ def read_layer(path: Path, state: LayerState, *, record: bool = True) -> tuple[l
             if not record:
                 continue
             elf = False
+            dynamic: dict[str, Any] = {}
             if member.isfile() and member.size >= 4:
                 fh = tar.extractfile(member)
-                elf = fh is not None and fh.read(4) == ELF_MAGIC
+                head = fh.read(4) if fh is not None else b""
+                elf = head == ELF_MAGIC
+                if elf and fh is not None:
+                    fh.seek(0)
+                    info = read_elf_stream(fh)  # type: ignore[arg-type]
+                    if info is not None:
+                        dynamic = {"needed": info.needed, "rpath": info.rpath, "runpath": info.runpath,
+                                   "interp": info.interpreter}
+                elif head[:2] == b"#!" and fh is not None:
+                    fh.seek(0)
+                    script = fh.read(min(member.size, SCRIPT_MAX))
+                    dynamic = {"shebang": script.split(b"\n", 1)[0][:200].decode(errors="replace"),
+                               "names_python": b"python" in script}
             target = member.linkname if (member.issym() or member.islnk()) else None
             if member.islnk() and target:
                 target = _norm(target)
             size = member.size if member.isfile() else 0
             change = FileChange(full, CHANGED if existed else ADDED, _kind(member), size,
-                                member.mode & 0o7777, member.uid, member.gid, elf, target)
+                                member.mode & 0o7777, member.uid, member.gid, elf, target, **dynamic)
             if not _noise(change):
                 changes.append(change)
     return changes, created

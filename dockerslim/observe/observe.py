@@ -20,8 +20,9 @@ from ..errors import DockerslimError
 from ..image import ImageRef
 from ..image_config import stage_chain
 from ..parse import parse
-from ..variables import expand, global_args
+from ..variables import expand, global_args, resolved_image
 from . import cache
+from .bases import base_files, candidates, index
 from .layers import ExportedImage, LayerState, read_export, read_layer
 from .record import Observation, Step
 
@@ -122,10 +123,16 @@ def observe(
     context = Path(context_dir)
     builder = builder or detect()
     refs = base_refs(df, build_args)
+    runtimes = candidates(df, target)  # the runtime bases the rewrite may choose: their files are recorded
+    runtime_ids: dict[str, str] = {}
+    for ref in runtimes:
+        found_id = _base_ids(builder, [ref])
+        if found_id:
+            runtime_ids[f"runtime:{ref}"] = found_id[ref]
 
     def cache_key(ids: dict[str, str]) -> str:
         return cache.key(text, context_dir=context, build_args=build_args, build_contexts=build_contexts,
-                         target=target, platform=platform, base_ids=ids, builder=builder.name)
+                         target=target, platform=platform, base_ids={**ids, **runtime_ids}, builder=builder.name)
 
     ids = _base_ids(builder, refs)
     if use_cache and ids is not None:
@@ -149,13 +156,18 @@ def observe(
                 builder.export_oci(tag, Path(tmp, "image"))
             except BuilderError as exc:
                 raise ObserveError(f"{where}: cannot export the built image to read its layers:\n{exc}") from None
-            record = _record(read_export(Path(tmp, "image")), body)
+            root = ImageRef.try_parse(resolved_image(df, chain[0]))
+            record = _record(read_export(Path(tmp, "image")), body, str(root) if root is not None else None)
     finally:
         builder.remove(tag)
     ids = _base_ids(builder, refs) or {}
     record.key = cache_key(ids)
     record.builder = builder.name
     record.base_images = ids
+    for ref in runtimes:
+        found = base_files(builder, ref, use_cache=use_cache)
+        if found is not None:
+            record.bases[ref] = found
     record.seconds = time.monotonic() - start
     shipped = {id(s) for s in chain}
     skipped = [s.name or str(i) for i, s in enumerate(df.stages) if id(s) not in shipped]
@@ -166,8 +178,9 @@ def observe(
     return record
 
 
-def _record(image: ExportedImage, body: list[ir.Instruction]) -> Observation:
-    """Steps from an exported image and the instructions of its stage chain."""
+def _record(image: ExportedImage, body: list[ir.Instruction], base: str | None = None) -> Observation:
+    """Steps from an exported image and the instructions of its stage chain. ``base``: the
+    reference the chain starts FROM, whose files (its layers, read anyway) are kept too."""
     history = image.history
     layer_of: dict[int, int] = {}
     n = 0
@@ -184,6 +197,8 @@ def _record(image: ExportedImage, body: list[ir.Instruction]) -> Observation:
     for layer in image.layers[:first_own]:
         read_layer(layer, state, record=False)
     record = Observation(key="", builder="")
+    if base is not None:
+        record.bases[base] = index(state, base, "")
     by_body = {j: i for i, j in matched.items()}
     for j, node in enumerate(body):
         line = node.line or 0
@@ -193,4 +208,5 @@ def _record(image: ExportedImage, body: list[ir.Instruction]) -> Observation:
         if at is not None and at in layer_of:
             step.files, step.accounts = read_layer(image.layers[layer_of[at]], state)
         record.steps[line] = step
+    record.lib_owners = state.lib_owners()
     return record

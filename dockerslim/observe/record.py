@@ -27,6 +27,13 @@ class FileChange:
     gid: int = 0
     elf: bool = False
     target: str | None = None  # symlink or hard-link target
+    # an ELF file's dynamic linking (DT_NEEDED, DT_RPATH, DT_RUNPATH, PT_INTERP): what it loads at run time
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+    interp: str | None = None
+    shebang: str | None = None  # a script's first line ("#!/bin/sh")
+    names_python: bool = False  # a script whose text mentions python (a start script that runs it)
 
     @property
     def written(self) -> bool:
@@ -49,6 +56,24 @@ class Step:
 
 
 @dataclass
+class BaseFiles:
+    """What one runtime base image holds that the runtime-base decision asks about: its
+    libraries and programs (path -> symlink target, "" for a file), the folders ld.so searches
+    (/etc/ld.so.conf and its includes) and its Debian packages. Read from the image's layers."""
+
+    ref: str
+    image_id: str
+    paths: dict[str, str] = field(default_factory=dict)
+    ld_dirs: list[str] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaseFiles:
+        return cls(ref=data["ref"], image_id=data.get("image_id", ""), paths=dict(data.get("paths") or {}),
+                   ld_dirs=list(data.get("ld_dirs") or []), packages=list(data.get("packages") or []))
+
+
+@dataclass
 class Observation:
     key: str  # cache key (Dockerfile, args, context, base images)
     builder: str
@@ -57,6 +82,10 @@ class Observation:
     seconds: float = 0.0  # time the build and the layer reading took
     cached: bool = False  # True when read back from the cache (no build ran)
     notes: list[str] = field(default_factory=list)
+    # library file name -> Debian packages of the built image whose dpkg .list names it (who owns libfoo.so.1)
+    lib_owners: dict[str, list[str]] = field(default_factory=dict)
+    # the runtime bases the final stage may run on (catalogue runtime variant, distro slim), by reference
+    bases: dict[str, BaseFiles] = field(default_factory=dict)
 
     # -- questions the passes ask -------------------------------------------------------
     def step(self, line: int) -> Step:
@@ -109,12 +138,15 @@ class Observation:
     def from_dict(cls, data: dict[str, Any]) -> Observation:
         steps = {}
         for k, v in data.get("steps", {}).items():
-            files = [FileChange(**f) for f in v.get("files", [])]
+            files = [FileChange(**{k: tuple(x) if isinstance(x, list) else x  # type: ignore[arg-type]
+                                   for k, x in f.items()}) for f in v.get("files", [])]
             steps[int(k)] = Step(line=v["line"], instruction=v["instruction"], keyword=v["keyword"], files=files,
                                  accounts={a: list(b) for a, b in (v.get("accounts") or {}).items()})
         return cls(key=data["key"], builder=data.get("builder", ""), steps=steps,
                    base_images=dict(data.get("base_images") or {}), seconds=float(data.get("seconds", 0.0)),
-                   cached=bool(data.get("cached", False)), notes=list(data.get("notes") or []))
+                   cached=bool(data.get("cached", False)), notes=list(data.get("notes") or []),
+                   lib_owners={k: list(v) for k, v in (data.get("lib_owners") or {}).items()},
+                   bases={k: BaseFiles.from_dict(v) for k, v in (data.get("bases") or {}).items()})
 
 
 def is_cache_path(path: str) -> bool:

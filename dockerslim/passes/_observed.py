@@ -359,3 +359,24 @@ def command_words(stage: ir.Stage) -> list[str]:
         if node is not None:
             out += list(node.command) if isinstance(node.command, tuple) else str(node.command).split()
     return out
+
+
+def unloadable(df: ir.Dockerfile, stage: ir.Stage, artifacts: list[str], observation: Observation) -> str | None:
+    """Why the runtime stage could not load a carried ELF file, or None: a DT_NEEDED soname that
+    neither the carried files, the stage's own base image, nor a package of the build provides
+    (``observe/runtime.py`` resolves it as ld.so would). Such a split must not be emitted."""
+    from ..image import ImageRef
+    from ..observe import runtime as rt
+    from ..variables import resolved_image
+
+    ref = ImageRef.try_parse(resolved_image(df, stage))
+    base = rt.base_files(observation, ref) if ref is not None else None
+    if base is None:
+        return None  # the base's files were not recorded: the runtime-base decision checks what it can
+    files = {p: c for p, c in rt.written_files(observation).items() if any(_under(p, a) for a in artifacts)}
+    libs = rt.resolve_libraries(rt.Image(base, files), observation.lib_owners, set(), rt.stage_env(stage))
+    if not libs.unresolved:
+        return None
+    file, soname = libs.unresolved[0]
+    return (f"{file} needs {soname}, which neither the files the runtime stage receives, {ref}, nor a package of "
+            "the build provides (observed build): the runtime stage could not load it")

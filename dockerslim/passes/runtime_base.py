@@ -76,20 +76,35 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     if written:
         result.notes.append(_note(f"the swap of {image} assumes {written.assumes}", final.from_.line))
     body = final.body
-    if decision.install:
-        packages = " ".join(decision.install)
+    libraries = [pkg for pkg, _ in decision.libraries if pkg not in decision.install]
+    if decision.install or libraries:
+        packages = " ".join([*decision.install, *libraries])
+        why = (f"used at run time, not in {new_ref}" if not libraries else
+               f"{'tools and ' if decision.install else ''}libraries the copied binaries load, not in {new_ref}")
         tools = ir.Run(command=f"apt-get update && apt-get install -y --no-install-recommends {packages} "
                                "&& rm -rf /var/lib/apt/lists/*",
-                       leading=(f"# dockerslim: {packages}: used at run time, not in {new_ref}\n",))
+                       leading=(f"# dockerslim: {packages}: {why}\n",))
         tools = replace(tools, leading=with_ignore(tools.leading, TOOLS_UNPINNED, pin_rules(tools)))
         body = (tools, *body)
+        edits = tuple(CommandEdit(None, argv) for argv in Facts().run(tools))
+    if decision.install:
+        installed = " ".join(decision.install)
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=final.from_.line,
-            message=f"final stage installs {packages} on {new_ref}",
-            reason=f"the image runs {packages} (HEALTHCHECK, CMD or ENTRYPOINT) and {image} had it; "
+            message=f"final stage installs {installed} on {new_ref}",
+            reason=f"the image runs {installed} (HEALTHCHECK, CMD or ENTRYPOINT) and {image} had it; "
                    f"installing it costs a few MB where keeping {image} costs the whole full image",
-            effect=f"{packages} available at run time as before", risk="low",
-            commands=tuple(CommandEdit(None, argv) for argv in Facts().run(tools))))
+            effect=f"{installed} available at run time as before", risk="low", commands=edits))
+    if libraries:
+        needs = "; ".join(f"{pkg}: {what}" for pkg, what in decision.libraries if pkg in libraries)
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=final.from_.line,
+            message=f"final stage installs {' '.join(libraries)} on {new_ref} "
+                    "(runtime libraries of the copied binaries)",
+            reason=f"observed build: {needs}; {new_ref} does not have the library, and in the built image that "
+                   "package ships it (its runtime package, not the -dev)",
+            effect="every copied ELF file finds the libraries it loads", risk="low",
+            commands=() if decision.install else edits))
     result.dockerfile = replace(df, preamble=preamble,
                                 stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
     before, after = decision.size_before(), decision.size_after()
@@ -98,9 +113,11 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         rule=ID, pass_name=NAME, line=final.from_.line, before=image, after=str(new_ref),
         message=f"final stage runs on {new_ref} instead of {decision.ref if written else image}"
                 + (f" (FROM {image} → FROM {new_from.image})" if written and not written.arg else ""),
-        reason=(info.note if info and info.note else "the final stage only runs the app; build tools are not needed")
-               + ("" if not info else f"; same OS release ({info.family} {info.release})"
-                  + (f" and Python path {info.python}" if info.python else ""))
+        reason=(("the final stage runs no Python (see the note on what was checked): the plain distribution image "
+                 "it is built on will do" if decision.without_interpreter else
+                 info.note if info and info.note else "the final stage only runs the app; build tools are not needed")
+                + ("" if not info else f"; same OS release ({info.family} {info.release})"
+                   + (f" and Python path {info.python}" if info.python and not decision.without_interpreter else "")))
                + ("" if not decision.wheels_assumed else
                   f"; the pip installs at line(s) {', '.join(str(n) for n in decision.wheels_assumed)} name only index "
                   f"packages and run with the same Python and pip on {new_ref}, which has no compiler: a package "

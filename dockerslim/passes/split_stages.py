@@ -52,7 +52,7 @@ from ..shell import chain, remove_words
 from ..variables import StageValues, resolved_image
 from . import PassResult
 from ._lint import pin_rules, with_ignore
-from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages
+from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages, unloadable
 from ._runtime_packages import PackagePlan, plan_runtime_packages
 
 ID = "DS100"
@@ -427,6 +427,10 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
                 f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})",
                 stage.from_.line))
             return None
+    unloaded = unloadable(df, stage, _artifacts(steps, venv), context.observation) if context.observation else None
+    if unloaded:  # observed build: a carried binary would not load (hook for _observed.unloadable)
+        result.notes.append(_note(f"split declined: {unloaded}", stage.from_.line, "skipped"))
+        return None
     chain_base = venv and python_env.kind != "prefix"
     if chain_base:
         result.notes.append(_note(

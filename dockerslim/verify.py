@@ -30,6 +30,7 @@ from .image_config import config_env
 from .observe import sonames
 from .options import Options
 from .parse import parse
+from .report import megabytes
 from .rewrite import RewriteResult, rewrite
 
 CONFIG_FIELDS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
@@ -387,7 +388,7 @@ class Session:
                                        f"{shown}: original exit {orig.side.smoke.exit_code}, "
                                        f"rewrite exit {side.smoke.exit_code}{failed}"))
         report.checks.append(Check("rewrite is smaller", side.size < orig.side.size,
-                                   f"{_mb(orig.side.size)} -> {_mb(side.size)}"))
+                                   f"{megabytes(orig.side.size)} -> {megabytes(side.size)}"))
         return report
 
     def _new_missing_libraries(self, root: Path, orig_config: dict[str, Any],
@@ -521,25 +522,21 @@ def verify(
         return report
 
 
-def _mb(n: int | None) -> str:
-    return "?" if n is None else f"{n / 1e6:.1f} MB"
-
-
 def render(report: VerifyReport) -> str:
     """A compact human table."""
     lines = [f"{report.path} (builder: {report.builder})"]
     o, r = report.original, report.rewrite
     if o and r:
         lines.append(f"  {'':18}{'original':>14}{'rewrite':>14}")
-        lines.append(f"  {'size':18}{_mb(o.size):>14}{_mb(r.size):>14}")
-        lines.append(f"  {'compressed':18}{_mb(o.compressed):>14}{_mb(r.compressed):>14}")
+        lines.append(f"  {'size':18}{megabytes(o.size):>14}{megabytes(r.size):>14}")
+        lines.append(f"  {'compressed':18}{megabytes(o.compressed):>14}{megabytes(r.compressed):>14}")
         lines.append(f"  {'layers':18}{o.layers:>14}{r.layers:>14}")
         lines.append(f"  {'build time':18}{o.build_seconds:>13.1f}s{r.build_seconds:>13.1f}s")
         if o.smoke and r.smoke:
             lines.append(f"  {'smoke exit':18}{o.smoke.exit_code:>14}{r.smoke.exit_code:>14}")
     if report.comparison:
         for group, (files, size) in report.comparison.dropped.items():
-            lines.append(f"  dropped {group}: {files} files, {_mb(size)}")
+            lines.append(f"  dropped {group}: {files} files, {megabytes(size)}")
     for diff in report.accepted_diffs:
         lines.append(f"  accepted: {diff}")
     for check in report.checks:

@@ -133,6 +133,10 @@ def test_the_commands_prune_a_virtualenv_tree(tmp_path: Path) -> None:
         info.mkdir()
         (info / "WHEEL").write_text(f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n")
         (info / "RECORD").write_text(f"{so},sha256=abc,123\n{info.name}/WHEEL,,\n")
+    legacy = site / "legacy.cpython-312-x86_64-linux-gnu.so"  # `setup.py install`: an .egg-info, no RECORD
+    _elf(legacy)
+    (site / "legacy-1.0-py3.12.egg-info").mkdir()
+    (site / "legacy-1.0-py3.12.egg-info" / "installed-files.txt").write_text(f"../{legacy.name}\nPKG-INFO\n")
     _, categories = prune.catalogue()
     roots = [str(app), str(venv)]
     parts = prune.prune_commands(roots, [str(venv)], categories)
@@ -143,7 +147,7 @@ def test_the_commands_prune_a_virtualenv_tree(tmp_path: Path) -> None:
     assert not (venv / "include").exists() and not (venv / "share" / "man").exists()
     assert not (venv / ".cache" / "pip").exists()
     assert all((app / rel).exists() for rel in ("include/app.h", "tests/test_app.py", "share/doc/readme"))
-    assert not _has_symtab(built) and _has_symtab(came_built)
+    assert not _has_symtab(built) and not _has_symtab(legacy) and _has_symtab(came_built)
     subprocess.run(["sh", "-c", script], check=True)  # again: nothing left to do, no error
 
 

@@ -49,9 +49,17 @@ _PATTERN = re.compile(r"^[A-Za-z0-9_./+@*{}-]+$")  # safe inside single quotes, 
 # simple commands (the guard and hadolint read them). A signed RECORD, or no strip in the
 # builder: nothing is stripped; a strip that fails leaves its file as it was (find -exec ... \;
 # does not fail the build, and strip writes a copy before it replaces the file).
-STRIP_SCRIPT = (
-    'd=${1%/WHEEL}; [ -e "$d/RECORD.jws" ] || [ -e "$d/RECORD.p7s" ] || ! command -v strip >/dev/null || '
-    'while IFS=, read -r f _; do case $f in *.so) strip --strip-unneeded "${d%/*}/$f";; esac; done < "$d/RECORD"'
+STRIP_SCRIPT = (  # "\n": a line break of the Dockerfile (escaped newline), which the builder removes
+    'd=${1%/WHEEL}; [ -e "$d/RECORD.jws" ] || [ -e "$d/RECORD.p7s" ]\n'
+    '|| ! command -v strip >/dev/null || while IFS=, read -r f _; do case $f in\n'
+    '*.so) strip --strip-unneeded "${d%/*}/$f";; esac; done < "$d/RECORD"'
+)
+# A legacy `setup.py install` (pip before 23.1 without the wheel package, as Debian's bookworm
+# venvs have) leaves an .egg-info whose installed-files.txt lists the files relative to itself:
+# such an install is always built here.
+EGG_STRIP_SCRIPT = (
+    'd=${1%/installed-files.txt}; ! command -v strip >/dev/null\n'
+    '|| while read -r f; do case $f in *.so) strip --strip-unneeded "$d/$f";; esac; done < "$1"'
 )
 WIDTH = 80  # a find longer than this is wrapped (emit writes each "\n" as an escaped line break)
 
@@ -140,13 +148,17 @@ def _wrap(words: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _strip_command(roots: list[str], prefixes: list[str]) -> tuple[list[str], str] | None:
+def _strip_commands(roots: list[str], prefixes: list[str]) -> list[tuple[list[str], str] | None]:
+    """Strip the extensions of wheels built here, then those of legacy ``setup.py install``s."""
     roots = _prefix_roots(roots, prefixes)
     if not roots:
-        return None
-    return roots, (f"find {' '.join(roots)} -type f -path '*/site-packages/*.dist-info/WHEEL'\n"
-                   "-exec grep -qs '^Tag: .*-linux_' {} \\;\n"
-                   f"-exec sh -c '{STRIP_SCRIPT}' sh {{}} \\;")
+        return []
+    where = " ".join(roots)
+    return [(roots, f"find {where} -type f -path '*/site-packages/*.dist-info/WHEEL'\n"
+                    "-exec grep -qs '^Tag: .*-linux_' {} \\;\n"
+                    f"-exec sh -c '{STRIP_SCRIPT}' sh {{}} \\;"),
+            (roots, f"find {where} -type f -path '*/site-packages/*.egg-info/installed-files.txt'\n"
+                    f"-exec sh -c '{EGG_STRIP_SCRIPT}' sh {{}} \\;")]
 
 
 def prune_commands(roots: list[str], prefixes: list[str], categories: list[Category] | tuple[Category, ...],
@@ -154,7 +166,7 @@ def prune_commands(roots: list[str], prefixes: list[str], categories: list[Categ
     """Per category, the commands that prune it below ``roots`` (with the roots each walks)."""
     parts: list[tuple[Category, list[str], str]] = []
     for category in categories:
-        found = ([_strip_command(roots, prefixes)] if category.strip
+        found = (_strip_commands(roots, prefixes) if category.strip
                  else [_find_command(roots, f, prefixes) for f in category.finds])
         parts += [(category, *command) for command in found if command]
     return parts

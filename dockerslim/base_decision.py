@@ -530,7 +530,7 @@ def decide_runtime_base(
     bare = False
     if (context.observation is not None and not forced and info is not None and runtime is not None
             and body is stage.body and str(runtime) == str(info.runtime)):
-        observed = _observed_base(df, stage, context.observation, info, facts)
+        observed = _observed_base(df, stage, context.observation, info, facts, set(install))
         if isinstance(observed, Reason):
             return keep(observed, guard=guard)
         if observed is not None:
@@ -581,15 +581,16 @@ def decide_runtime_base(
     )
 
 
-def _observed_base(df: ir.Dockerfile, stage: ir.Stage, obs: Observation, info: BaseInfo,
-                   facts: list[Reason]) -> tuple[ImageRef, tuple[tuple[str, str], ...], bool] | Reason | None:
+def _observed_base(df: ir.Dockerfile, stage: ir.Stage, obs: Observation, info: BaseInfo, facts: list[Reason],
+                   tools: set[str]) -> tuple[ImageRef, tuple[tuple[str, str], ...], bool] | Reason | None:
     """With an observed build: the runtime base from facts, and the libraries it must install.
 
     The distro's plain image of the same release when nothing the stage runs or receives needs
     the interpreter and every received ELF file's sonames resolve there (or from a package of the
     build); else the family's runtime variant, its libraries resolved the same way. A soname that
     resolves on neither keeps the base, naming the file. None: the observation did not record the
-    runtime variant's files (the static choice stands)."""
+    runtime variant's files (the static choice stands). ``tools``: packages the stage installs for
+    programs it runs (curl for a HEALTHCHECK)."""
     from .observe import runtime as rt
 
     got = rt.received(df, stage, obs)
@@ -606,7 +607,7 @@ def _observed_base(df: ir.Dockerfile, stage: ir.Stage, obs: Observation, info: B
     slim_files = rt.base_files(obs, slim) if slim is not None and str(slim) != str(info.runtime) else None
     if slim is not None and slim_files is not None:
         image = rt.Image(slim_files, got.files)
-        needs = rt.needs_interpreter(stage, got, image)
+        needs = rt.needs_interpreter(stage, got, image, installed=tools | installs)
         if needs.interpreter:
             facts.append(Reason(f"runtime base stays in the {info.image.repository} family ({info.runtime}), not "
                                 f"{slim}: {'; '.join(needs.interpreter)} (observed build)", stage.from_.line))
@@ -636,7 +637,7 @@ def _observed_base(df: ir.Dockerfile, stage: ir.Stage, obs: Observation, info: B
                                                              env).unresolved)
         return Reason(f"runtime base not used: {file} needs {soname}, which neither {info.runtime} nor a package "
                       "of the build provides (observed build); the final stage keeps the base it was built on"
-                      + (f", which lacks it too: the file that provides it is not among those the stage receives"
+                      + (", which lacks it too: the file that provides it is not among those the stage receives"
                          if left else ""), stage.from_.line, "warning")
     return info.runtime, why(libs), False
 

@@ -233,3 +233,12 @@ def test_a_split_whose_binary_loads_a_library_left_in_the_builder_is_declined() 
         [n.message for n in result.notes]
     files[3].append(_elf("/usr/local/lib/libgreet.so"))  # make install put it on the loader's path too
     assert "AS builder" in rewrite(MAKE, _obs(MAKE, files, bases=bases)).text
+
+
+def test_a_healthcheck_tool_the_stage_installs_does_not_keep_the_family() -> None:
+    text = MAKE.replace('CMD ["hello"]', 'HEALTHCHECK CMD curl -f http://localhost:8080/ || exit 1\nCMD ["hello"]')
+    result = rewrite(text, _obs(text, make_files()))
+    runtime = runtime_stage(result)
+    assert runtime.startswith("debian:bookworm-slim\n"), result.text
+    assert "--no-install-recommends curl" in runtime
+    assert any("HEALTHCHECK: curl is installed by the final stage" in n for n in notes(result)), notes(result)

@@ -256,10 +256,12 @@ class Needs:
 
 
 def needs_interpreter(stage: ir.Stage, got: Received, image: Image,
-                      body: tuple[ir.Instruction, ...] | list[ir.Instruction] | None = None) -> Needs:
+                      body: tuple[ir.Instruction, ...] | list[ir.Instruction] | None = None,
+                      installed: set[str] | frozenset[str] = frozenset()) -> Needs:
     """Whether the final stage (running ``body``, default its own) needs the interpreter on
     ``image``: a Python path among the received files, a program that is the interpreter or a
-    script run by it (or naming it), a Python ENV, a RUN that runs it, a program that is missing."""
+    script run by it (or naming it), a Python ENV, a RUN that runs it, a program that is missing
+    (``installed``: programs the stage installs itself, curl for a HEALTHCHECK)."""
     cfg = _cfg()
     body = stage.body if body is None else body
     out = Needs()
@@ -294,13 +296,18 @@ def needs_interpreter(stage: ir.Stage, got: Received, image: Image,
             runs.append((f"RUN at line {node.line}", _argv_words(node.command)))
     for where, argvs in runs:
         for argv in argvs:
-            if not argv:
+            while argv and argv[0] in cfg["wrappers"]:  # type: ignore[operator]
+                argv = argv[1:]
+            if not argv or argv[0] in cfg["shell_builtins"]:  # type: ignore[operator]
                 continue
             program = argv[0]
             if _interpreter_name(program):
                 out.interpreter.append(f"{where} runs {program}")
                 continue
             path = image.lookup(program, dirs, cwd)
+            if path is None and program in installed:
+                out.checked.append(f"{where}: {program} is installed by the final stage")
+                continue
             if path is None:
                 if where.startswith("RUN"):
                     continue  # a RUN's programs are the package manager's and the shell's (blockers judge them)

@@ -61,15 +61,24 @@ def _why_not(first: ir.Run, second: ir.Run, posix: bool, stage: ir.Stage) -> str
     return None
 
 
-def _merge(first: ir.Run, first_segments: list[str] | None, second: ir.Run) -> tuple[ir.Run, list[str] | None]:
-    """The merged RUN and its top-level ``&&`` segments (``and_segments`` of its script: the
-    first's followed by the second's, or None when the first's are), carried along so that a
-    long run of RUNs is not parsed again at every merge (that was quadratic)."""
-    second_segments = and_segments(run_script(second) or "") or []
-    parts = (first_segments or [str(first.command).strip()]) + second_segments
-    merged = ir.Run(command="\n&& ".join(parts), flags=first.flags, leading=first.leading + second.leading,
-                    source=first.source)
-    return merged, None if first_segments is None else first_segments + second_segments
+def _merge(group: list[ir.Run]) -> tuple[ir.Run, list[str] | None]:
+    """The RUNs of ``group`` as one RUN, and its top-level ``&&`` segments (the parts'
+    segments, or None when the first RUN's are None: it is kept as one part). Built once per
+    group, not once per RUN merged: a long run of RUNs is neither parsed nor joined again at
+    every step (that was quadratic)."""
+    first = group[0]
+    found = _segments_of(first)
+    segments = None if found is None else list(found)
+    parts = list(found) if found is not None else [str(first.command).strip()]
+    leading = list(first.leading)
+    for run in group[1:]:
+        more = _segments_of(run) or []
+        parts += more
+        if segments is not None:
+            segments += more
+        leading += run.leading
+    merged = ir.Run(command="\n&& ".join(parts), flags=first.flags, leading=tuple(leading), source=first.source)
+    return merged, segments
 
 
 def _segments_of(run: ir.Run) -> list[str] | None:
@@ -90,33 +99,37 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             continue
         body: list[ir.Instruction] = []
         shell: ir.Shell | None = None
-        group: list[ir.Run] = []  # the RUNs merged into body[-1]
+        group: list[ir.Run] = []  # the RUNs to merge into body[-1]
         segments: dict[int, list[str] | None] = {}  # index in body of a merged RUN -> its && segments
         for node in stage.body:
             if isinstance(node, ir.Shell):
                 shell = node
             prev = body[-1] if body else None
             if isinstance(node, ir.Run) and isinstance(prev, ir.Run):
-                # Judged on the last RUN merged into prev, not on the merged text: every earlier
-                # one passed the same checks when it was merged (no comment, no shell state, no
-                # background job, not ignored), so the answer is the same without parsing again.
+                # Judged on the last RUN of the group, not on the merged text: every earlier one
+                # passed the same checks when it joined (no comment, no shell state, no background
+                # job, not ignored), so the answer is the same without parsing the group again.
                 why = _why_not(group[-1], node, _posix(shell), stage)
                 if why is None:
-                    first = segments[len(body) - 1] if len(body) - 1 in segments else _segments_of(prev)
-                    body[-1], segments[len(body) - 1] = _merge(prev, first, node)
                     group.append(node)
                     continue
                 result.notes.append(Note(rule=ID, pass_name=NAME, level="skipped", line=node.line,
                                          message=f"not merged with the RUN above: {why}"))
-            if len(group) > 1:
-                _report(result, group)
+            _close(group, body, segments, result)
             group = [node] if isinstance(node, ir.Run) else []
             body.append(node)
-        if len(group) > 1:
-            _report(result, group)
+        _close(group, body, segments, result)
         stages.append(replace(stage, body=tuple(_consolidate_installs(body, stage, result, segments))))
     result.dockerfile = replace(df, stages=tuple(stages))
     return result
+
+
+def _close(group: list[ir.Run], body: list[ir.Instruction], segments: dict[int, list[str] | None],
+           result: PassResult) -> None:
+    """A group of several RUNs ends: body[-1] (its first RUN) becomes the merged RUN."""
+    if len(group) > 1:
+        body[-1], segments[len(body) - 1] = _merge(group)
+        _report(result, group)
 
 
 def _report(result: PassResult, group: list[ir.Run]) -> None:

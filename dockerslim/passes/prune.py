@@ -5,7 +5,8 @@ The list is data (``data/prune.toml``): the bytecode of the installers (pip, set
 wheel — the installed packages keep the .pyc pip compiled for them, as the original had),
 tests inside site-packages, docs and man pages under the install prefix, headers and static
 libraries (not when the image may compile at run time), installer caches inside the artifacts,
-and ``strip --strip-unneeded`` of the C extensions pip compiled in the builder. Each category
+and ``strip --strip-unneeded`` of the C extensions pip compiled in the builder (a wheel tagged
+plain ``linux_``, or a legacy ``setup.py install``'s .egg-info). Each category
 is one ``find`` in one RUN appended to the builder stage, right before the assembly copies the
 artifacts, and one Change saying what goes, why and at what risk; with an observed build
 (``rewrite --observe``) the Change gives the measured size the original's steps wrote there.
@@ -13,8 +14,9 @@ artifacts, and one Change saying what goes, why and at what risk; with an observ
 Only the split's own builder (the stage ``split-stages`` marks) is pruned, only below the
 paths it copies out, and patterns with ``{prefix}`` only in the install prefixes it wrote (the
 virtualenv, a pip --user tree): an app's source tree, the base image's files and wheels that
-came built are left alone. No split, a builder that ends as a non-root user or with a SHELL
-instruction: declined with a note. The result must be verified (``dockerslim verify
+came built are left alone. No split, no Python install prefix among the artifacts, or a
+builder with its own SHELL: declined with a note. A builder that ends as another user prunes
+as root and switches back (it never ships). The result must be verified (``dockerslim verify
 --aggressive``): a package that reads its own tests or headers at run time breaks.
 """
 

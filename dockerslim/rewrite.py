@@ -182,7 +182,7 @@ def rewrite(
     (``observe.observe``: what one real build of ``text`` wrote per step) reaches the passes as
     ``PassContext.observation``.
     """
-    with rewrite_scope(), _no_gc():
+    with _no_gc(), rewrite_scope():  # the memo dropped before the collector is back: it need not walk it
         original_df = parse(text, path)
         context = PassContext(
             path=path,

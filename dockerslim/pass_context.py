@@ -29,6 +29,7 @@ class PassContext:
 
 R = TypeVar("R")
 
+_MISSING = object()
 _SCOPE: ContextVar[dict[Hashable, Any] | None] = ContextVar("dockerslim_rewrite_memo", default=None)
 
 
@@ -62,12 +63,13 @@ class Memo(Generic[R]):
         scope = _SCOPE.get()
         if scope is None:
             return self._cached(*args)
-        key = (self, args)
-        try:
-            return scope[key]  # type: ignore[no-any-return]
-        except KeyError:
-            found = scope[key] = self._cached(*args)
-            return found
+        table = scope.get(self)
+        if table is None:
+            table = scope[self] = {}
+        found = table.get(args, _MISSING)
+        if found is _MISSING:
+            found = table[args] = self._cached(*args)
+        return found  # type: ignore[no-any-return]
 
     def cache_clear(self) -> None:
         self._cached.cache_clear()

@@ -128,7 +128,9 @@ class _Text:
         return byte if self._chars is None else self._chars[byte]
 
     def span(self, node: Node) -> tuple[int, int]:
-        return self.index(node.start_byte), self.index(node.end_byte)
+        if self._chars is None:
+            return node.start_byte, node.end_byte
+        return self._chars[node.start_byte], self._chars[node.end_byte]
 
     def of(self, node: Node) -> str:
         return self.src[node.start_byte:node.end_byte].decode("utf-8")
@@ -455,6 +457,8 @@ _DQ_ESCAPE = re.compile(r'\\([$`"\\\n])')
 
 def _unescape(raw: str) -> str:
     """Unquoted text: a backslash quotes the next character; backslash-newline disappears."""
+    if "\\" not in raw:  # most words: nothing to remove
+        return raw
     return _PLAIN_ESCAPE.sub(lambda m: "" if m.group(1) == "\n" else m.group(1), raw)
 
 

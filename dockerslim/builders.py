@@ -357,11 +357,15 @@ class Buildx:
     def inspect(self, image: str, *, compressed: bool = False) -> ImageFacts:
         data = json.loads(self._docker("image", "inspect", image).stdout)[0]
         packed = None
-        if compressed:
+        if compressed:  # counted as it streams: an image is never held in memory (several at once in a fleet)
             save = subprocess.Popen([self.docker, "save", image], stdout=subprocess.PIPE, env=self.env)
-            gz = subprocess.run(["gzip", "-c"], stdin=save.stdout, capture_output=True)
+            gz = subprocess.Popen(["gzip", "-c"], stdin=save.stdout, stdout=subprocess.PIPE)
+            save.stdout.close()  # type: ignore[union-attr]  # gzip holds the pipe now
+            packed = 0
+            for chunk in iter(lambda: gz.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+                packed += len(chunk)
+            gz.wait()
             save.wait()
-            packed = len(gz.stdout)
         return ImageFacts(config=data.get("Config") or {}, layers=len(data["RootFS"]["Layers"]),
                           size=int(data.get("Size", 0)), compressed=packed, image_id=data.get("Id") or "",
                           diff_ids=tuple(data["RootFS"].get("Layers") or ()))  # history: read from export_oci

@@ -72,6 +72,7 @@ class _Analysis:
     operators: tuple[str, ...] | None  # None: the script does not parse
     segments: tuple[str, ...] | None  # top-level &&-joined pipelines as written
     comment: bool
+    spans: tuple[tuple[int, int], ...] | None = None  # where each segment is in the script (str offsets)
 
 
 def _tree(script: str) -> Tree:
@@ -97,8 +98,10 @@ def _analyse(script: str) -> _Analysis:
         return _Analysis(None, None, None, comment or "#" in script)
     operators = joins + ["|" for p in pipelines if len(p.units) > 1 or p.negated]
     segments: tuple[str, ...] | None = None
+    spans: tuple[tuple[int, int], ...] | None = None
     if not comment and all(op == "&&" for op in joins):
         segments = tuple(src[p.start:p.units[-1].end].decode("utf-8") for p in pipelines)
+        spans = tuple((text.index(p.start), text.index(p.units[-1].end)) for p in pipelines)
     try:
         _check_continuations(root, src)
         events: list[SimpleCommand | str] = []
@@ -106,7 +109,7 @@ def _analyse(script: str) -> _Analysis:
         found: tuple[SimpleCommand | str, ...] | None = tuple(events)
     except (_Unsupported, RecursionError):  # RecursionError: subshells nested hundreds deep
         found = None
-    return _Analysis(found, tuple(operators), segments, comment)
+    return _Analysis(found, tuple(operators), segments, comment, spans)
 
 
 class _Text:
@@ -597,6 +600,39 @@ def and_segments(script: str) -> list[str] | None:
     the script holds a comment (joining anything after it would make that comment text)."""
     segments = _analyse(script).segments
     return None if segments is None else list(segments)
+
+
+def and_segments_after(script: str, inserts: dict[int, str]) -> list[str] | None:
+    """``and_segments`` of ``script`` with ``inserts`` (offset -> text) made, without parsing
+    the new text, when the insertions cannot move a segment boundary: option words added
+    after a word (``" --no-cache-dir"``), and ``"apt-get update && "`` added at the start of a
+    segment (it becomes a segment of its own). None for anything else: parse the new text."""
+    spans = _analyse(script).spans
+    if spans is None:
+        return None
+    starts = {start for start, _ in spans}
+    for offset, text in inserts.items():
+        if "&&" in text:
+            if offset not in starts or not text.endswith(" && ") or _analyse(text[:-4]).segments != (text[:-4],):
+                return None
+        elif not text.startswith(" ") or any(c in text for c in _OPERATOR_CHARS - {" "}) or "#" in text:
+            return None
+    out: list[str] = []
+    used = 0
+    for start, end in spans:
+        if start in inserts and "&&" in inserts[start]:
+            out.append(inserts[start][:-4])
+            used += 1
+        inside = sorted((o, t) for o, t in inserts.items() if start < o <= end)
+        used += len(inside)
+        if any(o < end and not script[o:o + 1].isspace() for o, _ in inside):
+            return None  # not at the end of a word
+        pieces, pos = [], start
+        for offset, text in inside:
+            pieces += [script[pos:offset], text]
+            pos = offset
+        out.append("".join(pieces) + script[pos:end])
+    return out if used == len(inserts) else None  # one between segments: parse the new text
 
 
 def remove_words(script: str, spans: list[tuple[int, int]]) -> str:

@@ -375,3 +375,25 @@ def test_argv_and_comments_are_what_bash_sees(words: str) -> None:
     assert list(ours[0].argv[2:]) == expected
     if "\n" not in script:  # one line: a comment runs to its end and swallows what follows
         assert has_comment(script) == (_bash_argv(script + " zz") == expected)
+
+
+@pytest.mark.parametrize(("script", "inserts", "answers"), [
+    ("apt-get install -y x && rm -rf /var/lib/apt/lists/*", {18: " --no-install-recommends"}, True),
+    ("apt-get install -y x", {0: "apt-get update && ", 18: " --no-install-recommends"}, True),
+    ("pip install 'a b' && echo é && pip install c", {11: " --no-cache-dir", 42: " --no-cache-dir"}, True),
+    ("(apt-get install x)", {1: "apt-get update && "}, False),  # inside a subshell: not a segment of its own
+    ("sudo apt-get install x", {5: "apt-get update && "}, False),
+    ("apt-get install x; echo", {15: " -y"}, False),  # not &&-joined
+    ("(apt-get install x)", {18: " -y"}, False),  # not followed by a blank: parse the new text
+])
+def test_and_segments_after_insertions_match_a_parse_of_the_new_text(
+        script: str, inserts: dict[int, str], answers: bool) -> None:
+    """package-hygiene's insertions split into segments without parsing the new script, only
+    where the answer is the parser's; anything else is left to the parser (None)."""
+    new = script
+    for offset in sorted(inserts, reverse=True):
+        new = new[:offset] + inserts[offset] + new[offset:]
+    found = shell.and_segments_after(script, inserts)
+    assert (found is not None) == answers
+    if answers:
+        assert found == shell.and_segments(new)

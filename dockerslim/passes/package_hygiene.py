@@ -29,6 +29,7 @@ from ..rules import rule as catalogue_entry
 from ..shell import (
     SimpleCommand,
     and_segments,
+    and_segments_after,
     chain,
     commands,
     has_comment,
@@ -136,7 +137,10 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
         merged[offset] = merged.get(offset, "") + text
     for offset in sorted(merged, reverse=True):
         new = new[:offset] + merged[offset] + new[offset:]
-    parts = and_segments(new) if all(op == "&&" for op in ops) and not commented else None
+    parts = None
+    if all(op == "&&" for op in ops) and not commented:
+        parts = and_segments_after(script, merged)
+        parts = and_segments(new) if parts is None else parts
     parts = (parts or [new.strip()]) + appended
     return replace(node, command=chain(parts)), reasons, risk, declared
 

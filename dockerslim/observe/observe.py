@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -56,21 +57,29 @@ def base_refs(df: ir.Dockerfile, build_args: dict[str, str] | None = None) -> li
     return refs
 
 
-def _base_ids(builder: Builder, refs: list[str]) -> dict[str, str] | None:
-    """Image IDs of the base images as the builder has them, or None when one is unknown
-    (not pulled yet, or a reference with an unresolved variable)."""
-    out: dict[str, str] = {}
-    for ref in refs:
+def _image_ids(builder: Builder, refs: list[str]) -> dict[str, str | None]:
+    """{reference: image ID as the builder has it, or None (not pulled, unresolved variable)},
+    asked concurrently: a cache hit waits for these inspections and nothing else."""
+
+    def one(ref: str) -> str | None:
         if "$" in ref or ImageRef.try_parse(ref) is None:
             return None
         try:
-            image_id = builder.inspect(ref).image_id
+            return builder.inspect(ref).image_id or None
         except BuilderError:
             return None
-        if not image_id:
-            return None
-        out[ref] = image_id
-    return out
+
+    if not refs:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(4, len(refs))) as pool:
+        return dict(zip(refs, pool.map(one, refs), strict=True))
+
+
+def _base_ids(builder: Builder, refs: list[str]) -> dict[str, str] | None:
+    """Image IDs of the base images as the builder has them, or None when one is unknown
+    (not pulled yet, or a reference with an unresolved variable)."""
+    found = _image_ids(builder, refs)
+    return None if any(v is None for v in found.values()) else {k: v for k, v in found.items() if v}
 
 
 def keyword_of(created_by: str) -> str:
@@ -124,17 +133,14 @@ def observe(
     builder = builder or detect()
     refs = base_refs(df, build_args)
     runtimes = candidates(df, target)  # the runtime bases the rewrite may choose: their files are recorded
-    runtime_ids: dict[str, str] = {}
-    for ref in runtimes:
-        found_id = _base_ids(builder, [ref])
-        if found_id:
-            runtime_ids[f"runtime:{ref}"] = found_id[ref]
+    known = _image_ids(builder, list(dict.fromkeys(refs + runtimes)))
+    runtime_ids = {f"runtime:{r}": i for r in runtimes if (i := known.get(r))}
 
     def cache_key(ids: dict[str, str]) -> str:
         return cache.key(text, context_dir=context, build_args=build_args, build_contexts=build_contexts,
                          target=target, platform=platform, base_ids={**ids, **runtime_ids}, builder=builder.name)
 
-    ids = _base_ids(builder, refs)
+    ids = None if any(known.get(r) is None for r in refs) else {r: str(known[r]) for r in refs}
     if use_cache and ids is not None:
         hit = cache.load(cache_key(ids))
         if hit is not None:

@@ -999,8 +999,13 @@ def _verify_fleet(files: list[str], road: SettingsRoad, out: Out, *, fmt: Verify
         for outcome in outcomes:  # what failed, in full (every file's report with -v)
             if outcome.report is not None and (outcome.exit_code == 1 or out.verbose):
                 out.stdout(render(outcome.report))
-        Console(file=sys.stdout, no_color=not use_colour(None), width=max(120, Console().width)).print(
+        import io
+
+        table = io.StringIO()  # rendered here, written as UTF-8 by Out.stdout whatever the locale
+        colour = use_colour(None)
+        Console(file=table, force_terminal=colour, no_color=not colour, width=max(120, Console().width)).print(
             verify_table(outcomes))
+        out.stdout(table.getvalue())
     raise typer.Exit(verify_exit_code(outcomes))
 
 

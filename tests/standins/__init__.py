@@ -46,6 +46,8 @@ STANDINS = (
     Standin("uv.Dockerfile", ("ghcr.io/astral-sh/uv:0.7.11",)),
     # invented name: an in-house ML base whose Python is a virtualenv (not in the catalogue)
     Standin("torch-venv.Dockerfile", ("docker.io/mlplatform/torch-venv:2.7-cpu",)),
+    # conda's layout (a self-contained /opt/conda prefix, pkgs/ cache), not conda: see the file
+    Standin("conda.Dockerfile", ("docker.io/continuumio/miniconda3:24.7.1-0",)),
     # Debian's Node.js 18 / rustc 1.63 under the names the fixtures use (benchmarks/experts.py)
     Standin("node.Dockerfile", ("docker.io/library/node:lts", "docker.io/library/node:20",
                                 "docker.io/library/node:18")),
@@ -153,6 +155,8 @@ def ensure() -> dict[str, str]:
                 shutil.copy(wheel, Path(ctx, "wheels", wheel.name))
             if standin.dockerfile == "uv.Dockerfile":
                 _uv_binaries(Path(ctx))
+            if standin.dockerfile == "conda.Dockerfile":
+                shutil.copy(HERE / "conda-stand-in.sh", Path(ctx, "conda-stand-in.sh"))
             args = ["bud", "--isolation", "chroot", "--pull=never", "--format", "docker",
                     "-f", str(HERE / standin.dockerfile)]
             for t in standin.tags:

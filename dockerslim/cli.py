@@ -758,7 +758,8 @@ def _rewrite_built(text: str, label: str, ctx: str | None, options: Options, bui
 
     proof = rewrite_verified(text, path=label, context_dir=ctx, options=options, builder=build.builder,
                              smoke=build.smoke, build_args=build.build_args, build_contexts=build.build_contexts,
-                             observation=observation)
+                             observation=observation, progress=lambda step: out.info(f"dockerslim: {step}"),
+                             on_line=_build_lines(out))
     broken = next((c for a in proof.attempts if a.report for c in a.report.checks
                    if c.name == "original builds" and not c.ok), None)
     if broken is not None:

@@ -14,6 +14,7 @@ reasons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -98,15 +99,19 @@ def rewrite_verified(
     compressed: bool = False,
     keep: bool = False,
     observation: Observation | None = None,
+    progress: Callable[[str], None] | None = None,
+    on_line: Callable[[str, str], None] | None = None,
 ) -> ProvenRewrite:
     """The most aggressive rewrite of ``text`` that verifies against the original, or the
     original itself; every rung tried is listed with why it failed. ``observation`` (of the
-    original) is handed to every rung's rewrite."""
+    original) is handed to every rung's rewrite; ``progress`` and ``on_line`` (image label,
+    line) are the verify session's, so a user sees the builds as they run."""
     context = Path(context_dir)
     proven = ProvenRewrite(original=text, text=text, rung=None, result=None)
     tried: dict[str, Attempt] = {}
     with Session(text, path=path or "Dockerfile", context=context, builder=builder, smoke=smoke,
-                 build_args=build_args, build_contexts=build_contexts, compressed=compressed, keep=keep) as session:
+                 build_args=build_args, build_contexts=build_contexts, compressed=compressed, keep=keep,
+                 progress=progress, on_line=on_line) as session:
         for rung in ladder(options):
             result = rewrite(text, path=path, context_dir=context, options=rung.options, observation=observation)
             if not result.changed:

@@ -76,3 +76,33 @@ def test_ladder_returns_the_original_when_every_rung_fails(buildah: Buildah, mon
     assert [a.ok for a in proven.attempts] == [False, False, False, False]
     assert len(proven.failures()) == 2  # two builds: the repeats were not built again
     assert proven.summary().startswith("no rewrite verified: the original is kept unchanged\n")
+
+
+class _FailingBuilder:
+    """Prints one build step, then fails: enough to see where the ladder's build output goes."""
+
+    name = "fake"
+
+    def build(self, text: str, context: Path, tag: str, *, build_args: object = None, build_contexts: object = None,
+              on_line: object = None) -> None:
+        from dockerslim.builders import BuilderError
+
+        assert callable(on_line), "the ladder's builds are not streamed"
+        on_line("STEP 1/2: FROM python:3.12")
+        raise BuilderError("base image not found")
+
+    def remove(self, *images: str) -> None:
+        pass
+
+
+def test_ladder_streams_build_output_and_progress(tmp_path: Path) -> None:
+    """rewrite --verify -v shows the builds as they run (lines labelled by image), like verify."""
+    lines: list[tuple[str, str]] = []
+    steps: list[str] = []
+    (tmp_path / "app.py").write_text("print(1)\n")
+    text = (Path(__file__).parent.parent / "fixtures" / "rewrite" / "python-psycopg2" / "Dockerfile").read_text()
+    proof = prove.rewrite_verified(text, path="Dockerfile", context_dir=tmp_path, builder=_FailingBuilder(),  # type: ignore[arg-type]
+                                   progress=steps.append, on_line=lambda label, line: lines.append((label, line)))
+    assert proof.rung is None and proof.text == text  # nothing verified: the original is kept
+    assert lines == [("Dockerfile:original", "STEP 1/2: FROM python:3.12")]
+    assert any("building" in s for s in steps)

@@ -71,6 +71,13 @@ class Memo(Generic[R]):
             found = table[args] = self._cached(*args)
         return found  # type: ignore[no-any-return]
 
+    def seed(self, args: tuple[Hashable, ...], value: R) -> None:
+        """Record ``value`` as the result for ``args`` for the current rewrite (a fact another
+        computation found on the way), unless it is known already; nothing outside a rewrite."""
+        scope = _SCOPE.get()
+        if scope is not None:
+            scope.setdefault(self, {}).setdefault(args, value)
+
     def cache_clear(self) -> None:
         self._cached.cache_clear()
 

@@ -104,12 +104,37 @@ def _analyse(script: str) -> _Analysis:
         spans = tuple((text.index(p.start), text.index(p.units[-1].end)) for p in pipelines)
     try:
         _check_continuations(root, src)
-        events: list[SimpleCommand | str] = []
-        _commands_of(pipelines, text, events)
-        found: tuple[SimpleCommand | str, ...] | None = tuple(events)
+        per_pipeline: list[list[SimpleCommand | str]] = []
+        for pipeline in pipelines:
+            per_pipeline.append([])
+            _commands_of([pipeline], text, per_pipeline[-1])
+        found: tuple[SimpleCommand | str, ...] | None = tuple(e for events in per_pipeline for e in events)
     except (_Unsupported, RecursionError):  # RecursionError: subshells nested hundreds deep
         found = None
+    if found is not None and segments is not None and spans is not None and len(pipelines) > 1 and b"\\" not in src:
+        _seed_segments(pipelines, per_pipeline, segments, spans)
     return _Analysis(found, tuple(operators), segments, comment, spans)
+
+
+# A segment of plain words, the first not an assignment (``apt-get install -y curl``,
+# ``rm -rf /var/lib/apt/lists/*``): parsed alone exactly as inside the script.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_./:=+,@%*~^-]+(?: [A-Za-z0-9_./:=+,@%*~^-]+)*")
+
+
+def _seed_segments(pipelines: list[_Pipeline], per_pipeline: list[list[SimpleCommand | str]],
+                   segments: tuple[str, ...], spans: tuple[tuple[int, int], ...]) -> None:
+    """Each top-level segment's own analysis, read off the script's (commands of one segment
+    are asked for by the install consolidation): a segment is a complete pipeline that passed
+    every check as part of the script; one of plain words parsed alone finds the same (not so
+    for redirections, quotes or escapes, where tree-sitter-bash reads a slice in another way).
+    Kept for the current rewrite only (``Memo.seed``)."""
+    for pipeline, events, segment, (start, end) in zip(pipelines, per_pipeline, segments, spans, strict=True):
+        if not _PLAIN_SEGMENT.fullmatch(segment) or "=" in segment.partition(" ")[0]:
+            continue  # only plain words: where tree-sitter-bash cannot read the part alone otherwise
+        shifted = tuple(e if isinstance(e, str) else SimpleCommand(
+            e.argv, e.assignments, None, e.text, tuple((a - start, b - start) for a, b in e.words)) for e in events)
+        pipes = ("|",) if len(pipeline.units) > 1 or pipeline.negated else ()
+        _analyse.seed((segment,), _Analysis(shifted, pipes, (segment,), False, ((0, end - start),)))
 
 
 class _Text:

@@ -397,3 +397,25 @@ def test_and_segments_after_insertions_match_a_parse_of_the_new_text(
     assert (found is not None) == answers
     if answers:
         assert found == shell.and_segments(new)
+
+
+def test_plain_segments_are_read_off_their_script_within_a_rewrite(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a rewrite, the &&-segments of plain words of an analysed script are not parsed
+    again (install consolidation asks for each), and read the same as a parse of their own;
+    a segment with quotes is parsed on its own."""
+    from dockerslim.pass_context import rewrite_scope
+
+    script = "apt-get update && apt-get install -y curl=7.1 libpq-dev && echo 'a b' && rm -rf /var/lib/apt/lists/*"
+    parsed: list[str] = []
+    real = shell._tree
+    monkeypatch.setattr(shell, "_tree", lambda s: parsed.append(s) or real(s))
+    shell._analyse.cache_clear()
+    shell._commands_from.cache_clear()
+    with rewrite_scope():
+        segments = shell.and_segments(script)
+        assert segments is not None and parsed == [script]
+        seen = [shell.commands(s) for s in segments]
+        assert parsed == [script, "echo 'a b'"]
+    shell._analyse.cache_clear()
+    shell._commands_from.cache_clear()
+    assert seen == [shell.commands(s) for s in segments]

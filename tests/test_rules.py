@@ -28,7 +28,7 @@ def test_every_pass_is_its_catalogue_entry() -> None:
     passes = [r for r in catalogue() if r.kind == "pass"]
     assert {(r.id, r.name, r.summary) for r in passes} == {(p.id, p.name, p.summary) for p in PIPELINE}
     structure = {p.name for p in PIPELINE if p.id.startswith("DS1")}
-    assert structure == {"split-stages", "runtime-base"}  # DS1xx: passes that change FROM lines and stages
+    assert structure == {"conda-env", "split-stages", "runtime-base"}  # DS1xx: passes that change FROM lines and stages
 
 
 def test_readme_pass_table_matches_the_catalogue() -> None:

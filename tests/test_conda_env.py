@@ -76,6 +76,6 @@ def test_the_split_is_left_alone_by_the_later_passes(tmp_path: Path) -> None:
     result = rewrite(text, context_dir=tmp_path)
     assert [c.pass_name for c in result.changes][:1] == ["conda-env"]
     assert {c.pass_name for c in result.changes} <= {"conda-env", "package-hygiene", "merge-runs"}
-    assert "RUN conda clean -afy" in result.text  # added in the builder: pkgs/ is not copied
+    assert "RUN conda install -y numpy \\\n    && conda clean -afy\n" in result.text  # pkgs/ is not copied
     assert result.text.count("FROM ") == 2 and "FROM debian:bookworm-slim" in result.text
     assert rewrite(result.text, context_dir=tmp_path).text == result.text

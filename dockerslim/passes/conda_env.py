@@ -35,8 +35,9 @@ from ..image import ImageRef
 from ..pass_context import PassContext
 from ..rules import ignored
 from ..rules import rule as catalogue_entry
-from ..shell import SimpleCommand, run_commands
+from ..shell import SimpleCommand, has_comment, run_commands
 from ..variables import StageValues, resolved_image
+from ._lint import pin_rules, with_ignore
 
 RULE = catalogue_entry("conda-env")  # id, name and summary: data/rules.toml
 ID, NAME, SUMMARY = RULE.id, RULE.name, RULE.summary
@@ -266,6 +267,15 @@ def _clean_command(tool: str) -> tuple[str, ...]:
     return ("micromamba", "clean", "--all", "--yes") if tool == "micromamba" else (tool, "clean", "-afy")
 
 
+def _with_clean(node: ir.Run, clean: tuple[str, ...]) -> list[ir.Instruction]:
+    """The last env RUN ending in the cache cleanup (one layer, as hadolint's DL3059 wants); a
+    RUN whose script cannot take a ``&&`` safely (exec form, heredoc, comment) gets it apart."""
+    script = node.command
+    if isinstance(script, str) and not node.heredocs and not has_comment(script):
+        return [replace(node, command=f"{script.rstrip()}\n&& {' '.join(clean)}", source=None)]  # "\n": a break hint
+    return [node, ir.Run(command=" ".join(clean), leading=("# the package cache (pkgs/) is only needed to install\n",))]
+
+
 def _plan(df: ir.Dockerfile, stage: ir.Stage, family: dict[str, Any], context: PassContext) -> EnvPlan:
     """Walk the stage: find the env RUNs and their targets; Decline on anything not carried over."""
     plan = EnvPlan(family=family)
@@ -393,8 +403,10 @@ def _rewrite(df: ir.Dockerfile, stage: ir.Stage, image: str, family: dict[str, A
         install = [("apt-get", "update"),
                    ("apt-get", "install", "-y", "--no-install-recommends", *family.get("packages", ())),
                    ("rm", "-rf", "/var/lib/apt/lists/*")]
-        head.append(ir.Run(command=" && ".join(" ".join(c) for c in install), leading=(
-            f"# the full image's entrypoint ({' '.join(family['entrypoint'])}) and its package",)))
+        tini = ir.Run(command=" && ".join(" ".join(c) for c in install))
+        head.append(replace(tini, leading=with_ignore(
+            (f"# the full image's entrypoint ({' '.join(family['entrypoint'])}) and its package\n",),
+            "the full image installs it unpinned too; no version is knowable here", pin_rules(tini))))
         head.append(ir.Entrypoint(command=tuple(family["entrypoint"])))
         added += [CommandEdit(None, c) for c in install]
         config.append("Entrypoint")  # the image's own, which the file never wrote
@@ -402,8 +414,7 @@ def _rewrite(df: ir.Dockerfile, stage: ir.Stage, image: str, family: dict[str, A
     builder_body: list[ir.Instruction] = [n for n in body[:last + 1] if not isinstance(n, IMAGE_ONLY)]
     if not plan.cleaned:
         clean = _clean_command(family["tool"])
-        builder_body.append(ir.Run(command=" ".join(clean), leading=(
-            "# the package cache (pkgs/) is only needed to install",)))
+        builder_body[-1:] = _with_clean(builder_body[-1], clean)  # type: ignore[arg-type]  # body[last]: a RUN
         added.append(CommandEdit(None, clean))
     runtime_image = family["runtime"]
     builder = ir.Stage(from_=replace(stage.from_, name=BUILDER, source=None), body=tuple(builder_body))

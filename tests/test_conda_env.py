@@ -79,3 +79,9 @@ def test_the_split_is_left_alone_by_the_later_passes(tmp_path: Path) -> None:
     assert "RUN conda install -y numpy \\\n    && conda clean -afy\n" in result.text  # pkgs/ is not copied
     assert result.text.count("FROM ") == 2 and "FROM debian:bookworm-slim" in result.text
     assert rewrite(result.text, context_dir=tmp_path).text == result.text
+
+
+def test_a_base_that_is_no_image_reference_is_not_a_conda_image() -> None:
+    assert family_of("Continuum//Miniconda3") is None  # ImageRef.parse raises; the pass must not
+    text = "ARG BASE=Continuum//Miniconda3\nFROM ${BASE}\nRUN conda install -y numpy\n"  # parse sees ${BASE} only
+    assert rewrite(text, options=ONLY).text == text

@@ -68,7 +68,10 @@ class EnvPlan:
 
 def family_of(image: str) -> dict[str, Any] | None:
     """The conda.toml entry of an image (repository as written, wildcards allowed), or None."""
-    repo = ImageRef.parse(image).canonical_name if "$" not in image else ""
+    try:
+        repo = ImageRef.parse(image).canonical_name if "$" not in image else ""
+    except ValueError:  # not an image reference (stage name, typo): not a conda image
+        return None
     for entry in load("conda")["image"]:
         if repo and fnmatch.fnmatchcase(repo, entry["repository"]):
             return dict(entry)

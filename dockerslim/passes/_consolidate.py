@@ -101,6 +101,12 @@ def _subcommand_index(cmd: SimpleCommand) -> int | None:
 
 
 def _takes_value(option: str, value_options: list[str]) -> bool:
+    return _takes_value_of(option, tuple(value_options))
+
+
+@lru_cache(maxsize=4096)
+def _takes_value_of(option: str, value_options: tuple[str, ...]) -> bool:
+    """Asked for every option word of every install: few distinct answers, remembered."""
     return any(
         option == v or option.startswith(v + "=") or (len(v) == 2 and not v.startswith("--") and option.startswith(v))
         for v in value_options

@@ -19,12 +19,9 @@ The CUDA 12.1.1 tags of the fixture are given to the 12.4.1 stand-ins.
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,6 +33,7 @@ from dockerslim.verify import verify
 
 from . import standins
 from .conftest import FIXTURES
+from .localhttp import serve_directory
 
 pytestmark = pytest.mark.build
 CASE = FIXTURES / "rewrite" / "getpip-cuda-devel"
@@ -81,15 +79,8 @@ def server(tmp_path: Path) -> Iterator[str]:
     root = tmp_path / "www"
     root.mkdir()
     (root / "get-pip.py").write_bytes(_get_pip_script())
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_directory(root) as url:
+        yield url
 
 
 def test_getpip_on_cuda_devel_rewrite_builds_and_runs(buildah: Buildah, server: str, tmp_path: Path) -> None:

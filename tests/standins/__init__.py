@@ -62,6 +62,8 @@ ALIASES = {
     "docker.io/library/ubuntu:jammy": "docker.io/library/debian:bookworm",  # as the cuda stand-ins: Debian for Ubuntu
     "docker.io/library/python:3.9": "docker.io/library/python:3.12",  # Debian's Python 3.11 under all these names
     "docker.io/library/python:3.9-slim": "docker.io/library/python:3.12-slim",
+    "docker.io/nvidia/cuda:11.8.0-devel-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",
+    "docker.io/nvidia/cuda:11.8.0-runtime-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04",
 }
 UV_VERSION = "0.7.11"
 

@@ -254,7 +254,7 @@ def _size_cell(cell: dict[str, Any], orig: dict[str, Any]) -> str:
     if status == "unchanged":
         return "= original (unchanged)"
     if status != "built":
-        return status
+        return "not measured" if raced(cell) else status
     r = cell["size"] / orig["size"] if orig.get("size") else None
     ratio = "" if r is None else f" (**{r:.3f}**)" if 0.995 <= r < 1.005 else f" (**{r:.2f}**)"
     comp = f", {_mb(cell['compressed'])} gz" if cell.get("compressed") else ""
@@ -263,7 +263,14 @@ def _size_cell(cell: dict[str, Any], orig: dict[str, Any]) -> str:
     return f"{_mb(cell['size'])}{ratio}{comp} · {layers} · {cell['build_s']:.0f} s"
 
 
+def raced(cell: dict[str, Any]) -> bool:
+    """The build failed on buildah's shared layer cache, not on the Dockerfile: not a measurement."""
+    return STORAGE_RACE in json.dumps(cell)
+
+
 def _verify_cell(cell: dict[str, Any]) -> str:
+    if raced(cell):
+        return "not measured: buildah storage race"
     if cell.get("verify") == "pass":
         return "pass"
     if cell.get("verify") == "fail":
@@ -322,7 +329,8 @@ def section(data: dict[str, Any]) -> list[str]:
         if orig.get("status") != "built":
             why = orig.get("status", "?") + (f": `{' '.join(orig['detail'].split())[-160:]}`" if orig.get("detail")
                                              else "")
-            lines.append(f"| {r['case']} | not built: {why} | | | | | | |")
+            why = "not measured (buildah storage race)" if raced(orig) else f"not built: {why}"
+            lines.append(f"| {r['case']} | {why} | | | | | | |")
             continue
         o = f"{_mb(orig['size'])} · {orig.get('stage_layers', '?')}/{orig['layers']} · {orig['build_s']:.0f} s"
         cells = [o]
@@ -336,8 +344,10 @@ def section(data: dict[str, Any]) -> list[str]:
 
 def summary(rows: list[dict[str, Any]], aggressive: bool) -> list[str]:
     built = [r for r in rows if r.get("original", {}).get("status") == "built"]
+    race = [r["case"] for r in rows if r not in built and raced(r.get("original", {}))]
     out = [f"- Built: {len(built)} of {len(rows)} fixtures; not built offline: "
-           + (", ".join(r["case"] for r in rows if r not in built) or "none") + "."]
+           + (", ".join(r["case"] for r in rows if r not in built and r["case"] not in race) or "none") + "."
+           + (f" Not measured (buildah storage race, see below): {', '.join(race)}." if race else "")]
     cols = [c for c in CANDIDATES if c != "aggressive" or aggressive]
     full = [r for r in built if all(ratio(r, c) is not None for c in cols)]
     if full:
@@ -352,16 +362,22 @@ def summary(rows: list[dict[str, Any]], aggressive: bool) -> list[str]:
     for c in CANDIDATES:
         cells = [r.get(c, {}) for r in built]
         passed = sum(1 for x in cells if x.get("verify") == "pass")
-        failed = [r["case"] for r in built if r.get(c, {}).get("verify") == "fail"]
+        failed = [r["case"] for r in built if r.get(c, {}).get("verify") == "fail" and not raced(r[c])]
+        lost = [r["case"] for r in built if raced(r.get(c, {}))]
         unchanged = sum(1 for x in cells if x.get("status") == "unchanged")
-        tried = sum(1 for x in cells if x.get("verify") in ("pass", "fail"))
+        tried = passed + len(failed)
         if tried or unchanged:
             out.append(f"- verify, {c}: **{passed} of {tried}** pass"
                        + (f", {unchanged} unchanged (nothing to verify)" if unchanged else "")
-                       + (f"; failing: {', '.join(failed)}" if failed else "") + ".")
+                       + (f"; failing: {', '.join(failed)}" if failed else "")
+                       + (f"; not measured (buildah storage race): {', '.join(lost)}" if lost else "") + ".")
     bigger = [f"{r['case']} ({c}, ×{ratio(r, c):.2f})" for r in built for c in CANDIDATES
               if (ratio(r, c) or 0) > 1.0]
     out.append("- Bigger than the original: " + (", ".join(bigger) if bigger else "none") + ".")
+    if race or any(raced(r.get(c, {})) for r in built for c in CANDIDATES):
+        out.append(f"- *Not measured*: buildah failed with \"{STORAGE_RACE}\" while other builds (other work on "
+                   "this machine, sharing the stand-ins' storage) changed its layer cache (the script builds "
+                   "such a fixture again, up to twice). Not a result about the Dockerfile.")
     return out
 
 

@@ -112,11 +112,12 @@ def _render(node: ir.Instruction, escape: str) -> str:
 
 
 def instruction_text(node: ir.Instruction, escape: str = "\\", newline: str = "\n") -> str:
-    """The text one instruction contributes: its source if untouched, else the rendering."""
+    """The text one instruction contributes: its source if untouched, its lines as written
+    behind new flags if only its flags changed (a RUN given ``--mount``), else the rendering."""
     if node.untouched:
         assert node.source is not None
         return node.source.text
-    text = render_instruction(node, escape)
+    text = _with_new_flags(node, escape) or render_instruction(node, escape)
     return text.replace("\r\n", "\n").replace("\n", newline) if newline != "\n" else text
 
 
@@ -140,3 +141,56 @@ def emit(dockerfile: ir.Dockerfile) -> str:
         add(line)
     text = render("dockerfile.j2", chunks=chunks)
     return (BOM if dockerfile.bom else "") + text
+
+
+def _with_new_flags(node: ir.Instruction, escape: str) -> str | None:
+    """A RUN whose script a pass left as parsed (it only set a flag such as ``--mount``), or
+    changed by one insertion (a package added to an install), keeps its argument lines as
+    written: continuations, indentation and comment lines, which a rendering from the joined
+    script would flatten into one line with runs of blanks."""
+    if not isinstance(node, ir.Run) or node.source is None or node.heredocs or not isinstance(node.command, str):
+        return None
+    was = dict(node.source.key)
+    old = was.get("command")
+    if not isinstance(old, str) or was.get("heredocs"):
+        return None
+    gap = rf"(?:[ \t]|{re.escape(escape)}\r?\n)+"  # blanks, or a line continuation
+    flags = len(was.get("flags") or ())
+    match = re.match(rf"[ \t]*run(?:{gap}--[^ \t\r\n]+){{{flags}}}{gap}", node.source.text, re.IGNORECASE)
+    if match is None:
+        return None
+    rest = node.source.text[match.end():]
+    if node.command != old:
+        rest = _insert(rest, old, node.command, escape)
+        if rest is None:
+            return None
+    head = " ".join([node.keyword, *(_flag(f) for f in node.flags)])
+    return f"{head} {rest}" if rest.endswith("\n") else f"{head} {rest}\n"
+
+
+def _insert(raw: str, old: str, new: str, escape: str) -> str | None:
+    """``raw`` (argument lines as written, which join into ``old``) with the one insertion
+    that turns ``old`` into ``new``; None when the change is not a single plain insertion or
+    the raw lines do not join into ``old`` exactly (inner comment lines, say)."""
+    cut = 0
+    while cut < min(len(old), len(new)) and old[cut] == new[cut]:
+        cut += 1
+    added = len(new) - len(old)
+    if added <= 0 or new[cut + added:] != old[cut:] or "\n" in new[cut:cut + added]:
+        return None
+    continuation = re.compile(rf"{re.escape(escape)}\r?\n")
+    joined, at, mapped = [], 0, None  # raw offset of logical offset ``cut``
+    for m in continuation.finditer(raw):
+        piece = raw[at:m.start()]
+        if mapped is None and sum(map(len, joined)) + len(piece) >= cut:
+            mapped = at + cut - sum(map(len, joined))
+        joined.append(piece)
+        at = m.end()
+    tail = raw[at:]
+    if mapped is None:
+        mapped = at + cut - sum(map(len, joined))
+    if "".join([*joined, tail]).rstrip("\r\n").strip(" \t") != old:
+        return None
+    if mapped > len(raw.rstrip("\r\n")):
+        return None
+    return raw[:mapped] + new[cut:cut + added] + raw[mapped:]

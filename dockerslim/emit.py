@@ -155,15 +155,16 @@ def _with_new_flags(node: ir.Instruction, escape: str) -> str | None:
     if not isinstance(old, str) or was.get("heredocs"):
         return None
     gap = rf"(?:[ \t]|{re.escape(escape)}\r?\n)+"  # blanks, or a line continuation
-    flags = len(was.get("flags") or ())
+    old_flags = was.get("flags")
+    flags = len(old_flags) if isinstance(old_flags, tuple) else 0
     match = re.match(rf"[ \t]*run(?:{gap}--[^ \t\r\n]+){{{flags}}}{gap}", node.source.text, re.IGNORECASE)
     if match is None:
         return None
-    rest = node.source.text[match.end():]
-    if node.command != old:
+    rest: str | None = node.source.text[match.end():]
+    if node.command != old and rest is not None:
         rest = _insert(rest, old, node.command, escape)
-        if rest is None:
-            return None
+    if rest is None:
+        return None
     head = " ".join([node.keyword, *(_flag(f) for f in node.flags)])
     return f"{head} {rest}" if rest.endswith("\n") else f"{head} {rest}\n"
 
@@ -179,16 +180,18 @@ def _insert(raw: str, old: str, new: str, escape: str) -> str | None:
     if added <= 0 or new[cut + added:] != old[cut:] or "\n" in new[cut:cut + added]:
         return None
     continuation = re.compile(rf"{re.escape(escape)}\r?\n")
-    joined, at, mapped = [], 0, None  # raw offset of logical offset ``cut``
+    joined: list[str] = []
+    at, length, mapped = 0, 0, None  # raw offset of logical offset ``cut``; length: of joined
     for m in continuation.finditer(raw):
         piece = raw[at:m.start()]
-        if mapped is None and sum(map(len, joined)) + len(piece) >= cut:
-            mapped = at + cut - sum(map(len, joined))
+        if mapped is None and length + len(piece) >= cut:
+            mapped = at + cut - length
         joined.append(piece)
+        length += len(piece)
         at = m.end()
     tail = raw[at:]
     if mapped is None:
-        mapped = at + cut - sum(map(len, joined))
+        mapped = at + cut - length
     if "".join([*joined, tail]).rstrip("\r\n").strip(" \t") != old:
         return None
     if mapped > len(raw.rstrip("\r\n")):

@@ -338,7 +338,14 @@ def section(data: dict[str, Any]) -> list[str]:
             cell = r.get(col, {"status": "not run"})
             cells += [_size_cell(cell, orig), _verify_cell(cell)]
         lines.append(f"| {r['case']} | " + " | ".join(cells) + " |")
-    lines += ["", *summary(rows, run_.get("aggressive", False)), "", "![sizes](sizes.png)", ""]
+    lines += ["", *summary(rows, run_.get("aggressive", False)), "",
+              "Reading the verify column: \"rewrite is smaller\" fails when the candidate is not strictly smaller "
+              "(a rewrite that changes the file and saves nothing); an expert file is held to the same checks as a "
+              "rewrite, so \"app files kept\" fails where it leaves build sources or wheels behind on purpose, and "
+              "\"image config kept\" where it sets a different PATH. \"python sees the same packages\" on the "
+              "stand-ins can come from the stand-in itself: its python is Debian's, which also imports the "
+              "python3-* packages apt pulls in (e.g. with npm), where the real python image's would not.",
+              "", "![sizes](sizes.png)", ""]
     return lines
 
 

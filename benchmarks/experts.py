@@ -234,6 +234,7 @@ def run(only: set[str] | None, columns: tuple[str, ...], compressed: bool) -> di
         old = data["rows"].get(case.name, {})
         if "original" in old and old["original"].get("status") == "built" and set(columns) != set(CANDIDATES):
             row["original"] = old["original"]  # a partial re-run keeps the original the other cells compare with
+        row["measured"] = {**old.get("measured", {}), **dict.fromkeys(("original", *columns), _commit())}
         data["rows"][case.name] = {**old, **row}
         data["run"] = {"when": f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC", "commit": _commit(),
                        "machine": platform.machine(), "python": platform.python_version(),
@@ -448,7 +449,12 @@ def main() -> None:
     if args.merge:
         data = load()
         for other in args.merge:
-            data["rows"].update(json.loads(Path(other).read_text())["rows"])
+            for name, new in json.loads(Path(other).read_text())["rows"].items():
+                old = data["rows"].get(name, {})
+                merged = {**old, **new, "measured": {**old.get("measured", {}), **new.get("measured", {})}}
+                if not all(c in new for c in CANDIDATES) and old.get("original", {}).get("status") == "built":
+                    merged["original"] = old["original"]  # a partial re-run: cells compare with the first original
+                data["rows"][name] = merged
         DATA.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
         args.render = True
     columns = tuple(c for c in args.columns.split(",") if c)

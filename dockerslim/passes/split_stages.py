@@ -27,12 +27,15 @@ carries what it really wrote instead, minus build leftovers and source trees not
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from .. import ir
 from ..base_decision import BaseDecision, compiler_guard, decide_runtime_base
-from ..catalog import BaseInfo, lookup_base
+from ..catalog import BaseInfo, load, lookup_base
 from ..changes import Change, CommandEdit, Note
 from ..classify import (
     TOO_BROAD,
@@ -45,6 +48,7 @@ from ..classify import (
     resolve_dir,
     setup_commands,
 )
+from ..emit import instruction_text
 from ..guard import Facts, edits
 from ..image import ImageRef
 from ..pass_context import PassContext
@@ -297,6 +301,159 @@ def _add_python_venv_package(node: ir.Run) -> ir.Run:
     return node
 
 
+# --- compiled ecosystems: only the artifact leaves the build tool's output folder --------------
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """A project tree the split carries as its artifacts instead of whole."""
+
+    tool: str
+    tree: str  # the project directory the build ran in
+    folder: str  # the build tool's output folder inside it
+    files: tuple[str, ...]  # what the start command names inside the folder
+    left: tuple[str, ...]  # the folder and the tool's leftovers, left in the builder
+    lines: tuple[int, ...]  # the build steps
+
+
+_TOKEN = re.compile(r"[\s;&|=:'\"(),\[\]`<>]+")
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _TOKEN.split(text) if t]
+
+
+def _build_rule(step: StepInfo) -> dict[str, Any] | None:
+    """The ``[[build_output]]`` entry every command of a build RUN belongs to, or None."""
+    if not isinstance(step.node, ir.Run) or step.kind != Kind.BUILD or step.node.heredocs or not step.commands:
+        return None
+    rules = load("commands").get("build_output", [])
+    rule: dict[str, Any] | None = next((r for r in rules if step.commands[0].program in r["programs"]), None)
+    if rule is None:
+        return None
+    for cmd in step.commands:
+        sub = next((a for a in cmd.argv[1:] if not a.startswith("-")), None)
+        if cmd.program not in rule["programs"] or (rule["subcommands"] and sub not in rule["subcommands"]):
+            return None
+    return rule
+
+
+def _moves(rule: dict[str, Any], step: StepInfo) -> str | None:
+    """An option of the build that moves the project or its output folder, if any."""
+    for cmd in step.commands:
+        for word in (*cmd.assignments, *cmd.argv[1:]):
+            for opt in rule["moving_options"]:
+                if word == opt or word.startswith(opt + "=") or (len(opt) == 2 and word.startswith(opt)):
+                    return word
+            if any(word.startswith(f"{env}=") for env in rule["moving_env"]):
+                return word
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _artifact(rel: str, patterns: list[str]) -> bool:
+    """``rel`` (relative to the output folder) matches a pattern part by part (``*`` stays in one part)."""
+    parts = rel.split("/")
+    return any(len(p.split("/")) == len(parts) and all(fnmatch.fnmatchcase(a, b) for a, b in
+                                                       zip(parts, p.split("/"), strict=True)) for p in patterns)
+
+
+def _narrow(steps: list[StepInfo], result: PassResult) -> list[Narrowing]:
+    """Build steps of a compiled ecosystem (``[[build_output]]``) whose whole project tree would be
+    carried lose it for the file(s) the start command names inside the tool's output folder; the
+    tree's other files still arrive from the steps that put them there (the stage's COPYs). Any
+    doubt keeps the tree, with a note: a start command that names no file there (``cargo run``, a
+    wrapper script, a variable), a file there that is not an artifact, another step writing the
+    tree whole (``COPY . .``) or into the folder, another instruction reading the folder, an
+    option or ENV that moves it."""
+    by_tree: dict[str, list[tuple[StepInfo, dict[str, Any]]]] = {}
+    for step in steps:
+        rule = _build_rule(step)
+        if rule is not None and len(step.artifacts) == 1 and step.artifacts[0] == step.cwd and all(
+                (c.cwd or step.cwd) == step.cwd for c in step.commands):
+            by_tree.setdefault(step.cwd, []).append((step, rule))
+    done: list[Narrowing] = []
+    for tree, group in by_tree.items():
+        rule = group[0][1]
+        line = group[-1][0].node.line
+        folder = posixpath.join(tree, str(rule["folder"]))
+        why = _narrow_blocker(steps, group, tree, folder)
+        named: list[str] = []
+        if why is None:
+            named, why = _named(steps, folder, rule["artifacts"])
+        if why is not None:
+            result.notes.append(_note(f"{rule['tool']}: the whole of {tree} is carried, {folder} included: {why}",
+                                      line))
+            continue
+        for step, _ in group:
+            step.artifacts = list(named)
+        left = (folder, *(posixpath.join(tree, x) for x in rule["leftovers"]))
+        done.append(Narrowing(str(rule["tool"]), tree, folder, tuple(named), left,
+                              tuple(s.node.line for s, _ in group if s.node.line is not None)))
+    return done
+
+
+def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str, Any]]],
+                    tree: str, folder: str) -> str | None:
+    """Why the tree cannot be carried as its artifacts (None: it can)."""
+    mine = {id(s) for s, _ in group}
+    if _widen(tree) != tree:
+        return "it lies in a home directory or /tmp, which the split carries whole (owner and mode) or not at all"
+    if any(r["tool"] != group[0][1]["tool"] for _, r in group):
+        return "two build tools work in it"
+    for step, rule in group:
+        moved = _moves(rule, step)
+        if moved:
+            return f"`{moved}` (line {step.node.line}) moves the project or its output folder"
+    envs: list[str] = list(group[0][1]["moving_env"])
+    for step in steps:
+        node = step.node
+        if id(step) in mine or isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
+            continue
+        for path in step.artifacts:
+            if _inside(tree, path) or _inside(path, folder):
+                return (f"line {node.line} also writes {path} whole (carrying the tree without {folder} would "
+                        "need COPY --exclude, which buildah does not build)" if _inside(tree, path)
+                        else f"line {node.line} writes {path} inside the output folder")
+        if isinstance(node, ir.Run):
+            text = node.command if isinstance(node.command, str) else " ".join(node.command)
+            text += "".join(h.body for h in node.heredocs) if node.heredocs else ""
+        else:
+            text = instruction_text(node)
+        for token in _tokens(text):
+            if token in envs:
+                return f"line {node.line} sets {token}, which moves the output folder"
+            if ("/" in token or token == posixpath.basename(folder)) and _inside(
+                    posixpath.normpath(posixpath.join(step.cwd, token)), folder):
+                return f"line {node.line} refers to {token}, inside the output folder"
+    return None
+
+
+def _named(steps: list[StepInfo], folder: str, patterns: list[str]) -> tuple[list[str], str | None]:
+    """The files of ``folder`` the final CMD/ENTRYPOINT/HEALTHCHECK name, or why not."""
+    named: list[str] = []
+    for step in steps:
+        node = step.node
+        if not isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)) or not node.command:
+            continue
+        words = list(node.command) if isinstance(node.command, tuple) else [node.command]
+        for token in (t for w in words for t in _tokens(w)):
+            if "$" in token:
+                return [], f"line {node.line} names `{token}`, whose value is not known here"
+            path = posixpath.normpath(posixpath.join(step.cwd, token))
+            if not _inside(path, folder):
+                continue
+            if path == folder or not _artifact(path[len(folder) + 1:], patterns):
+                return [], f"line {node.line} names {path}, which is not one build artifact ({', '.join(patterns)})"
+            named.append(path)
+    if not named:
+        return [], f"the start command names no file inside {folder} (e.g. `cargo run` or a wrapper script)"
+    return list(dict.fromkeys(named)), None
+
+
 @dataclass
 class _Split:
     """The decisions one split rests on, shared by the functions that build its stages."""
@@ -315,6 +472,7 @@ class _Split:
     artifacts: list[str]
     decision: BaseDecision  # the runtime base the runtime stage will get (shared with runtime-base)
     observed: list[StepOutcome]  # what the observed build decided, per step (rewrite --observe)
+    narrowed: list[Narrowing] = field(default_factory=list)  # build trees carried as their artifacts
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
@@ -427,6 +585,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
                 f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})",
                 stage.from_.line))
             return None
+    narrowed = _narrow(steps, result)
     unloaded = unloadable(df, stage, _artifacts(steps, venv), context.observation) if context.observation else None
     if unloaded:  # observed build: a carried binary would not load (hook for _observed.unloadable)
         result.notes.append(_note(f"split declined: {unloaded}", stage.from_.line, "skipped"))
@@ -442,7 +601,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         chain_base=chain_base, python_env=python_env,
         distro_python=venv and info is not None and info.python == "",
         builder=_unique_name(df, "builder"), assembly=_unique_name(df, "assembly"),
-        artifacts=_artifacts(steps, venv), decision=decision, observed=observed,
+        artifacts=_artifacts(steps, venv), decision=decision, observed=observed, narrowed=narrowed,
     )
 
 
@@ -663,6 +822,18 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
             effect="the runtime receives " + (", ".join(outcome.roots) or "nothing from this step"),
             risk="medium" if outcome.converted else "low",
             config=tuple(f"Files.{path}" for path in outcome.moved),  # left out on purpose: verify skips them
+        ))
+    for narrow in split.narrowed:
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=narrow.lines[0] if narrow.lines else None,
+            message=f"{narrow.tool}: the runtime receives only {', '.join(narrow.files)} from {narrow.folder}, "
+                    f"not the whole of {narrow.tree}",
+            reason=f"the start command runs {', '.join(narrow.files)}; the rest of {narrow.folder} (objects, "
+                   "dependency builds, incremental caches, classes) serves the build only, and the project's "
+                   "other files arrive from the steps that put them there",
+            effect=f"left in the builder: {', '.join(narrow.left)}",
+            risk="low",
+            config=tuple(f"Files.{path}" for path in narrow.left),  # left out on purpose: verify skips them
         ))
     if split.distro_python:
         result.notes.append(_note(

@@ -16,6 +16,13 @@ the runtime-base pass's own function (``base_decision.decide_runtime_base``) on 
 the runtime stage would keep: no split when the base would stay and no build-only package
 leaves, nor when the base swap alone gives the same image.
 
+Compiled ecosystems (cargo, maven, gradle: ``[[build_output]]`` in ``data/commands.toml``): when
+the start command names a file inside the build tool's output folder (``target/release/<bin>``,
+``target/app.jar``), only that file leaves it; the project's other files arrive from the steps
+that put them there. Where that cannot be shown (a ``COPY . .`` of the whole tree, which only
+BuildKit's ``COPY --exclude`` could thin, ``cargo run``, a wrapper script), the tree is carried
+whole and a note says why.
+
 Deliberately left alone: files that are already multi-stage (their structure is the author's),
 and any stage where a build step's outputs cannot be located (``make install`` without a
 prefix, a ``cd`` into a variable, a build hidden in a script): the split is declined, with the

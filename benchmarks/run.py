@@ -77,7 +77,9 @@ def write(data: dict, sp: dict) -> None:
     path, ours = OUT / "RESULTS.md", {line for line in lines if line.startswith("## ")}
     kept = ([s for s in path.read_text().split("\n## ")[1:] if "## " + s.split("\n", 1)[0] not in ours]
             if path.exists() else [])
-    path.write_text("\n".join(lines) + "\n" + "".join("\n## " + s.rstrip("\n") + "\n" for s in kept))
+    end = (lambda t: t[len(t.rstrip("\n")):])(path.read_text()) if path.exists() else "\n"  # the file's own ending
+    text = "\n".join(lines) + "\n" + "".join("\n## " + s.rstrip("\n") + "\n" for s in kept)
+    path.write_text(text.rstrip("\n") + end)
 
 
 def main() -> None:

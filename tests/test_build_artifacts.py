@@ -85,7 +85,7 @@ ENTRYPOINT ["java", "-jar", "build/libs/app.jar"]
      "names no file inside"),
     (CARGO.format(cmd='["target/release/deps/service-1a2b"]'), "not one build artifact"),
     (CARGO.format(cmd='["sh", "-c", "$APP"]'), "whose value is not known"),
-    (CARGO.format(cmd='["/usr/src/app/target/release/service"]').replace("COPY src ./src", "COPY . ."),
+    (CARGO.format(cmd='["/usr/src/app/target/release/service"]').replace("COPY src ./src", "COPY --chmod=644 . ."),
      "COPY --exclude"),
     (CARGO.format(cmd='["/out/release/service"]').replace("RUN cargo", "ENV CARGO_TARGET_DIR=/out\nRUN cargo"),
      "sets CARGO_TARGET_DIR, which moves the output folder"),
@@ -120,3 +120,37 @@ def test_rewrite_of_the_rewrite_changes_nothing(tmp_path: Path) -> None:
     first = _rewrite(CARGO.format(cmd='["/usr/src/app/target/release/service"]'), tmp_path)
     assert "/usr/src/app/target/release/service" in _carried(first)
     assert _rewrite(first.text, tmp_path).text == first.text
+
+
+COPY_ALL = """FROM rust:1.80
+WORKDIR /usr/src/app
+COPY . .
+RUN cargo build --release
+CMD ["./target/release/service"]
+"""
+
+
+def _assembly(result: RewriteResult) -> list[str]:
+    lines = result.text.split("AS assembly\n", 1)[1].split("\n\n", 1)[0]
+    return lines.splitlines()
+
+
+def test_copy_all_replayed_from_a_context_without_target(tmp_path: Path) -> None:
+    result = _rewrite(COPY_ALL, tmp_path)
+    assert _assembly(result) == [
+        "COPY . /usr/src/app/",
+        "COPY --from=builder /usr/src/app/target/release/service /usr/src/app/target/release/service"]
+
+
+def test_copy_all_with_target_in_dockerignore(tmp_path: Path) -> None:
+    (tmp_path / "target").mkdir()
+    (tmp_path / ".dockerignore").write_text("target\n")
+    result = _rewrite(COPY_ALL, tmp_path)
+    assert _assembly(result)[0] == "COPY . /usr/src/app/"
+
+
+def test_copy_all_declined_when_the_context_holds_target(tmp_path: Path) -> None:
+    (tmp_path / "target" / "release").mkdir(parents=True)
+    result = _rewrite(COPY_ALL, tmp_path)
+    assert _carried(result) == ["/usr/src/app"]
+    assert "the build context holds target/ and .dockerignore does not leave it out" in _notes(result)

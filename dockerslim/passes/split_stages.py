@@ -19,9 +19,10 @@ leaves, nor when the base swap alone gives the same image.
 Compiled ecosystems (cargo, maven, gradle: ``[[build_output]]`` in ``data/commands.toml``): when
 the start command names a file inside the build tool's output folder (``target/release/<bin>``,
 ``target/app.jar``), only that file leaves it; the project's other files arrive from the steps
-that put them there. Where that cannot be shown (a ``COPY . .`` of the whole tree, which only
-BuildKit's ``COPY --exclude`` could thin, ``cargo run``, a wrapper script), the tree is carried
-whole and a note says why.
+that put them there (a ``COPY . .`` of the whole tree is replayed from the context when the
+context holds no such folder; otherwise only BuildKit's ``COPY --exclude`` could thin it). Where
+that cannot be shown (``cargo run``, a wrapper script, a variable), the tree is carried whole and
+a note says why.
 
 Deliberately left alone: files that are already multi-stage (their structure is the author's),
 and any stage where a build step's outputs cannot be located (``make install`` without a
@@ -38,9 +39,10 @@ import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from .. import ir
+from .. import dockerignore, ir
 from ..base_decision import BaseDecision, compiler_guard, decide_runtime_base
 from ..catalog import BaseInfo, load, lookup_base
 from ..changes import Change, CommandEdit, Note
@@ -321,6 +323,7 @@ class Narrowing:
     files: tuple[str, ...]  # what the start command names inside the folder
     left: tuple[str, ...]  # the folder and the tool's leftovers, left in the builder
     lines: tuple[int, ...]  # the build steps
+    replayed: tuple[ir.Copy, ...] = ()  # `COPY . .` of the tree, replayed from the context
 
 
 _TOKEN = re.compile(r"[\s;&|=:'\"(),\[\]`<>]+")
@@ -368,14 +371,15 @@ def _artifact(rel: str, patterns: list[str]) -> bool:
                                                        zip(parts, p.split("/"), strict=True)) for p in patterns)
 
 
-def _narrow(steps: list[StepInfo], result: PassResult) -> list[Narrowing]:
+def _narrow(steps: list[StepInfo], context_dir: Path | None, result: PassResult) -> list[Narrowing]:
     """Build steps of a compiled ecosystem (``[[build_output]]``) whose whole project tree would be
     carried lose it for the file(s) the start command names inside the tool's output folder; the
     tree's other files still arrive from the steps that put them there (the stage's COPYs). Any
     doubt keeps the tree, with a note: a start command that names no file there (``cargo run``, a
     wrapper script, a variable), a file there that is not an artifact, another step writing the
     tree whole (``COPY . .``) or into the folder, another instruction reading the folder, an
-    option or ENV that moves it."""
+    option or ENV that moves it. A ``COPY . .`` of the whole tree is replayed from the context
+    instead, when the context shows it holds no such folder (absent or in .dockerignore)."""
     by_tree: dict[str, list[tuple[StepInfo, dict[str, Any]]]] = {}
     for step in steps:
         rule = _build_rule(step)
@@ -387,7 +391,8 @@ def _narrow(steps: list[StepInfo], result: PassResult) -> list[Narrowing]:
         rule = group[0][1]
         line = group[-1][0].node.line
         folder = posixpath.join(tree, str(rule["folder"]))
-        why = _narrow_blocker(steps, group, tree, folder)
+        replays: list[StepInfo] = []
+        why = _narrow_blocker(steps, group, tree, folder, context_dir, replays)
         named: list[str] = []
         if why is None:
             named, why = _named(steps, folder, rule["artifacts"])
@@ -397,15 +402,36 @@ def _narrow(steps: list[StepInfo], result: PassResult) -> list[Narrowing]:
             continue
         for step, _ in group:
             step.artifacts = list(named)
+        for step in replays:
+            step.artifacts = []
         left = (folder, *(posixpath.join(tree, x) for x in rule["leftovers"]))
         done.append(Narrowing(str(rule["tool"]), tree, folder, tuple(named), left,
-                              tuple(s.node.line for s, _ in group if s.node.line is not None)))
+                              tuple(s.node.line for s, _ in group if s.node.line is not None),
+                              tuple(ir.Copy(paths=(".", tree.rstrip("/") + "/")) for _ in replays[:1])))
     return done
 
 
+def _replayable(step: StepInfo, tree: str) -> bool:
+    """``COPY . .`` (no flags) of the build context into the tree: the same files arrive when the
+    COPY is made again from the context."""
+    node = step.node
+    return (type(node) is ir.Copy and step.kind == Kind.CONTEXT_COPY and not node.flags and not node.heredocs
+            and node.sources in ((".",), ("./",)) and step.artifacts == [tree])
+
+
+def _context_lacks(context_dir: Path | None, name: str) -> str | None:
+    """Why a replayed ``COPY . .`` might bring ``name`` (the output folder) from the context, or None."""
+    if context_dir is None:
+        return "no build context was given to show it lacks that folder"
+    if (context_dir / name).exists() and not dockerignore.ignored(name, dockerignore.load(context_dir)):
+        return f"the build context holds {name}/ and .dockerignore does not leave it out"
+    return None
+
+
 def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str, Any]]],
-                    tree: str, folder: str) -> str | None:
-    """Why the tree cannot be carried as its artifacts (None: it can)."""
+                    tree: str, folder: str, context_dir: Path | None, replays: list[StepInfo]) -> str | None:
+    """Why the tree cannot be carried as its artifacts (None: it can); whole-tree ``COPY . .``
+    steps that can be replayed from the context go to ``replays``."""
     mine = {id(s) for s, _ in group}
     if _widen(tree) != tree:
         return "it lies in a home directory or /tmp, which the split carries whole (owner and mode) or not at all"
@@ -419,6 +445,12 @@ def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str,
     for step in steps:
         node = step.node
         if id(step) in mine or isinstance(node, (ir.Cmd, ir.Entrypoint, ir.Healthcheck)):
+            continue
+        if _replayable(step, tree):
+            lacks = _context_lacks(context_dir, posixpath.basename(folder))
+            if lacks:
+                return f"line {node.line} copies the whole context into {tree}, and {lacks}"
+            replays.append(step)
             continue
         for path in step.artifacts:
             if _inside(tree, path) or _inside(path, folder):
@@ -492,7 +524,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         stages.append(ir.Stage(
             from_=ir.From(image="scratch", name=split.assembly, leading=(
                 "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
-            body=tuple(_copies(split.builder, split.artifacts)),
+            body=(*_replays(split), *_copies(split.builder, split.artifacts)),
         ))
         # The FROM scratch assembly holds only the artifacts, not a whole file system (hadolint DL3067).
         delivery: list[ir.Instruction] = [ir.Copy(
@@ -500,13 +532,19 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             leading=with_ignore((), "the assembly stage is FROM scratch: its / holds only the artifacts above",
                                 ["DL3067"]))]
     else:
-        delivery = _copies(split.builder, split.artifacts)
+        delivery = [*_replays(split), *_copies(split.builder, split.artifacts)]
     if split.venv:
         delivery.append(_venv_env())
     stages.append(_runtime_stage(split, delivery, result))
     result.dockerfile = replace(df, stages=tuple(stages))
     _report(split, context, result)
     return result
+
+
+def _replays(split: _Split) -> list[ir.Instruction]:
+    """The whole-tree context COPYs replayed beside the narrowed artifacts (before them: the
+    artifacts land inside those trees)."""
+    return list(dict.fromkeys(c for n in split.narrowed for c in n.replayed))
 
 
 def _copies(source: str, artifacts: list[str]) -> list[ir.Instruction]:
@@ -592,7 +630,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
                 f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})",
                 stage.from_.line))
             return None
-    narrowed = _narrow(steps, result)
+    narrowed = _narrow(steps, context.context_dir, result)
     unloaded = unloadable(df, stage, _artifacts(steps, venv), context.observation) if context.observation else None
     if unloaded:  # observed build: a carried binary would not load (hook for _observed.unloadable)
         result.notes.append(_note(f"split declined: {unloaded}", stage.from_.line, "skipped"))
@@ -837,7 +875,9 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
                     f"not the whole of {narrow.tree}",
             reason=f"the start command runs {', '.join(narrow.files)}; the rest of {narrow.folder} (objects, "
                    "dependency builds, incremental caches, classes) serves the build only, and the project's "
-                   "other files arrive from the steps that put them there",
+                   "other files arrive from the steps that put them there"
+                   + (f" (`COPY . {narrow.tree}/` from the build context, which holds no "
+                      f"{posixpath.basename(narrow.folder)}/ to bring along)" if narrow.replayed else ""),
             effect=f"left in the builder: {', '.join(narrow.left)}",
             risk="low",
             config=tuple(f"Files.{path}" for path in narrow.left),  # left out on purpose: verify skips them

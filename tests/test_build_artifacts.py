@@ -154,3 +154,29 @@ def test_copy_all_declined_when_the_context_holds_target(tmp_path: Path) -> None
     result = _rewrite(COPY_ALL, tmp_path)
     assert _carried(result) == ["/usr/src/app"]
     assert "the build context holds target/ and .dockerignore does not leave it out" in _notes(result)
+
+
+MAVEN = """FROM maven:3.9-eclipse-temurin-21
+WORKDIR /build
+COPY pom.xml .
+COPY src ./src
+RUN mvn -B package
+ENTRYPOINT ["java", "-jar", "target/app.jar"]
+"""
+
+
+def test_maven_manifest_classpath_declined(tmp_path: Path) -> None:
+    """A jar whose manifest puts target/lib on its class path needs more than itself."""
+    result = _rewrite(MAVEN, tmp_path)
+    assert "/build/target/app.jar" in _carried(result)
+    (tmp_path / "pom.xml").write_text("<project><plugin><artifactId>maven-dependency-plugin</artifactId>"
+                                      "<goal>copy-dependencies</goal></plugin></project>")
+    result = rewrite(MAVEN, context_dir=tmp_path)
+    assert _carried(result) == ["/build"]
+    assert "pom.xml mentions `copy-dependencies`" in _notes(result)
+
+
+def test_no_project_file_in_the_context_declined(tmp_path: Path) -> None:
+    result = _rewrite(MAVEN.replace("COPY pom.xml .", "COPY build.gradle ."), tmp_path)
+    assert _carried(result) == ["/build"]
+    assert "no pom.xml of the project was found in the build context" in _notes(result)

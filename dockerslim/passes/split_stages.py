@@ -428,6 +428,38 @@ def _context_lacks(context_dir: Path | None, name: str) -> str | None:
     return None
 
 
+def _project_blocker(steps: list[StepInfo], rule: dict[str, Any], tree: str, folder: str,
+                     context_dir: Path | None) -> str | None:
+    """Why the project's build files (read from the context where its COPYs take them) do not show
+    that the named artifact runs alone: none found, or one mentions a marker (a manifest Class-Path
+    onto target/lib, copied dependencies, a cdylib)."""
+    names: list[str] = rule["project_files"]
+    if context_dir is None:
+        return f"no build context to read {' or '.join(names)} from"
+    root = context_dir.resolve()
+    found: list[Path] = []
+    for step in steps:
+        node = step.node
+        if step.kind != Kind.CONTEXT_COPY or not isinstance(node, ir.Copy) or node.heredocs or not any(
+                _inside(a, tree) for a in step.artifacts):
+            continue
+        for src in node.sources:
+            base = (root / src).resolve()
+            if base != root and root not in base.parents:
+                continue
+            candidates = [base] if base.name in names else [base / n for n in names]
+            found += [c for c in candidates if c.is_file()]
+    if not found:
+        return f"no {' or '.join(names)} of the project was found in the build context"
+    for path in dict.fromkeys(found):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        marker = next((m for m in rule["markers"] if m in text), None)
+        if marker:
+            return (f"{path.relative_to(root)} mentions `{marker}`: the artifact may load files beside it "
+                    f"in {folder}")
+    return None
+
+
 def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str, Any]]],
                     tree: str, folder: str, context_dir: Path | None, replays: list[StepInfo]) -> str | None:
     """Why the tree cannot be carried as its artifacts (None: it can); whole-tree ``COPY . .``
@@ -441,6 +473,9 @@ def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str,
         moved = _moves(rule, step)
         if moved:
             return f"`{moved}` (line {step.node.line}) moves the project or its output folder"
+    project = _project_blocker(steps, group[0][1], tree, folder, context_dir)
+    if project:
+        return project
     envs: list[str] = list(group[0][1]["moving_env"])
     for step in steps:
         node = step.node

@@ -87,10 +87,6 @@ ENTRYPOINT ["java", "-jar", "build/libs/app.jar"]
     (CARGO.format(cmd='["sh", "-c", "$APP"]'), "whose value is not known"),
     (CARGO.format(cmd='["/usr/src/app/target/release/service"]').replace("COPY src ./src", "COPY --chmod=644 . ."),
      "COPY --exclude"),
-    (CARGO.format(cmd='["/out/release/service"]').replace("RUN cargo", "ENV CARGO_TARGET_DIR=/out\nRUN cargo"),
-     "sets CARGO_TARGET_DIR, which moves the output folder"),
-    (CARGO.format(cmd='["/usr/src/app/target/release/service"]').replace(
-        "RUN cargo build --release", "RUN cargo build --release --target-dir target"), "moves the project"),
     (CARGO.format(cmd='["/usr/src/app/target/release/service"]').replace(
         "\nCMD", "\nRUN ln -s /usr/src/app/target/release/deps/x /usr/local/bin/x\nCMD"), "inside the output folder"),
     (CARGO.format(cmd='["/tmp/x/target/release/service"]').replace("WORKDIR /usr/src/app", "WORKDIR /tmp/x"),
@@ -180,3 +176,17 @@ def test_no_project_file_in_the_context_declined(tmp_path: Path) -> None:
     result = _rewrite(MAVEN.replace("COPY pom.xml .", "COPY build.gradle ."), tmp_path)
     assert _carried(result) == ["/build"]
     assert "no pom.xml of the project was found in the build context" in _notes(result)
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    (CARGO.format(cmd='["/out/release/service"]').replace("RUN cargo", "ENV CARGO_TARGET_DIR=/out\nRUN cargo"),
+     "split declined: line 5 sets CARGO_TARGET_DIR, which moves the output folder of cargo"),
+    (CARGO.format(cmd='["/out/release/service"]').replace(
+        "RUN cargo build --release", "RUN cargo build --release --target-dir /out"),
+     "split declined: `--target-dir` moves the project or the output folder of cargo"),
+])
+def test_moved_output_folder_declines_the_split(tmp_path: Path, text: str, why: str) -> None:
+    """Carrying the project tree would lose the binary built elsewhere (it did before)."""
+    result = _rewrite(text, tmp_path)
+    assert result.text == text
+    assert why in _notes(result)

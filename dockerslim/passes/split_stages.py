@@ -463,7 +463,8 @@ def _project_blocker(steps: list[StepInfo], rule: dict[str, Any], tree: str, fol
 def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str, Any]]],
                     tree: str, folder: str, context_dir: Path | None, replays: list[StepInfo]) -> str | None:
     """Why the tree cannot be carried as its artifacts (None: it can); whole-tree ``COPY . .``
-    steps that can be replayed from the context go to ``replays``."""
+    steps that can be replayed from the context go to ``replays``. Raises Decline when an option
+    or ENV moves the output folder: then not even the whole tree holds what the build wrote."""
     mine = {id(s) for s, _ in group}
     if _widen(tree) != tree:
         return "it lies in a home directory or /tmp, which the split carries whole (owner and mode) or not at all"
@@ -471,8 +472,9 @@ def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str,
         return "two build tools work in it"
     for step, rule in group:
         moved = _moves(rule, step)
-        if moved:
-            return f"`{moved}` (line {step.node.line}) moves the project or its output folder"
+        if moved:  # the build's outputs are elsewhere: carrying the tree would lose them
+            raise Decline(f"`{moved}` moves the project or the output folder of {rule['tool']}, "
+                          "so where the build writes cannot be located", step.node.line)
     project = _project_blocker(steps, group[0][1], tree, folder, context_dir)
     if project:
         return project
@@ -499,7 +501,8 @@ def _narrow_blocker(steps: list[StepInfo], group: list[tuple[StepInfo, dict[str,
             text = instruction_text(node)
         for token in _tokens(text):
             if token in envs:
-                return f"line {node.line} sets {token}, which moves the output folder"
+                raise Decline(f"line {node.line} sets {token}, which moves the output folder of "
+                              f"{group[0][1]['tool']}, so where the build writes cannot be located", node.line)
             if ("/" in token or token == posixpath.basename(folder)) and _inside(
                     posixpath.normpath(posixpath.join(step.cwd, token)), folder):
                 return f"line {node.line} refers to {token}, inside the output folder"
@@ -665,7 +668,11 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
                 f"the dependencies install the same way on it ({decision.estimate() or 'smaller base'})",
                 stage.from_.line))
             return None
-    narrowed = _narrow(steps, context.context_dir, result)
+    try:
+        narrowed = _narrow(steps, context.context_dir, result)
+    except Decline as exc:
+        result.notes.append(_note(f"split declined: {exc}", exc.line, "skipped"))
+        return None
     unloaded = unloadable(df, stage, _artifacts(steps, venv), context.observation) if context.observation else None
     if unloaded:  # observed build: a carried binary would not load (hook for _observed.unloadable)
         result.notes.append(_note(f"split declined: {unloaded}", stage.from_.line, "skipped"))

@@ -18,6 +18,7 @@ import platform
 import random
 import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -114,6 +115,15 @@ def main() -> int:
                 results[jobs] = outcomes
             print(f"jobs={jobs}: {times[jobs]:.2f} s wall, {cpus[jobs]:.2f} s CPU "
                   f"({args.files / times[jobs]:.0f} files/s)", file=sys.stderr)
+        cli: dict[int, float] = {}
+        for jobs in (1, 2):  # what a user runs: the CLI over the folder (exit 1: files would change)
+            start = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "dockerslim", "rewrite", tmp, "--check", "--jobs", str(jobs)],
+                                  capture_output=True, text=True, check=False)
+            cli[jobs] = time.perf_counter() - start
+            if proc.returncode not in (0, 1):
+                raise SystemExit(f"dockerslim rewrite --jobs {jobs} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+            print(f"CLI --jobs {jobs}: {cli[jobs]:.2f} s wall; {proc.stderr.strip().splitlines()[-1]}", file=sys.stderr)
     same = results[1] == results[2]
     speedup = times[1] / times[2]
     summary = summary_line(results[2])
@@ -131,6 +141,9 @@ def main() -> int:
         f"Speed-up jobs=2 over jobs=1: **{speedup:.2f}×** on {args.files} files "
         f"(CPU overhead of the pool: {cpus[2] / cpus[1] - 1:+.0%}; load average before the run "
         f"{load[0]:.2f} on {os.cpu_count()} CPUs). {summary}.",
+        f"`dockerslim rewrite DIR --check --jobs N` (the CLI, a fresh process each, imports included): "
+        f"{cli[1]:.2f} s with 1 job, {cli[2]:.2f} s with 2: **{cli[1] / cli[2]:.2f}×**.",
+        "",
         f"Same outcomes, same order in both runs: {'yes' if same else 'NO'}."
         + (f" Errors: {len(errors)} (first: {errors[0]})." if errors else ""),
         "",

@@ -33,6 +33,7 @@ from .parse import parse
 from .report import megabytes
 from .rewrite import RewriteResult, rewrite
 
+AGAINST_DECLARED = frozenset({"Env.PATH", "Env.VIRTUAL_ENV"})  # what a given candidate may change unasked
 CONFIG_FIELDS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
                  "Healthcheck", "StopSignal", "Shell")
 
@@ -319,7 +320,10 @@ class Session:
     def verify(self, candidate: str, *, declared: AbstractSet[str] = frozenset(),
                replaced: AbstractSet[str] = frozenset(), moved_out: Sequence[str] = (),
                against: bool = False) -> VerifyReport:
-        """Check ``candidate`` against the original."""
+        """Check ``candidate`` against the original. A given candidate (``against``) may put a
+        virtualenv on PATH as any rewrite may: it declares nothing, so that much is assumed."""
+        if against:
+            declared = {*declared, *AGAINST_DECLARED}
         report = VerifyReport(path=self.path, builder=self.builder.name, changed=candidate != self.text,
                               against=against, candidate=candidate)
         if not report.changed:
@@ -482,7 +486,7 @@ def verify(
     given = against if against is not None else rewritten
     if given is not None:
         candidate = given
-        declared = {"Env.PATH", "Env.VIRTUAL_ENV"} if against is not None else set()
+        declared = set(AGAINST_DECLARED) if against is not None else set()
         replaced: set[str] = set()
         moved_out: list[str] = []
     else:

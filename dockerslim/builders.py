@@ -191,6 +191,17 @@ def buildah_facts(data: dict[str, Any]) -> ImageFacts:
                       diff_ids=diff_ids, history=tuple(oci_image.get("history") or ()), layer_sizes=sizes)
 
 
+# Builds sharing one buildah storage (verify DIR --jobs N, several tools at once) can see a
+# layer vanish between buildah's cache lookup and its use; the build itself was fine: again.
+STORAGE_RACE_MESSAGES = ("layer not known", "identifier is not a layer")
+STORAGE_RACE_RETRIES = 2
+
+
+def _storage_race(log: str) -> bool:
+    tail = log[-4000:]
+    return any(message in tail for message in STORAGE_RACE_MESSAGES)
+
+
 @dataclass
 class Buildah:
     """buildah with chroot isolation (works as root without a daemon or user namespaces)."""
@@ -237,9 +248,15 @@ class Buildah:
                 str(context)]
         try:
             with self.slots or contextlib.nullcontext():
-                start = time.monotonic()
-                code, log = stream(argv, env=self.env, on_line=on_line)
-                seconds = time.monotonic() - start
+                for attempt in range(1 + STORAGE_RACE_RETRIES):
+                    start = time.monotonic()
+                    code, log = stream(argv, env=self.env, on_line=on_line)
+                    seconds = time.monotonic() - start
+                    if code == 0 or attempt == STORAGE_RACE_RETRIES or not _storage_race(log):
+                        break
+                    if on_line is not None:
+                        on_line(f"dockerslim: another build changed buildah's layer cache under this one; "
+                                f"building {tag} again")
         finally:
             os.unlink(fh.name)
         if code != 0:

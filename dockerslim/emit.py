@@ -135,7 +135,7 @@ def emit(dockerfile: ir.Dockerfile) -> str:
         add(d.text if d.text is not None else f"# {d.name}={d.value}{nl}")
     for node in dockerfile.instructions():
         for line in node.leading:
-            add(line)
+            add(_in_style(line, nl))
         add(instruction_text(node, dockerfile.escape, nl))
     for line in dockerfile.trailing:
         add(line)
@@ -197,3 +197,11 @@ def _insert(raw: str, old: str, new: str, escape: str) -> str | None:
     if mapped > len(raw.rstrip("\r\n")):
         return None
     return raw[:mapped] + new[cut:cut + added] + raw[mapped:]
+
+
+def _in_style(line: str, newline: str) -> str:
+    """A comment or blank line in the file's newline style: lines a pass adds end in "\n",
+    which inside a CRLF file would mix line endings (parsed lines keep their own)."""
+    if newline == "\n" or line.endswith("\r\n") or not line.endswith("\n"):
+        return line
+    return line[:-1] + newline

@@ -4,6 +4,7 @@ from the joined script would flatten continuation lines into one line with runs 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from dockerslim import ir
 from dockerslim.emit import emit
@@ -52,3 +53,17 @@ def test_other_changes_are_rendered() -> None:
     run = _run(df)
     out = emit(_swap(df, run, replace(run, command="pip install flask")))
     assert out.endswith("RUN pip install flask\n")
+
+
+def test_a_crlf_file_stays_crlf_everywhere(tmp_path: Path) -> None:
+    """Comment and blank lines a pass adds follow the file's newline style (they were LF)."""
+    from dockerslim import rewrite
+
+    (tmp_path / "requirements.txt").write_text("requests\n")
+    (tmp_path / "app.py").write_text("print(1)\n")
+    text = ("FROM python:3.12\r\nRUN apt-get update && apt-get install -y gcc && rm -rf /var/lib/apt/lists/*\r\n"
+            "WORKDIR /app\r\nCOPY requirements.txt .\r\nRUN pip install -r requirements.txt\r\nCOPY . .\r\n"
+            "CMD [\"python\", \"app.py\"]\r\n")
+    out = rewrite(text, path=str(tmp_path / "Dockerfile"), context_dir=tmp_path).text
+    assert out != text and "# dockerslim:" in out
+    assert out.count("\n") == out.count("\r\n")

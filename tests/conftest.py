@@ -54,6 +54,18 @@ def rewritten(path: Path) -> RewriteResult:
     return rewrite(path.read_bytes().decode("utf-8"), path=str(path), context_dir=path.parent)
 
 
+def fake_program(folder: Path, name: str, source: str, **env: str) -> dict[str, str]:
+    """An environment whose PATH finds ``name`` first: a Python script (``source``, with
+    ``{python}`` for this interpreter) standing in for a builder in tests that need no build;
+    ``env`` adds variables the script reads."""
+    bindir = folder / "bin"
+    bindir.mkdir(exist_ok=True)
+    script = bindir / name
+    script.write_text(source.format(python=sys.executable))
+    script.chmod(0o755)
+    return dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", **env)
+
+
 def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m dockerslim`` in a subprocess: real exit codes, real streams.

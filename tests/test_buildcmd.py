@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +25,8 @@ from dockerslim.buildcmd import (
     resolve_target,
 )
 from dockerslim.builders import Buildah, Buildx
+
+from .conftest import fake_program
 
 APP = """FROM python:3.12
 WORKDIR /app
@@ -156,14 +156,8 @@ sys.exit(0)
 
 @pytest.fixture
 def fake_buildah(tmp_path: Path) -> tuple[Buildah, Path]:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "buildah"
-    script.write_text(FAKE_BUILDAH.format(python=sys.executable))
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "calls.log"
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", FAKE_LOG=str(log))
-    return Buildah(env=env), log
+    return Buildah(env=fake_program(tmp_path, "buildah", FAKE_BUILDAH, FAKE_LOG=str(log))), log
 
 
 def _calls(log: Path) -> list[list[str]]:

@@ -3,14 +3,13 @@ race several helpers and `verify DIR --jobs N` met), and only that failure."""
 
 from __future__ import annotations
 
-import os
-import stat
-import sys
 from pathlib import Path
 
 import pytest
 
 from dockerslim.builders import Buildah, BuilderError
+
+from .conftest import fake_program
 
 FAKE = '''#!{python}
 import os, sys
@@ -27,14 +26,8 @@ sys.exit(0)
 
 
 def _builder(tmp_path: Path, fails: int, error: str) -> tuple[Buildah, Path]:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "buildah"
-    script.write_text(FAKE.format(python=sys.executable))
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
     count = tmp_path / "count"
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", FAKE_COUNT=str(count),
-               FAKE_FAILS=str(fails), FAKE_ERROR=error)
+    env = fake_program(tmp_path, "buildah", FAKE, FAKE_COUNT=str(count), FAKE_FAILS=str(fails), FAKE_ERROR=error)
     return Buildah(env=env), count
 
 

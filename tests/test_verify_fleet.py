@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import stat
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ from dockerslim.fleet import VerifyOutcome, verify_exit_code, verify_many, verif
 from dockerslim.parse import parse
 from dockerslim.verify import Check, Side, VerifyReport, _context_files
 
-from .conftest import run_cli
+from .conftest import fake_program, run_cli
 
 # --- parsing and streaming a build's output ------------------------------------------------------
 
@@ -91,13 +90,8 @@ def _intervals(log: Path) -> list[tuple[float, float]]:
 
 @pytest.mark.parametrize("limit", [None, 2])
 def test_slots_bound_the_builds_running_at_once(tmp_path: Path, limit: int | None) -> None:
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    script = bindir / "buildah"
-    script.write_text(FAKE_BUILDAH.format(python=sys.executable))
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
     log = tmp_path / "builds.log"
-    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", FAKE_LOG=str(log))
+    env = fake_program(tmp_path, "buildah", FAKE_BUILDAH, FAKE_LOG=str(log))
     builder = Buildah(env=env, slots=threading.BoundedSemaphore(limit) if limit else None)
     threads = [threading.Thread(target=builder.build, args=("FROM scratch\n", tmp_path, f"t{i}"))
                for i in range(4)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from .observe.record import Observation
 from .shell import SimpleCommand, commands, run_commands
 from .start_scripts import ContextFiles, scan_start
-from .variables import VARIABLE, StageValues, Unresolved, global_args, resolved_image, substitute
+from .variables import (
+    VARIABLE,
+    StageValues,
+    Unresolved,
+    global_args,
+    references,
+    resolved_image,
+    substitute,
+)
 
 SAFE_RUN_KINDS = {Kind.SYSTEM_PACKAGES, Kind.FS_EDIT}
 
@@ -663,6 +671,27 @@ class VariableSwap:
     from_text: str
     arg: ArgEdit | None
     assumes: str
+    split: ArgSplit | None = None
+
+
+@dataclass(frozen=True)
+class ArgSplit:
+    """A global ARG naming the base of the final stage and of another stage (the builder): it
+    loses its default, which the FROMs naming it write inline (``${BASE:-python:3.12}``), and a
+    second global ARG names the final stage's part: the runtime value while the first is not
+    given, the first's value when it is (``ARG RUNTIME_BASE=${BASE:-python:3.12-slim}``). So
+    ``--build-arg BASE=X`` alone runs both stages on X, as the original ran on X: never a builder
+    and a runtime that disagree (a virtualenv of one Python on another)."""
+
+    name: str
+    value: str  # the default it had, now written in the FROMs
+    runtime_name: str
+    runtime_value: str  # the runtime variant of ``value``
+    line: int | None
+
+    @property
+    def runtime_default(self) -> str:
+        return "${" + self.name + ":-" + self.runtime_value + "}"
 
 
 def _pieces(text: str, values: dict[str, str]) -> list[tuple[str, str, str | None]] | None:
@@ -707,7 +736,8 @@ def variable_swap(df: ir.Dockerfile, stage: ir.Stage, resolved: str, runtime: st
     literal text (``…-cudnn${CUDNN}-devel`` → ``…-runtime``) it is made there and the variables
     stay; inside the value of a global ARG used by this FROM alone (``FROM ${BASE}``), that ARG's
     default is rewritten, so ``--build-arg`` still chooses. ``shared``: the FROM would be shared
-    with a builder stage (a split's runtime), so no ARG default may change."""
+    with a builder stage (a split's runtime); then, or when another stage's FROM names the ARG,
+    its default moves into the FROMs and a second ARG names the runtime (:class:`ArgSplit`)."""
     values = global_args(df)
     pieces = _pieces(stage.from_.image, values)
     if pieces is None or "".join(r for _, r, _ in pieces) != resolved:
@@ -736,22 +766,54 @@ def variable_swap(df: ir.Dockerfile, stage: ir.Stage, resolved: str, runtime: st
         # would guess at every image --build-arg could name)
         text = new + stage.from_.image if p == 0 else stage.from_.image + new
         return _literal_swap(text, names, values, resolved, runtime)
-    for start, stop, _written, value, name in spans:
+    for i, (start, stop, _written, value, name) in enumerate(spans):
         if name is None or not (start <= p and end <= stop):
             continue
         default = next((d for node in df.preamble if isinstance(node, ir.Arg)
                         for n, d in node.pairs if n == name and d is not None), None)
-        if default is None or "$" in default or default != value:
+        if default is not None and "$" in default:
+            return (f"{name}'s default {default} reads another ARG, and only a plain default can move into "
+                    f"the FROM (write ARG {name}={value})")
+        if default is None or default != value:
             return f"{name} gets its value from elsewhere than a plain ARG default"
-        if shared:
-            return (f"the builder stage would use the same {name}: its default cannot name the runtime image "
-                    "for one stage only")
-        if _arg_uses(df, name) > 1:
-            return f"{name} is used by another stage too: its default cannot change for one stage only"
         after = value[:p - start] + new + value[end - start:]
         line = next((node.line for node in df.preamble if isinstance(node, ir.Arg)
                      and any(n == name for n, _ in node.pairs)), None)
+        if shared or _arg_uses(df, name) > 1:
+            return _arg_split(df, spans, i, ArgSplit(name, value, "", after, line), runtime)
         return VariableSwap(stage.from_.image, ArgEdit(name, default, after, line),
                             f"--build-arg {name} is not given, or names a runtime image itself (its default "
                             f"is now {after}; a devel image passed there runs as is)")
     return "the change spans a variable and literal text"
+
+
+def _arg_split(df: ir.Dockerfile, spans: list[tuple[int, int, str, str, str | None]], i: int, split: ArgSplit,
+               runtime: str) -> VariableSwap | str:
+    """The final stage's FROM when the ARG holding the change (``spans[i]``) also names another
+    stage's base (see :class:`ArgSplit`), or why its default cannot move into the FROMs."""
+    name = split.name
+    if any(isinstance(n, ir.Arg) and any(k == name for k, _ in n.pairs) for st in df.stages for n in st.body):
+        return f"{name} is declared again inside a stage, which would lose its default"
+    if any(isinstance(n, ir.Arg) and any(d is not None and references(d, name) for _, d in n.pairs)
+           for n in df.preamble):
+        return f"another ARG's default reads {name}, and would lose it"
+    if any(m.group("op") for st in df.stages for m in references(st.from_.image, name)):
+        return f"a FROM gives {name} a default of its own"
+    if re.search(r"[\s}$\"'\\]", split.value + split.runtime_value):
+        return f"{name}'s value cannot be written inside ${{{name}:-…}}"
+    declared = {k for n in df.instructions() if isinstance(n, ir.Arg) for k, _ in n.pairs}
+    runtime_name, k = f"RUNTIME_{name}", 2
+    while runtime_name in declared:
+        runtime_name, k = f"RUNTIME_{name}_{k}", k + 1
+    text = "".join(x[2] for x in spans[:i]) + "${" + runtime_name + "}" + "".join(x[2] for x in spans[i + 1:])
+    if substitute(text, {**global_args(df), runtime_name: split.runtime_value}) != runtime:
+        return "its new text would not name that image"
+    others = sorted({x[4] for x in spans if x[4] and x[4] != name})
+    value, after = split.value, split.runtime_value
+    return VariableSwap(text, None, (
+        f"--build-arg {name} is not given: the base checked is its default {value} (runtime part {after}); "
+        f"--build-arg {name}=X alone runs the builder and the final stage on the same X, as the original ran "
+        f"on X (a matching pair, not a smaller one: X's runtime variant was not checked); to slim X too, pass "
+        f"--build-arg {runtime_name}=<X's runtime variant, same OS release and Python> as well"
+        + (f"; {', '.join(others)} name a tag whose runtime variant is spelt the same way" if others else "")),
+        replace(split, runtime_name=runtime_name))

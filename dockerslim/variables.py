@@ -133,3 +133,16 @@ def expand_strict(text: str, values: dict[str, str], open_env: bool = False) -> 
     substituted = substitute(text, values, open_env=open_env)
     unquoted: str = WordSplitter(substituted.replace("$", "\\$").replace("\\\\$", "\\$"), args={}).dequote()
     return unquoted
+
+
+def references(text: str, name: str) -> list[re.Match[str]]:
+    """The places ``text`` names the variable ``name`` (``$NAME``, ``${NAME}``, ``${NAME:-x}``…)."""
+    return [m for m in VARIABLE.finditer(text) if name in (m.group("braced"), m.group("plain"))]
+
+
+def with_default(text: str, name: str, default: str) -> str:
+    """``text`` with every plain ``$NAME``/``${NAME}`` written ``${NAME:-default}``: the value it
+    had from ``ARG NAME=default`` once that ARG declares no default (a reference with an operator
+    of its own is left as is; callers refuse such text)."""
+    return VARIABLE.sub(lambda m: "${" + name + ":-" + default + "}"
+                        if name in (m.group("braced"), m.group("plain")) and not m.group("op") else m.group(0), text)

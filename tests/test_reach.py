@@ -213,15 +213,6 @@ def test_whole_image_variable_rewrites_the_default() -> None:
     assert "--build-arg BASE" in swap.assumes
 
 
-@pytest.mark.parametrize(("text", "shared", "why"), [
-    ("ARG BASE=python:3.12\nFROM ${BASE}\n", True, "builder stage would use the same BASE"),
-    ("ARG BASE=python:3.12\nFROM ${BASE} AS build\nRUN true\nFROM ${BASE}\n", False, "used by another stage"),
-])
-def test_default_shared_with_a_builder_is_not_rewritten(text: str, shared: bool, why: str) -> None:
-    swap = _swap(text, "python:3.12-slim", shared)
-    assert isinstance(swap, str) and why in swap
-
-
 def test_rm_of_a_base_file_keeps_the_full_base() -> None:
     text = ("FROM pytorch/pytorch:2.1.0-cuda11.8-cudnn8-devel\n"
             "RUN rm /etc/apt/sources.list.d/cuda.list && apt-get update && apt-get install -y libgl1\n"

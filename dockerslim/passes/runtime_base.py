@@ -12,7 +12,9 @@ start scripts), when the sources cannot be read (no build context, or a copied f
 lacks), and for unknown and digest-pinned bases. A FROM that holds variables (``FROM ${BASE}``,
 ``FROM pytorch/pytorch:${PYTORCH}-cuda${CUDA}-cudnn${CUDNN}-devel``) is swapped so that ``--build-arg``
 still chooses: the literal part is edited (``-devel`` → ``-runtime``) or the ARG default rewritten,
-and a note says which build-arg values the swap assumes.
+and a note says which build-arg values the swap assumes. An ARG that also names a builder's base
+loses its default to the FROMs and a second ARG names the runtime (``base_decision.ArgSplit``), so
+``--build-arg BASE=X`` alone never pairs an X builder with another runtime.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import ir
-from ..base_decision import ArgEdit, decide_runtime_base
+from ..base_decision import ArgEdit, ArgSplit, decide_runtime_base
 from ..changes import Change, CommandEdit, Level, Note
 from ..guard import Facts
 from ..pass_context import PassContext
+from ..variables import with_default
 from . import PassResult
 from ._lint import pin_rules, with_ignore
 
@@ -49,6 +52,22 @@ def _rewrite_default(preamble: tuple[ir.Instruction, ...], edit: ArgEdit) -> tup
     return tuple(out)
 
 
+def _split_default(preamble: tuple[ir.Instruction, ...], split: ArgSplit) -> tuple[ir.Instruction, ...]:
+    """The global ARGs with ``split.name`` declared without default and, after its last
+    declaration, ``ARG <runtime_name>=${<name>:-<runtime value>}`` (see ArgSplit)."""
+    out: list[ir.Instruction] = []
+    last = max(i for i, n in enumerate(preamble) if isinstance(n, ir.Arg) and any(k == split.name for k, _ in n.pairs))
+    for i, node in enumerate(preamble):
+        if isinstance(node, ir.Arg):
+            node = replace(node, pairs=tuple((n, None if n == split.name else d) for n, d in node.pairs))
+        out.append(node)
+        if i == last:
+            out.append(ir.Arg(pairs=((split.runtime_name, split.runtime_default),), leading=(
+                f"# dockerslim: runtime base: {split.runtime_value}, or {split.name} itself when --build-arg "
+                f"{split.name} is given ({split.name}'s default is in the FROMs)\n",)))
+    return tuple(out)
+
+
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     final = df.stages[-1]
@@ -63,7 +82,23 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     new_from = replace(final.from_, image=written.from_text if written else str(new_ref))
     if not written and new_ref.tag is None and new_ref.digest is None:  # hadolint DL3006: untagged
         new_from = replace(new_from, leading=with_ignore(final.from_.leading, UNTAGGED, ["DL3006"]))
-    preamble = df.preamble
+    preamble, stages = df.preamble, df.stages[:-1]
+    if written and written.split:
+        split = written.split
+        preamble = _split_default(df.preamble, split)
+        stages = tuple(replace(st, from_=replace(st.from_, image=with_default(st.from_.image, split.name, split.value)))
+                       for st in stages)
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=split.line, before=f"ARG {split.name}={split.value}",
+            after=f"ARG {split.name}; ARG {split.runtime_name}={split.runtime_default}",
+            message=f"ARG {split.name} declares no default: {split.value} moves into the FROMs that name it; "
+                    f"ARG {split.runtime_name} names the final stage's part ({split.runtime_value})",
+            reason=f"{split.name} names the base of the final stage and of another stage: one default cannot name "
+                   f"{split.runtime_value} for the final stage only, and a second ARG with a fixed default would "
+                   f"pair a --build-arg {split.name}=X builder with a {split.runtime_value} runtime",
+            effect=f"the final stage runs on {new_ref} unless --build-arg {split.name} is given; then both stages "
+                   f"use its value (or --build-arg {split.runtime_name} for the final stage)",
+            risk="medium"))
     if written and written.arg:
         preamble = _rewrite_default(df.preamble, written.arg)
         result.changes.append(Change(
@@ -106,7 +141,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             effect="every copied ELF file finds the libraries it loads", risk="low",
             commands=() if decision.install else edits))
     result.dockerfile = replace(df, preamble=preamble,
-                                stages=(*df.stages[:-1], replace(final, from_=new_from, body=body)))
+                                stages=(*stages, replace(final, from_=new_from, body=body)))
     before, after = decision.size_before(), decision.size_after()
     sizes = f" ({before} → {after})" if before and after else ""
     result.changes.append(Change(

@@ -34,9 +34,11 @@ if TYPE_CHECKING:
 from .shell import SimpleCommand, commands, run_commands
 from .start_scripts import ContextFiles, scan_start
 from .variables import (
+    REFERENCE,
     VARIABLE,
     StageValues,
     Unresolved,
+    expand,
     global_args,
     references,
     resolved_image,
@@ -729,58 +731,86 @@ def _literal_swap(text: str, names: list[str], values: dict[str, str], resolved:
                                     f"spelt the same way ({resolved} → {runtime} with the defaults)")
 
 
-def variable_swap(df: ir.Dockerfile, stage: ir.Stage, resolved: str, runtime: str, shared: bool) -> VariableSwap | str:
-    """How to write the runtime image into a FROM that holds variables, or why it cannot be.
-
-    The smallest change from ``resolved`` to ``runtime`` is located in the FROM as written: inside
-    literal text (``…-cudnn${CUDNN}-devel`` → ``…-runtime``) it is made there and the variables
-    stay; inside the value of a global ARG used by this FROM alone (``FROM ${BASE}``), that ARG's
-    default is rewritten, so ``--build-arg`` still chooses. ``shared``: the FROM would be shared
-    with a builder stage (a split's runtime); then, or when another stage's FROM names the ARG,
-    its default moves into the FROMs and a second ARG names the runtime (:class:`ArgSplit`)."""
-    values = global_args(df)
-    pieces = _pieces(stage.from_.image, values)
-    if pieces is None or "".join(r for _, r, _ in pieces) != resolved:
-        return "its parts cannot be told apart"
+def _change(resolved: str, runtime: str) -> tuple[int, int, str]:
+    """The smallest edit from ``resolved`` to ``runtime``: (start, end, new text for resolved[start:end])."""
     p = 0
     while p < min(len(resolved), len(runtime)) and resolved[p] == runtime[p]:
         p += 1
     s = 0
     while s < min(len(resolved), len(runtime)) - p and resolved[-1 - s] == runtime[-1 - s]:
         s += 1
-    end, new = len(resolved) - s, runtime[p:len(runtime) - s]
+    return p, len(resolved) - s, runtime[p:len(runtime) - s]
+
+
+def _spans(pieces: list[tuple[str, str, str | None]]) -> list[tuple[int, int, str, str, str | None]]:
+    """(start, stop) in the resolved text of each piece, with the piece."""
     spans, at = [], 0
     for written, value, name in pieces:
         spans.append((at, at + len(value), written, value, name))
         at += len(value)
-    names = sorted({n for _, _, n in pieces if n})
-    # literal text holding the change (an insertion may sit at its either end), or an insertion
-    # at the very start or end of the reference
+    return spans
+
+
+def _edit_literal(text: str, values: dict[str, str], resolved: str, runtime: str) -> str | None:
+    """``text`` (a FROM or an ARG default, variables kept) edited to name ``runtime`` when the
+    change lies in its literal text (an insertion may sit at either end of it), or is an insertion
+    at the very start or end of a reference whose repository is written out; else None."""
+    pieces = _pieces(text, values)
+    if pieces is None or "".join(r for _, r, _ in pieces) != resolved:
+        return None
+    p, end, new = _change(resolved, runtime)
+    spans = _spans(pieces)
     for i, (start, stop, written, _value, name) in enumerate(spans):
         if name is None and start <= p and end <= stop:
             changed = written[:p - start] + new + written[end - start:]
-            text = "".join(x[2] for x in spans[:i]) + changed + "".join(x[2] for x in spans[i + 1:])
-            return _literal_swap(text, names, values, resolved, runtime)
-    if p == end and p in (0, len(resolved)) and "$" not in stage.from_.image.split(":")[0]:
-        # an insertion at either end; only when the repository is written out (``FROM ${BASE}-slim``
-        # would guess at every image --build-arg could name)
-        text = new + stage.from_.image if p == 0 else stage.from_.image + new
-        return _literal_swap(text, names, values, resolved, runtime)
+            return "".join(x[2] for x in spans[:i]) + changed + "".join(x[2] for x in spans[i + 1:])
+    if p == end and p in (0, len(resolved)) and "$" not in text.split(":")[0]:
+        # only when the repository is written out (``FROM ${BASE}-slim`` would guess at every
+        # image --build-arg could name)
+        return new + text if p == 0 else text + new
+    return None
+
+
+def variable_swap(df: ir.Dockerfile, stage: ir.Stage, resolved: str, runtime: str, shared: bool) -> VariableSwap | str:
+    """How to write the runtime image into a FROM that holds variables, or why it cannot be.
+
+    The smallest change from ``resolved`` to ``runtime`` is located in the FROM as written: inside
+    literal text (``…-cudnn${CUDNN}-devel`` → ``…-runtime``) it is made there and the variables
+    stay; inside the value of a global ARG used by this FROM alone (``FROM ${BASE}``), that ARG's
+    default is rewritten (its literal part when it reads other ARGs: ``python:${PY}`` →
+    ``python:${PY}-slim``), so ``--build-arg`` still chooses. ``shared``: the FROM would be shared
+    with a builder stage (a split's runtime); then, or when another stage's FROM names the ARG,
+    its default moves into the FROMs and a second ARG names the runtime (:class:`ArgSplit`)."""
+    values = global_args(df)
+    pieces = _pieces(stage.from_.image, values)
+    if pieces is None or "".join(r for _, r, _ in pieces) != resolved:
+        return "its parts cannot be told apart"
+    names = sorted({n for _, _, n in pieces if n})
+    edited = _edit_literal(stage.from_.image, values, resolved, runtime)
+    if edited is not None:
+        return _literal_swap(edited, names, values, resolved, runtime)
+    p, end, new = _change(resolved, runtime)
+    spans = _spans(pieces)
     for i, (start, stop, _written, value, name) in enumerate(spans):
         if name is None or not (start <= p and end <= stop):
             continue
         default = next((d for node in df.preamble if isinstance(node, ir.Arg)
                         for n, d in node.pairs if n == name and d is not None), None)
-        if default is not None and "$" in default:
-            return (f"{name}'s default {default} reads another ARG, and only a plain default can move into "
-                    f"the FROM (write ARG {name}={value})")
-        if default is None or default != value:
+        if default is None or expand(default, values) != value:
             return f"{name} gets its value from elsewhere than a plain ARG default"
         after = value[:p - start] + new + value[end - start:]
+        if "$" in default:  # reads other ARGs: edit its literal part, they stay
+            written = _edit_literal(default, values, value, after)
+            if written is None:
+                return (f"{name}'s default {default} reads another ARG and the change lies inside that one "
+                        f"(write ARG {name}={value})")
+            after = written
+        else:
+            default = value  # quotes removed
         line = next((node.line for node in df.preamble if isinstance(node, ir.Arg)
                      and any(n == name for n, _ in node.pairs)), None)
         if shared or _arg_uses(df, name) > 1:
-            return _arg_split(df, spans, i, ArgSplit(name, value, "", after, line), runtime)
+            return _arg_split(df, spans, i, ArgSplit(name, default, "", after, line), runtime)
         return VariableSwap(stage.from_.image, ArgEdit(name, default, after, line),
                             f"--build-arg {name} is not given, or names a runtime image itself (its default "
                             f"is now {after}; a devel image passed there runs as is)")
@@ -799,21 +829,25 @@ def _arg_split(df: ir.Dockerfile, spans: list[tuple[int, int, str, str, str | No
         return f"another ARG's default reads {name}, and would lose it"
     if any(m.group("op") for st in df.stages for m in references(st.from_.image, name)):
         return f"a FROM gives {name} a default of its own"
-    if re.search(r"[\s}$\"'\\]", split.value + split.runtime_value):
+    if re.search(r"[\s}$\"'\\]", REFERENCE.sub("", split.value + split.runtime_value)):
         return f"{name}'s value cannot be written inside ${{{name}:-…}}"
     declared = {k for n in df.instructions() if isinstance(n, ir.Arg) for k, _ in n.pairs}
     runtime_name, k = f"RUNTIME_{name}", 2
     while runtime_name in declared:
         runtime_name, k = f"RUNTIME_{name}_{k}", k + 1
     text = "".join(x[2] for x in spans[:i]) + "${" + runtime_name + "}" + "".join(x[2] for x in spans[i + 1:])
-    if substitute(text, {**global_args(df), runtime_name: split.runtime_value}) != runtime:
+    values = global_args(df)
+    if substitute(text, {**values, runtime_name: expand(split.runtime_value, values)}) != runtime:
         return "its new text would not name that image"
     others = sorted({x[4] for x in spans if x[4] and x[4] != name})
+    inner = sorted({m.group("braced") or m.group("plain") for m in VARIABLE.finditer(split.value)} - {None})
     value, after = split.value, split.runtime_value
     return VariableSwap(text, None, (
-        f"--build-arg {name} is not given: the base checked is its default {value} (runtime part {after}); "
+        f"--build-arg {name} is not given: the base checked is its default {value}"
+        + (f" ({expand(value, values)})" if inner else "") + f" (runtime part {after}); "
         f"--build-arg {name}=X alone runs the builder and the final stage on the same X, as the original ran "
         f"on X (a matching pair, not a smaller one: X's runtime variant was not checked); to slim X too, pass "
         f"--build-arg {runtime_name}=<X's runtime variant, same OS release and Python> as well"
-        + (f"; {', '.join(others)} name a tag whose runtime variant is spelt the same way" if others else "")),
+        + (f"; {', '.join(others)} name a tag whose runtime variant is spelt the same way" if others else "")
+        + (f"; --build-arg {', '.join(inner)} moves both stages alike ({value}, {after})" if inner else "")),
         replace(split, runtime_name=runtime_name))

@@ -14,8 +14,11 @@ from dockerfile_parse.util import WordSplitter
 
 from . import ir
 
-VARIABLE = re.compile(r"\\\$|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
+# the word of ``${X:-word}`` may itself hold references (``${BASE:-python:${PY}}``), one level deep
+VARIABLE = re.compile(r"\\\$|\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+                      r"(?:(?P<op>:?[-+])(?P<word>(?:[^}$]|\$\{[^}]*\}|\$(?!\{))*))?\}"
                       r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")  # a plain one, no operator
 
 
 class Unresolved(ValueError):

@@ -76,8 +76,26 @@ def test_a_taken_name_is_not_reused() -> None:
     assert isinstance(swap, VariableSwap) and swap.from_text == "${RUNTIME_BASE_2}"
 
 
+def test_default_read_from_another_arg() -> None:
+    """``ARG BASE=python:${PY}``: the literal part of the default is edited, PY stays a variable, so
+    --build-arg PY moves the builder and the runtime together."""
+    text = "ARG PY=3.12\nARG BASE=python:${PY}\nFROM ${BASE}\n"
+    swap = _swap(text, "python:3.12-slim")
+    assert isinstance(swap, VariableSwap) and swap.split is not None and swap.from_text == "${RUNTIME_BASE}"
+    assert (swap.split.value, swap.split.runtime_default) == ("python:${PY}", "${BASE:-python:${PY}-slim}")
+    assert "--build-arg PY moves both stages alike" in swap.assumes
+    single = _swap(text, "python:3.12-slim", shared=False)  # no builder: the default itself names the runtime
+    assert isinstance(single, VariableSwap) and single.arg is not None and single.arg.after == "python:${PY}-slim"
+
+
+def test_quoted_default() -> None:
+    swap = _swap('ARG BASE="python:3.12"\nFROM ${BASE}\n', "python:3.12-slim")
+    assert isinstance(swap, VariableSwap) and swap.split is not None
+    assert swap.split.runtime_default == "${BASE:-python:3.12-slim}"
+
+
 @pytest.mark.parametrize(("text", "why"), [
-    ("ARG PY=3.12\nARG BASE=python:${PY}\nFROM ${BASE}\n", "BASE's default python:${PY} reads another ARG"),
+    ("ARG IMG=python:3.12\nARG BASE=${IMG}\nFROM ${BASE}\n", "BASE's default ${IMG} reads another ARG and the change"),
     ("ARG BASE=python:3.12\nFROM ${BASE}\nARG BASE\nLABEL base=$BASE\n", "declared again inside a stage"),
     ("ARG BASE=python:3.12\nARG SEEN=${BASE}\nFROM ${BASE}\n", "another ARG's default reads BASE"),
     ("ARG BASE=python:3.12\nFROM ${BASE:-python:3.11}\n", "a FROM gives BASE a default of its own"),
@@ -109,6 +127,23 @@ def test_build_args_keep_their_meaning(tmp_path: Path) -> None:
     assert "ARG BASE declares no default: python:3.12 moves into the FROMs that name it" in why
     assert "assumes --build-arg BASE is not given: the base checked is its default python:3.12" in why
     assert rewrite(text, context_dir=tmp_path / "ctx").text == text  # idempotent
+
+
+def test_derived_default_keeps_build_args_meaning(tmp_path: Path) -> None:
+    original = "ARG PY=3.12\nARG BASE=python:${PY}\n" + (CASE / "Dockerfile").read_text().split("\n", 1)[1]
+    text, why = _fixture_rewrite(tmp_path, original)
+    assert "FROM ${BASE:-python:${PY}} AS builder" in text
+    assert bases(text, {})[::2] == ["python:3.12", "python:3.12-slim"]
+    assert bases(text, {"PY": "3.11"})[::2] == ["python:3.11", "python:3.11-slim"]
+    assert bases(text, {"BASE": "python:3.11"})[::2] == ["python:3.11", "python:3.11"]
+    assert "its default python:${PY} (python:3.12)" in why
+    assert rewrite(text, context_dir=tmp_path / "ctx").text == text
+
+
+def test_nested_default_is_read_as_the_builder_reads_it() -> None:
+    assert substitute("${BASE:-python:${PY}-slim}", {"PY": "3.11"}) == "python:3.11-slim"
+    assert substitute("${BASE:-python:${PY}-slim}", {"PY": "3.11", "BASE": "x"}) == "x"
+    assert substitute("a${B:-$C}", {"C": "c"}) == "ac"
 
 
 def test_redeclared_global_loses_every_default(tmp_path: Path) -> None:

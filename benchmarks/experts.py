@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from dockerslim import Options, parse, rewrite  # noqa: E402
 from dockerslim.builders import Buildah  # noqa: E402
 from dockerslim.ir import Arg  # noqa: E402
-from dockerslim.verify import Session, VerifyReport, declared_by  # noqa: E402
+from dockerslim.verify import Session, VerifyReport, declared_by, left_out_by_rewrite  # noqa: E402
 from tests import standins  # noqa: E402
 
 OUT = ROOT / "benchmarks"
@@ -129,7 +129,9 @@ def bench_case(case: Path, builder: Buildah, env: dict[str, str], columns: tuple
             if col == "expert":
                 expert = case / "expected.expert.Dockerfile"
                 if expert.exists():
-                    texts[col] = (expert.read_text(), {"against": True})
+                    # it may leave out what dockerslim's own rewrite declares left out on purpose
+                    texts[col] = (expert.read_text(), {"against": True, "moved_out": left_out_by_rewrite(
+                        text, str(case / "Dockerfile"), case)})
                 else:
                     row[col] = {"status": "no expert file"}
             elif col == "aggressive" and aggressive_kind() is None:

@@ -199,3 +199,29 @@ def scan_start(stage: ir.Stage, context: Path | None, df: ir.Dockerfile | None =
             for text in _command_texts(node):
                 scan(text, f"{node.keyword} (line {node.line})", node.line, 0)
     return findings
+
+
+def script_texts(stage: ir.Stage, context: Path, df: ir.Dockerfile | None = None) -> list[tuple[str, str]]:
+    """(context path, text) of every context script the stage's ENTRYPOINT/CMD/HEALTHCHECK run,
+    following ``sh x.sh`` / ``source x.sh`` as ``scan_start`` does: what the container reads when
+    it starts, for callers that must know which files it names (split-stages' build inputs)."""
+    files = ContextFiles(stage, context, df)
+    out: list[tuple[str, str]] = []
+    seen: set[Path] = set()
+
+    def follow(text: str, depth: int) -> None:
+        for _, words in _command_words(text):
+            for script in _scripts_run(words) if depth < MAX_DEPTH else ():
+                path = files.find(script)
+                if path is None or path in seen or not path.is_file() or path.stat().st_size > MAX_SCRIPT_BYTES:
+                    continue
+                seen.add(path)
+                body = path.read_text(encoding="utf-8", errors="replace")
+                out.append((str(path.relative_to(context)), body))
+                follow(body, depth + 1)
+
+    for node in stage.body:
+        if isinstance(node, START):
+            for text in _command_texts(node):
+                follow(text, 0)
+    return out

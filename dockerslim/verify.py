@@ -455,6 +455,17 @@ def declared_by(result: RewriteResult) -> tuple[set[str], set[str], list[str]]:
     return declared, replaced, moved_out
 
 
+def left_out_by_rewrite(text: str, path: str, context: Path, options: Options | None = None) -> list[str]:
+    """The paths dockerslim's own rewrite of ``text`` declares it leaves out of the image on purpose
+    (the ``Files.`` of its Changes: a compiled project's build inputs, build leftovers, moved model
+    folders). A given candidate (``against``) may leave out those, and no other app file."""
+    try:
+        result = rewrite(text, path=path, context_dir=context, options=options)
+    except DockerslimError:
+        return []
+    return declared_by(result)[2]
+
+
 def verify(
     dockerfile: Path,
     *,
@@ -488,7 +499,7 @@ def verify(
         candidate = given
         declared = set(AGAINST_DECLARED) if against is not None else set()
         replaced: set[str] = set()
-        moved_out: list[str] = []
+        moved_out = left_out_by_rewrite(text, str(dockerfile), context, options) if against is not None else []
     else:
         result: RewriteResult = rewrite(text, path=str(dockerfile), context_dir=context, options=options)
         candidate = result.text
@@ -500,7 +511,9 @@ def verify(
                                 against=against is not None)
         if against is not None:
             report.notes.append("verified a given candidate: only PATH/VIRTUAL_ENV changes that prepend a "
-                                "folder are accepted in the config")
+                                "folder are accepted in the config"
+                                + (", and only the files dockerslim's own rewrite leaves out on purpose may be "
+                                   f"missing ({', '.join(moved_out)})" if moved_out else ""))
         added: list[str] = []
         for _ in range(max_fixes if fix else 0):
             if report.ok or not report.missing_libraries or report.rewrite is None:

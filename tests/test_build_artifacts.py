@@ -42,7 +42,8 @@ CMD {cmd}
 
 def test_cargo_release_binary_only(tmp_path: Path) -> None:
     result = _rewrite(CARGO.format(cmd='["/usr/src/app/target/release/service"]'), tmp_path)
-    assert _carried(result) == ["/usr/src/app/Cargo.toml", "/usr/src/app/src", "/usr/src/app/target/release/service"]
+    # Cargo.toml and src/*.rs feed the compiler only (test_build_inputs.py); src/main/ is not Rust
+    assert _carried(result) == ["/usr/src/app/src/main", "/usr/src/app/target/release/service"]
     change = next(c for c in result.changes if c.message.startswith("cargo: the runtime receives only"))
     assert "Files./usr/src/app/target" in change.config and "Files./usr/src/app/Cargo.lock" in change.config
 
@@ -63,7 +64,7 @@ RUN mvn -B package -DskipTests
 ENTRYPOINT ["java", "-jar", "/build/target/app.jar"]
 """
     result = _rewrite(text, tmp_path)
-    assert _carried(result) == ["/build/pom.xml", "/build/src", "/build/target/app.jar"]
+    assert _carried(result) == ["/build/src/main.rs", "/build/target/app.jar"]  # pom.xml, src/main: inputs
     assert "FROM eclipse-temurin:21-jre" in result.text
 
 
@@ -76,7 +77,7 @@ RUN gradle build --no-daemon
 ENTRYPOINT ["java", "-jar", "build/libs/app.jar"]
 """
     result = _rewrite(text, tmp_path)
-    assert _carried(result) == ["/app/build.gradle", "/app/build/libs/app.jar", "/app/src"]
+    assert _carried(result) == ["/app/build/libs/app.jar", "/app/src/main.rs"]  # build.gradle, src/main: inputs
 
 
 @pytest.mark.parametrize(("text", "why"), [
@@ -132,17 +133,27 @@ def _assembly(result: RewriteResult) -> list[str]:
 
 
 def test_copy_all_replayed_from_a_context_without_target(tmp_path: Path) -> None:
+    for n in range(9):  # more files that are not Rust than are carried one by one: the COPY is replayed whole
+        (tmp_path / f"notes{n}.txt").write_text("x")
     result = _rewrite(COPY_ALL, tmp_path)
     assert _assembly(result) == [
         "COPY . /usr/src/app/",
         "COPY --from=builder /usr/src/app/target/release/service /usr/src/app/target/release/service"]
+    assert "line 3 is carried whole: it brings 13 paths that are not build inputs of cargo" in _notes(result)
+
+
+def test_copy_all_without_target_carries_what_is_not_rust(tmp_path: Path) -> None:
+    result = _rewrite(COPY_ALL, tmp_path)
+    assert _assembly(result) == [f"COPY --from=builder /usr/src/app/{p} /usr/src/app/{p}" for p in (
+        "build.gradle", "pom.xml", "run.sh", "src/main", "target/release/service")]
 
 
 def test_copy_all_with_target_in_dockerignore(tmp_path: Path) -> None:
     (tmp_path / "target").mkdir()
     (tmp_path / ".dockerignore").write_text("target\n")
     result = _rewrite(COPY_ALL, tmp_path)
-    assert _assembly(result)[0] == "COPY . /usr/src/app/"
+    assert "/usr/src/app/target/release/service" in _carried(result)
+    assert not any(p in ("/usr/src/app", "/usr/src/app/target") for p in _carried(result))
 
 
 def test_copy_all_declined_when_the_context_holds_target(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ from ..pass_context import PassContext
 from ..shell import chain, remove_words
 from ..variables import StageValues, resolved_image
 from . import PassResult
+from ._build_inputs import inputs_change, leave_build_inputs
 from ._lint import pin_rules, with_ignore
 from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages, unloadable
 from ._runtime_packages import PackagePlan, plan_runtime_packages
@@ -682,6 +683,10 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         result.notes.append(_note(
             f"the virtualenv lists the base Python's own site-packages in a .pth file: {python_env.evidence}, "
             "and --system-site-packages only reaches a real prefix", level="info"))
+    # the project's sources and build files stay in the builder where the runtime runs the artifact
+    inputs, narrowed, kept = leave_build_inputs(stage, df, steps, narrowed, context.context_dir)
+    result.notes += [_note(message, line) for message, line in kept]
+    result.changes += [inputs_change(left, ID, NAME) for left in inputs]
     return _Split(
         stage=stage, steps=steps, plans=plans, release=release, venv=venv,
         system_site=venv and (info is None or info.packages_in_base),  # reuse what the base ships (torch…)

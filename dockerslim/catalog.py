@@ -154,6 +154,8 @@ def package_fate(manager: str, package: str, release: str) -> PackageFate:
     bare = re.split(r"[=:<>~]", package, maxsplit=1)[0]
     if not data:
         return PackageFate(package, False, (package,), True)
+    if bare in data.get("in_every_base", ()):
+        return PackageFate(package, True, (), True)  # its runtime library is in every base: nothing to add
     equivalents = data.get("runtime_equivalents", {})
     if bare in equivalents:
         return PackageFate(package, True, tuple(equivalents[bare]), True)

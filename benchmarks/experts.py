@@ -161,7 +161,9 @@ def bench_case(case: Path, builder: Buildah, env: dict[str, str], columns: tuple
     images, final = from_images(text)
     lost = missing(images)
     if lost:
-        row["original"] = {"status": f"no offline stand-in for {', '.join(lost)}"}
+        whys = dict.fromkeys(w for w in map(standins.why_missing, lost) if w)
+        row["original"] = {"status": f"no offline stand-in for {', '.join(lost)}"
+                           + "".join(f" ({w})" for w in whys)}
         for col in texts:
             row[col] = {"status": "not built (original not built)"}
         return row
@@ -172,7 +174,9 @@ def bench_case(case: Path, builder: Buildah, env: dict[str, str], columns: tuple
         orig = session.original(probe)
         if orig is None:
             detail = next((c.detail for c in probe.checks if not c.ok), "")
-            row["original"] = {"status": "original does not build offline", "detail": detail[-DETAIL:]}
+            why = standins.fails_because(text + "\n" + detail)  # the hosts it names, what its build said
+            row["original"] = {"status": "original does not build offline" + (f" ({why})" if why else ""),
+                               "detail": detail[-DETAIL:]}
             for col in texts:
                 row[col] = {"status": "not built (original not built)"}
             return row
@@ -313,10 +317,13 @@ def section(data: dict[str, Any]) -> list[str]:
              "and headers; Debian for `ubuntu:jammy` and the `nvidia/cuda` images (no CUDA libraries); Debian's "
              "Node.js 18 + npm for every `node:*` tag (full: with recommends and compilers; slim: without); Debian's "
              "rustc/cargo 1.63 for `rust:1.80`; `continuumio/miniconda3` imitates conda's layout (a "
-             "self-contained /opt/conda prefix, a `conda` script over pip), not conda itself. Absolute sizes are "
+             "self-contained /opt/conda prefix, a `conda` script over pip: install, create, env create -f, run, "
+             "clean), not conda itself, and `condaforge/miniforge3` (the same prefix, `mamba`, tini) and "
+             "`mambaorg/micromamba` (only `micromamba`, an empty base env, user mambauser) imitate their images "
+             "the same way; a python=X spec gets the stand-in's 3.11. Absolute sizes are "
              "therefore smaller than with the real images (pytorch devel 6.66 GB vs runtime 3.03 GB); the ratios "
              "show what each file itself changes. Fixtures whose base has no faithful Debian imitation (alpine, "
-             "maven/temurin, tensorflow, miniforge/micromamba, a digest-pinned base) or that fetch from hosts this "
+             "maven/temurin, tensorflow, a digest-pinned base) or that fetch from hosts this "
              "machine cannot reach (GitHub, bootstrap.pypa.io, Maven Central) are rows that say so. Build seconds "
              "are with buildah's layer cache as earlier builds in the same storage left it, on 2 cores shared with "
              "other work (load average 7-13 during the run): read them relative to each other. The run imports "

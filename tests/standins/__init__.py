@@ -9,6 +9,7 @@ default /var/cache/dockerslim-test) and reused by later runs.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -49,6 +50,9 @@ STANDINS = (
     Standin("torch-venv.Dockerfile", ("docker.io/mlplatform/torch-venv:2.7-cpu",)),
     # conda's layout (a self-contained /opt/conda prefix, pkgs/ cache), not conda: see the file
     Standin("conda.Dockerfile", ("docker.io/continuumio/miniconda3:24.7.1-0",)),
+    # that prefix and script on miniforge's and micromamba's layouts (`mamba`, `micromamba`): see the files
+    Standin("miniforge.Dockerfile", ("docker.io/condaforge/miniforge3:24.3.0-0",)),
+    Standin("micromamba.Dockerfile", ("docker.io/mambaorg/micromamba:1.5.8",)),
     # Debian's Node.js 18 / rustc 1.63 under the names the fixtures use (benchmarks/experts.py)
     Standin("node.Dockerfile", ("docker.io/library/node:lts", "docker.io/library/node:20",
                                 "docker.io/library/node:18")),
@@ -64,8 +68,41 @@ ALIASES = {
     "docker.io/library/python:3.9-slim": "docker.io/library/python:3.12-slim",
     "docker.io/nvidia/cuda:11.8.0-devel-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",
     "docker.io/nvidia/cuda:11.8.0-runtime-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04",
+    "docker.io/nvidia/cuda:12.1.1-cudnn8-devel-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04",
+    "docker.io/nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04": "docker.io/nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04",
 }
 UV_VERSION = "0.7.11"
+# Base images the fixtures name that have no stand-in, and why (benchmarks/experts.py says so per row).
+MISSING = (
+    (r"-alpine", "Alpine (musl libc, apk) has no faithful Debian imitation, and its packages "
+                 "(dl-cdn.alpinelinux.org) and images (Docker Hub) are unreachable here"),
+    (r"^(docker\.io/)?(library/)?maven:", "Maven Central is unreachable here (mvn fetches its plugins and the "
+                                          "project's dependencies from it), and Debian has no Temurin JDK 21"),
+    (r"@sha256:", "a digest names one exact image: no local image can be given that digest (here a made-up one)"),
+    (r"^(docker\.io/)?tensorflow/tensorflow:", "TensorFlow's images differ mainly in what cannot be fetched here: "
+     "the -devel image's CUDA development libraries, Bazel and TensorFlow source tree (GitHub, NVIDIA's "
+     "repositories), the runtime's TensorFlow with its CUDA wheels; an imitation without them measures nothing"),
+)
+
+
+# Why an original fails on the stand-ins, by what its Dockerfile and build log say (benchmarks/experts.py).
+FAILS_BECAUSE = (
+    (r"Unable to locate package python3\.10", "python3.10 is Ubuntu 22.04's: the stand-ins for the "
+     "*-ubuntu22.04 tags are Debian 12 (python3.11)"),
+    (r"bootstrap\.pypa\.io", "bootstrap.pypa.io (get-pip.py) is unreachable here"),
+    (r"github\.com", "GitHub is unreachable here"),
+    (r'"env use" command', "the project requires Python ^3.12; the python:3.12 stand-in is Debian's Python 3.11"),
+)
+
+
+def fails_because(log: str) -> str:
+    """The known causes, among FAILS_BECAUSE, of a failed build (``log``: its Dockerfile and output)."""
+    return "; ".join(why for pattern, why in FAILS_BECAUSE if re.search(pattern, log))
+
+
+def why_missing(image: str) -> str:
+    """Why ``image`` has no stand-in ("" when no reason is known: it was never made)."""
+    return next((why for pattern, why in MISSING if re.search(pattern, image)), "")
 
 
 def cache_dir() -> Path:

@@ -6,13 +6,10 @@
 # patches are undone in the copy: sysconfig's posix_local scheme (edited) and site's
 # dist-packages-only path (site is frozen into the binary: a sitecustomize.py adds
 # lib/python3.11/site-packages), so packages go where a conda prefix has them), pip in the prefix,
-# and a `conda` shell script that implements only what the fixtures use:
-#   conda install [-y] [-c CH] [-n NAME|-p PREFIX] PKG[=VER]...  -> pip downloads into pkgs/ (the
-#       package cache conda keeps) and installs from there into the env; versions as PKG==VER.*
-#   conda create [-y] -n NAME|-p PREFIX [python=X] [PKG...]      -> a copy of the base python into
-#       the new prefix, then as install
-#   conda clean -a… / --all                                       -> removes pkgs/
-# Anything else exits 2. The image itself, like the real one, has no /usr/bin/python3: the
+# and a `conda` shell script (conda-stand-in.sh) that implements only what the fixtures use, over
+# pip: install, create, env create -f environment.yml, run, clean (pkgs/ is the package cache).
+# The miniforge3 and micromamba stand-ins take this prefix and script from this image.
+# The image itself, like the real one, has no /usr/bin/python3: the
 # final stage holds Debian plus the extra packages the real image installs, and /opt/conda.
 FROM debian:bookworm AS prefix
 COPY host-ca.crt /usr/local/share/dockerslim/host-ca.crt

@@ -68,6 +68,7 @@ from ._build_inputs import inputs_change, leave_build_inputs
 from ._lint import pin_rules, with_ignore
 from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages, unloadable
 from ._runtime_packages import PackagePlan, plan_runtime_packages
+from ._staged_install import Staged, stage_installs
 
 ID = "DS100"
 NAME = "split-stages"
@@ -551,6 +552,7 @@ class _Split:
     decision: BaseDecision  # the runtime base the runtime stage will get (shared with runtime-base)
     observed: list[StepOutcome]  # what the observed build decided, per step (rewrite --observe)
     narrowed: list[Narrowing] = field(default_factory=list)  # build trees carried as their artifacts
+    staged: list[Staged] = field(default_factory=list)  # unprefixed installs staged under DESTDIR
 
 
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
@@ -563,7 +565,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
         stages.append(ir.Stage(
             from_=ir.From(image="scratch", name=split.assembly, leading=(
                 "\n", "# dockerslim: everything the runtime needs from the build, gathered for one COPY\n")),
-            body=(*_replays(split), *_copies(split.builder, split.artifacts)),
+            body=(*_replays(split), *_copies(split.builder, split.artifacts, split.staged)),
         ))
         # The FROM scratch assembly holds only the artifacts, not a whole file system (hadolint DL3067).
         delivery: list[ir.Instruction] = [ir.Copy(
@@ -571,7 +573,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
             leading=with_ignore((), "the assembly stage is FROM scratch: its / holds only the artifacts above",
                                 ["DL3067"]))]
     else:
-        delivery = [*_replays(split), *_copies(split.builder, split.artifacts)]
+        delivery = [*_replays(split), *_copies(split.builder, split.artifacts, split.staged)]
     if split.venv:
         delivery.append(_venv_env())
     stages.append(_runtime_stage(split, delivery, result))
@@ -586,8 +588,22 @@ def _replays(split: _Split) -> list[ir.Instruction]:
     return list(dict.fromkeys(c for n in split.narrowed for c in n.replayed))
 
 
-def _copies(source: str, artifacts: list[str]) -> list[ir.Instruction]:
-    return [ir.Copy(flags=(ir.Flag(name="from", value=source),), paths=(p, _target(p))) for p in artifacts]
+def _copies(source: str, artifacts: list[str], staged: list[Staged]) -> list[ir.Instruction]:
+    """One COPY per artifact; a staging root arrives whole at / (its paths are the install's)."""
+    roots = {s.root for s in staged}
+    return [ir.Copy(flags=(ir.Flag(name="from", value=source),),
+                    paths=(p + "/", "/") if p in roots else (p, _target(p))) for p in artifacts]
+
+
+def _stage_installs(steps: list[StepInfo], context: PassContext, result: PassResult) -> list[Staged]:
+    """Installs that name no prefix, staged under DESTDIR where the context proves the build system
+    honours it (``_staged_install``); with an observed build, what it saw decides instead."""
+    if context.observation is not None:
+        return []
+    staged, why_not = stage_installs(steps, context.context_dir)
+    for line, why in why_not:
+        result.notes.append(_note(f"install not staged under DESTDIR: {why}", line))
+    return staged
 
 
 def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Split | None:
@@ -597,6 +613,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         return None
     stage = df.stages[0]
     steps = _classify(stage, df)
+    staged = _stage_installs(steps, context, result)
     observed = _use_observation(stage, steps, context, result)
     final_cmds = [n.command for n in stage.body if isinstance(n, (ir.Cmd, ir.Entrypoint)) and n.command]
     hidden_builds = any(s.kind == Kind.UNKNOWN and any(category(c) in ("build", "python") for c in s.commands)
@@ -694,6 +711,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         distro_python=venv and info is not None and info.python == "",
         builder=_unique_name(df, "builder"), assembly=_unique_name(df, "assembly"),
         artifacts=_artifacts(steps, venv), decision=decision, observed=observed, narrowed=narrowed,
+        staged=staged,
     )
 
 
@@ -928,6 +946,16 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
             effect=f"left in the builder: {', '.join(narrow.left)}",
             risk="low",
             config=tuple(f"Files.{path}" for path in narrow.left),  # left out on purpose: verify skips them
+        ))
+    for staged in split.staged:
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=staged.line,
+            message=f"the install names no prefix: the builder stages it under DESTDIR={staged.root}, "
+                    f"which the runtime receives whole at /",
+            reason=f"the build context shows it: {staged.proof}; "
+                   "the staging root holds exactly what the install wrote, at the paths it wrote them",
+            effect=f"the runtime gets the installed files without the toolchain; {staged.root} stays in the builder",
+            risk="low", commands=edits(staged.original, staged.node),
         ))
     if split.distro_python:
         result.notes.append(_note(

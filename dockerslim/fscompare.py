@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Set as AbstractSet
@@ -113,9 +114,10 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: set[str] | None = None,
-            replaced_dists: AbstractSet[str] = frozenset()) -> Comparison:
+            replaced_dists: AbstractSet[str] = frozenset(), system_dists: AbstractSet[str] = frozenset()) -> Comparison:
     """Compare two trees. Under ``app_paths`` every file and link must exist in the rewrite;
-    ``replaced_dists`` are Python distributions a change replaced on purpose (uv from its image).
+    ``replaced_dists`` are Python distributions a change replaced on purpose (uv from its image);
+    ``system_dists`` came with a system package the rewrite's image no longer has (``os_left_dists``).
     files that came from the build context (``context_files``) must also be identical in
     content, owner and mode. Build outputs may differ in bytes (builds are rarely
     reproducible), and directories are not compared."""
@@ -149,6 +151,9 @@ def compare(original: Tree, rewrite: Tree, app_paths: list[str], context_files: 
     for name, version in sorted(original.dists.items()):
         if name in replaced_dists and rewrite.dists.get(name) != version:
             g = dropped.setdefault("python packages replaced on purpose (see the changes)", [0, 0])
+            g[0] += 1
+        elif name in system_dists and name not in rewrite.dists:
+            g = dropped.setdefault("python packages of system packages left in the builder", [0, 0])
             g[0] += 1
         elif name in build_tools and rewrite.dists.get(name) != version:
             g = dropped.setdefault("python build tools (pip, setuptools, wheel: dropped or other version)", [0, 0])
@@ -262,4 +267,28 @@ def missing_programs(original: Path, candidate: Path,
         found = which(original, program, env_o.get("PATH", ""))
         if found and which(candidate, program, env_c.get("PATH", "")) is None:
             out.append(f"{program} ({found} in the original)")
+    return out
+
+
+def os_left_dists(original_root: Path, rewrite_root: Path, original: Tree, named: str) -> set[str]:
+    """Python distributions of the original that a system package (dpkg) installed as a dependency
+    of another — ``npm`` brings Debian's python3 with gyp and six — and whose package the rewrite's
+    image no longer has at all: they went with the package (the split's package plan says which
+    leave), and the interpreter they belong to is often gone too. A package ``named`` (the original
+    Dockerfile's text) by the user is never among them: losing it is a real loss."""
+    info, other = original_root / "var/lib/dpkg/info", rewrite_root / "var/lib/dpkg/info"
+    if not info.is_dir() or not other.is_dir():
+        return set()
+    mine = {p.name[: -len(".list")].split(":", 1)[0] for p in other.glob("*.list")}
+    wanted = {posixpath.basename(path): dist_key(m.group("name")) for path, e in original.entries.items()
+              if e.kind == "d" and (m := DIST_INFO.match(posixpath.basename(path)))}
+    out: set[str] = set()
+    for listing in info.glob("*.list"):
+        package = listing.name[: -len(".list")].split(":", 1)[0]
+        if package in mine or re.search(rf"(?<![\w.+-]){re.escape(package)}(?![\w.+-])", named):
+            continue
+        for line in listing.read_text(errors="replace").splitlines():
+            key = wanted.get(posixpath.basename(line))
+            if key and line in original.entries:
+                out.add(key)
     return out

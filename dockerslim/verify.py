@@ -25,7 +25,17 @@ from . import dockerignore, healthcheck, ir
 from .builders import Builder, BuilderError, ImageFacts, RunOutcome, scratch_tag
 from .catalog import load
 from .errors import DockerslimError
-from .fscompare import Comparison, Tree, compare, dist_key, missing_programs, user_problems, walk, which
+from .fscompare import (
+    Comparison,
+    Tree,
+    compare,
+    dist_key,
+    missing_programs,
+    os_left_dists,
+    user_problems,
+    walk,
+    which,
+)
 from .image_config import config_env
 from .observe import sonames
 from .options import Options
@@ -352,7 +362,9 @@ class Session:
         with self.builder.rootfs(image) as root:
             original_df = parse(self.text)
             app = [p for p in _app_paths(original_df) if not any(p == m or p.startswith(m + "/") for m in moved_out)]
-            cmp = compare(orig.tree, walk(root), app, _context_files(original_df, self.context), replaced)
+            # python packages a dropped system package brought (npm -> Debian's python3, gyp, six)
+            system = os_left_dists(self._original_root, root, orig.tree, self.text) if self._original_root else set()
+            cmp = compare(orig.tree, walk(root), app, _context_files(original_df, self.context), replaced, system)
             # a change may leave part of an app folder out on purpose (observed build leftovers)
             cmp.app_problems = [p for p in cmp.app_problems if not (p.startswith("missing ") and any(
                 p[len("missing "):] == m or p[len("missing "):].startswith(m + "/") for m in moved_out))]
@@ -377,7 +389,7 @@ class Session:
                                 "(no python or no shell): only the files of the packages were compared")
         elif orig.dists and seen is not None:
             build_tools = {dist_key(n) for n in load("fs_groups")["python"]["build_tools"]}
-            lost = sorted(orig.dists - seen - build_tools - {dist_key(r) for r in replaced})
+            lost = sorted(orig.dists - seen - build_tools - {dist_key(r) for r in replaced} - system)
             report.checks.append(Check("python sees the same packages", not lost,
                                        ("the image's python cannot import: " + ", ".join(lost[:10])) if lost else ""))
 

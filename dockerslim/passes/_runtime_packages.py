@@ -43,7 +43,7 @@ def observed_runtime(package: str, installed: set[str]) -> list[str]:
 
 
 def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan,
-                     installed: set[str] | None = None) -> list[str] | None:
+                     installed: set[str] | None = None, build_only: frozenset[str] = frozenset()) -> list[str] | None:
     """argv of the install with runtime packages, or None when nothing is left to install."""
     head: list[str] = [cmd.argv[0]]
     packages: list[str] = []
@@ -64,6 +64,8 @@ def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan,
     kept: list[str] = []
     for pkg in packages:
         fate = package_fate(cmd.program, pkg, release)
+        if pkg in build_only and cmd.program in APT:  # this stage's own reason (nothing runs node)
+            fate = replace(fate, build_only=True, runtime=(), known=True)
         found = observed_runtime(pkg, installed) if installed and not fate.known and cmd.program in APT else []
         if found:
             fate = replace(fate, build_only=True, runtime=tuple(found), known=True)
@@ -84,14 +86,15 @@ def _runtime_install(cmd: SimpleCommand, release: str, plan: PackagePlan,
 
 
 def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False,
-                          installed: set[str] | None = None) -> PackagePlan:
+                          installed: set[str] | None = None, build_only: frozenset[str] = frozenset()) -> PackagePlan:
     """The runtime version of a RUN that installs system packages (and maybe does builder work).
 
     Keeps the package-manager and file-system commands in their order, joined with ``&&``;
     drops builder-only commands (pip, compilers). Declines RUNs whose commands are joined by
     ``||`` or pipes, where dropping a command could change what the others mean. ``installed``
     (from an observed build: the packages this RUN installed) names the runtime library of a
-    ``-dev`` package the map does not list.
+    ``-dev`` package the map does not list. ``build_only``: apt packages this stage needs only to
+    build (node, when nothing at run time runs it).
     """
     plan = PackagePlan(script=None)
     if keep_all:
@@ -113,7 +116,7 @@ def plan_runtime_packages(step: StepInfo, release: str, keep_all: bool = False,
         if cat in ("python", "build"):
             continue
         if cat == "system" and cmd.program in PACKAGE_MANAGERS and cmd.args()[:1] in (["install"], ["add"]):
-            argv = _runtime_install(cmd, release, plan, installed)
+            argv = _runtime_install(cmd, release, plan, installed, build_only)
             if argv is None:
                 continue
             installs += 1

@@ -66,6 +66,8 @@ from ..variables import StageValues, resolved_image
 from . import PassResult
 from ._build_inputs import inputs_change, leave_build_inputs
 from ._lint import pin_rules, with_ignore
+from ._node_build import NodeBuild
+from ._node_build import plan as plan_node_build
 from ._observed import ObservedBuild, StepOutcome, command_words, config_words, installed_packages, unloadable
 from ._runtime_packages import PackagePlan, plan_runtime_packages
 from ._staged_install import Staged, stage_installs
@@ -551,6 +553,7 @@ class _Split:
     artifacts: list[str]
     decision: BaseDecision  # the runtime base the runtime stage will get (shared with runtime-base)
     observed: list[StepOutcome]  # what the observed build decided, per step (rewrite --observe)
+    node: NodeBuild | None = None  # a JavaScript build carried as its output (+ production node_modules)
     narrowed: list[Narrowing] = field(default_factory=list)  # build trees carried as their artifacts
     staged: list[Staged] = field(default_factory=list)  # unprefixed installs staged under DESTDIR
 
@@ -561,6 +564,7 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     if split is None:
         return result
     stages = [_builder_stage(split, result)]
+    stages += _prune_stages(split)
     if context.options.assembly:
         stages.append(ir.Stage(
             from_=ir.From(image="scratch", name=split.assembly, leading=(
@@ -584,8 +588,27 @@ def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
 
 def _replays(split: _Split) -> list[ir.Instruction]:
     """The whole-tree context COPYs replayed beside the narrowed artifacts (before them: the
-    artifacts land inside those trees)."""
-    return list(dict.fromkeys(c for n in split.narrowed for c in n.replayed))
+    artifacts land inside those trees), and a JavaScript project's production node_modules."""
+    node: list[ir.Instruction] = [*split.node.replays] if split.node else []
+    if split.node and split.node.serves:
+        node.append(ir.Copy(flags=(ir.Flag(name="from", value=_prune_name(split)),),
+                            paths=(split.node.node_modules, split.node.node_modules)))
+    return list(dict.fromkeys([*(c for n in split.narrowed for c in n.replayed), *node]))
+
+
+def _prune_name(split: _Split) -> str:
+    return split.builder + "-production"
+
+
+def _prune_stages(split: _Split) -> list[ir.Stage]:
+    """A JavaScript app's node_modules pruned to production dependencies, in a stage of its own
+    (the builder keeps its dev dependencies for the build; the runtime receives the pruned copy)."""
+    if split.node is None or not split.node.serves:
+        return []
+    return [ir.Stage(
+        from_=ir.From(image=split.builder, name=_prune_name(split), leading=(
+            "\n", f"# dockerslim: {split.node.tool} dependencies pruned to production ones for the runtime\n")),
+        body=(ir.Workdir(path=split.node.tree), ir.Run(command=split.node.prune)))]
 
 
 def _copies(source: str, artifacts: list[str], staged: list[Staged]) -> list[ir.Instruction]:
@@ -655,12 +678,16 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         result.notes.append(_note(f"system packages kept whole in the runtime: {guard.blind}",
                                   stage.from_.line, "warning"))
     keep_all = guard.keeps_toolchain
+    node, why, line = plan_node_build(steps, context.context_dir)
+    if why:
+        result.notes.append(_note(f"the JavaScript project is carried whole, node_modules included: {why}", line))
     plans: dict[int, PackagePlan] = {}
     for step in steps:
         if step.kind in (Kind.SYSTEM_PACKAGES, Kind.MIXED):
             installed = (installed_packages(context.observation, step.node.line)
                          if context.observation is not None and step.node.line in context.observation.steps else None)
-            plan = plan_runtime_packages(step, "" if keep_all else release, keep_all=keep_all, installed=installed)
+            plan = plan_runtime_packages(step, "" if keep_all else release, keep_all=keep_all, installed=installed,
+                                         build_only=node.packages if node else frozenset())
             if plan.why_not and step.kind == Kind.MIXED:
                 result.notes.append(_note(f"split declined: this RUN installs packages and builds, and {plan.why_not}",
                                           step.node.line, "skipped"))
@@ -710,7 +737,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
         chain_base=chain_base, python_env=python_env,
         distro_python=venv and info is not None and info.python == "",
         builder=_unique_name(df, "builder"), assembly=_unique_name(df, "assembly"),
-        artifacts=_artifacts(steps, venv), decision=decision, observed=observed, narrowed=narrowed,
+        artifacts=_artifacts(steps, venv), decision=decision, observed=observed, narrowed=narrowed, node=node,
         staged=staged,
     )
 
@@ -933,6 +960,8 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
             risk="medium" if outcome.converted else "low",
             config=tuple(f"Files.{path}" for path in outcome.moved),  # left out on purpose: verify skips them
         ))
+    if split.node is not None:
+        _report_node(split.node, result)
     for narrow in split.narrowed:
         result.changes.append(Change(
             rule=ID, pass_name=NAME, line=narrow.lines[0] if narrow.lines else None,
@@ -960,3 +989,21 @@ def _report(split: _Split, context: PassContext, result: PassResult) -> None:
     if split.distro_python:
         result.notes.append(_note(
             "python3-venv added to the builder's package install (distro Python needs it for a virtualenv)"))
+
+
+def _report_node(node: NodeBuild, result: PassResult) -> None:
+    carried = [node.output] + ([f"{node.node_modules} (production dependencies)"] if node.serves else [])
+    result.changes.append(Change(
+        rule=ID, pass_name=NAME, line=node.lines[0] if node.lines else None,
+        message=f"{node.tool}: the runtime receives {' and '.join(carried)} and the project's own files, "
+                f"not the whole of {node.tree}",
+        reason=f"package.json's build script (`{node.script}`) writes {node.output}; "
+               + (f"node runs the app, so it needs only production dependencies (`{node.prune}` in a stage of its "
+                  "own)" if node.serves else
+                  "nothing at run time runs node, so node_modules and the system packages that bring node stay "
+                  "in the builder"),
+        effect=f"left in the builder: {', '.join(node.left)}"
+               + ("" if node.serves else "; no node in the final image"),
+        risk="low",
+        config=tuple(f"Files.{path}" for path in node.left),  # left out on purpose: verify skips them
+    ))

@@ -846,7 +846,8 @@ def _arg_split(df: ir.Dockerfile, spans: list[tuple[int, int, str, str, str | No
         f"--build-arg {name} is not given: the base checked is its default {value}"
         + (f" ({expand(value, values)})" if inner else "") + f" (runtime part {after}); "
         f"--build-arg {name}=X alone runs the builder and the final stage on the same X, as the original ran "
-        f"on X (a matching pair, not a smaller one: X's runtime variant was not checked); to slim X too, pass "
+        f"on X (a matching pair, not a smaller one: X's runtime variant was not checked, and the virtualenv "
+        f"makes that image a little larger than the original's); to slim X too, pass "
         f"--build-arg {runtime_name}=<X's runtime variant, same OS release and Python> as well"
         + (f"; {', '.join(others)} name a tag whose runtime variant is spelt the same way" if others else "")
         + (f"; --build-arg {', '.join(inner)} moves both stages alike ({value}, {after})" if inner else "")),

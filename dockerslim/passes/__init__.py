@@ -42,6 +42,7 @@ class Pass:
 
 
 from . import (  # noqa: E402  (after PassResult: split_stages and runtime_base still import it from here)
+    bind_mounts,
     conda_env,
     context_hygiene,
     fold_permissions,
@@ -75,6 +76,9 @@ PIPELINE: tuple[Pass, ...] = (
     # After the split, whose builder and artifact copies it reads, and before merge-runs (--aggressive
     # only; declared: the find/strip commands of the one RUN it appends to the builder).
     Pass.of(prune, Policy.DECLARED),
+    # After the structure (the COPY --from and the RUN reading it are in the stage that ships), before
+    # merge-runs, which would join that RUN to another and so widen what the mount must serve.
+    Pass.of(bind_mounts, Policy.SAME),
     # After the structure: flags and cleanup for the RUNs of shipping stages, cache mounts in builders.
     Pass.of(package_hygiene, Policy.DECLARED),
     # Last: merges the RUNs as the others left them, so one merged RUN ends in one cleanup

@@ -163,7 +163,7 @@ def bench_case(case: Path, builder: Buildah, env: dict[str, str], columns: tuple
     if lost:
         whys = dict.fromkeys(w for w in map(standins.why_missing, lost) if w)
         row["original"] = {"status": f"no offline stand-in for {', '.join(lost)}"
-                           + "".join(f" ({w})" for w in whys)}
+                           + "".join(f": {w}" for w in whys)}
         for col in texts:
             row[col] = {"status": "not built (original not built)"}
         return row
@@ -175,7 +175,7 @@ def bench_case(case: Path, builder: Buildah, env: dict[str, str], columns: tuple
         if orig is None:
             detail = next((c.detail for c in probe.checks if not c.ok), "")
             why = standins.fails_because(text + "\n" + detail)  # the hosts it names, what its build said
-            row["original"] = {"status": "original does not build offline" + (f" ({why})" if why else ""),
+            row["original"] = {"status": "original does not build offline" + (f": {why}" if why else ""),
                                "detail": detail[-DETAIL:]}
             for col in texts:
                 row[col] = {"status": "not built (original not built)"}

@@ -74,22 +74,23 @@ ALIASES = {
 UV_VERSION = "0.7.11"
 # Base images the fixtures name that have no stand-in, and why (benchmarks/experts.py says so per row).
 MISSING = (
-    (r"-alpine", "Alpine (musl libc, apk) has no faithful Debian imitation, and its packages "
-                 "(dl-cdn.alpinelinux.org) and images (Docker Hub) are unreachable here"),
-    (r"^(docker\.io/)?(library/)?maven:", "Maven Central is unreachable here (mvn fetches its plugins and the "
-                                          "project's dependencies from it), and Debian has no Temurin JDK 21"),
-    (r"@sha256:", "a digest names one exact image: no local image can be given that digest (here a made-up one)"),
-    (r"^(docker\.io/)?tensorflow/tensorflow:", "TensorFlow's images differ mainly in what cannot be fetched here: "
-     "the -devel image's CUDA development libraries, Bazel and TensorFlow source tree (GitHub, NVIDIA's "
-     "repositories), the runtime's TensorFlow with its CUDA wheels; an imitation without them measures nothing"),
+    (r"-alpine", "Alpine, with musl libc and apk, has no faithful Debian imitation; its package mirror "
+                 "dl-cdn.alpinelinux.org and Docker Hub are unreachable here"),
+    (r"^(docker\.io/)?(library/)?maven:", "Maven Central, where mvn fetches its plugins and the project's "
+                                          "dependencies, is unreachable here; Debian has no Temurin JDK 21"),
+    (r"@sha256:", "a digest names one exact image, here a made-up one: no local image can be given that digest"),
+    (r"^(docker\.io/)?tensorflow/tensorflow:", "TensorFlow's -devel and runtime images differ mainly in what "
+     "cannot be fetched here: the -devel image's CUDA development libraries, Bazel and TensorFlow source tree "
+     "from GitHub and NVIDIA's repositories, the runtime's TensorFlow with its CUDA wheels; a ratio measured "
+     "without them would mean nothing"),
 )
 
 
 # Why an original fails on the stand-ins, by what its Dockerfile and build log say (benchmarks/experts.py).
 FAILS_BECAUSE = (
     (r"Unable to locate package python3\.10", "python3.10 is Ubuntu 22.04's: the stand-ins for the "
-     "*-ubuntu22.04 tags are Debian 12 (python3.11)"),
-    (r"bootstrap\.pypa\.io", "bootstrap.pypa.io (get-pip.py) is unreachable here"),
+     "*-ubuntu22.04 tags are Debian 12 with python3.11"),
+    (r"bootstrap\.pypa\.io", "get-pip.py's host bootstrap.pypa.io is unreachable here"),
     (r"github\.com", "GitHub is unreachable here"),
     (r'"env use" command', "the project requires Python ^3.12; the python:3.12 stand-in is Debian's Python 3.11"),
 )

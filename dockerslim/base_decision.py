@@ -26,7 +26,7 @@ from .changes import Level
 from .classify import Kind, category, classify_run, family, pip_argv
 from .cuda_use import uses_modules
 from .image import ImageRef, has_variables
-from .jit import JitFinding, scan_context
+from .jit import JitFinding, RuntimeToolchain, runtime_toolchain, scan_context
 from .pass_context import PassContext
 
 if TYPE_CHECKING:
@@ -61,11 +61,13 @@ class Guard:
 
     findings: tuple[JitFinding, ...] = ()
     blind: str | None = None  # why the sources could not be checked (no context, missing file)
+    toolchain: RuntimeToolchain = field(default_factory=RuntimeToolchain)  # what the findings need at run time
 
     @property
     def keeps_toolchain(self) -> bool:
-        """True when the runtime must keep the full base and every package."""
-        return bool(self.findings) or self.blind is not None
+        """True when the image compiles at run time with the image's tools (or the sources could
+        not be read): every package the Dockerfile installed stays, and headers are not pruned."""
+        return self.blind is not None or self.toolchain.compiles or any(f.keeps_packages for f in self.findings)
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,7 @@ def blockers(
     """Why a final stage running ``body`` needs its full base: one reason per obstacle. Tools
     the runtime image can get from its package manager go to ``install`` instead, when given."""
     found: list[Reason] = []
-    installed = installed_packages(body)
+    installed = installed_packages(body) | set(install or ())  # install: also what the JIT guard adds (gcc…)
     builds_packages = any(
         pkg
         for node in body
@@ -403,7 +405,12 @@ def compiler_guard(stage: ir.Stage, context: PassContext, df: ir.Dockerfile | No
             "so it cannot be checked for code that compiles at run time or uses CUDA"
         )
     findings = list(scan_context(context.context_dir)) + scan_start(stage, context.context_dir, df)
-    return Guard(findings=tuple(findings))
+    resolved = resolved_image(df, stage) if df is not None else stage.from_.image
+    ref = ImageRef.try_parse(resolved) if not has_variables(resolved) else None
+    info = lookup_base(ref) if ref else None
+    toolchain = runtime_toolchain(findings, info.image.canonical_name if info else "", info.family if info else "",
+                                  info.python if info else "")
+    return Guard(findings=tuple(findings), toolchain=toolchain)
 
 
 # --- the decision -----------------------------------------------------------------------------
@@ -516,20 +523,32 @@ def decide_runtime_base(
         facts.append(Reason(f"--runtime-base {forced} used unchecked: {guard.blind}", stage.from_.line, "warning"))
     elif guard.blind:
         return keep(Reason(f"runtime base not used: {guard.blind}", stage.from_.line, "warning"), guard=guard)
-    if guard.findings:
+    if guard.toolchain.held:
         return keep(
             *(
                 Reason(
-                    f"runtime base not used: {f.path}:{f.line} runs {f.name}: {f.reason}; "
+                    f"runtime base not used: {f.path}:{f.line} runs {f.name}: {f.reason}; {why}: "
                     "the runtime stage keeps the devel base and its compiler",
                     stage.from_.line,
                     "warning",
                 )
-                for f in guard.findings
+                for f, why in guard.toolchain.held
             ),
             guard=guard,
         )
     install: list[str] = []
+    if not forced:  # what run-time compilation needs, installed on the runtime base (gcc…) unless the stage does
+        have = installed_packages(body)
+        install += [p for p in guard.toolchain.packages if p not in have]
+    elif guard.toolchain.packages:
+        facts.append(Reason(f"--runtime-base {forced}: the image compiles at run time and needs "
+                            f"{' '.join(guard.toolchain.packages)}, not installed (the base was chosen)",
+                            stage.from_.line, "warning"))
+    for f, what in guard.toolchain.met:
+        facts.append(Reason(f"{f.path}:{f.line} runs {f.name} at run time, which {what}"
+                            + ("; the runtime stage installs " + " ".join(guard.toolchain.packages)
+                               + " instead of keeping the whole devel/full base" if guard.toolchain.packages else ""),
+                            stage.from_.line))
     files = ContextFiles(stage, context.context_dir, df) if context.context_dir is not None else None
     wheels: list[int | None] = []
     found = blockers(body, info, None if forced else install, files, wheels, df)

@@ -127,7 +127,10 @@ def _restaged(old: list[Argv], new_stages: list[list[Argv]], edits: list[Command
     for edit in edits:
         if edit.after is None:
             continue
-        stage = next((s for s in stages if edit.after in s), None)
+        # an added command is looked for from the last stage (the runtime, where a split adds its
+        # package install) so that an `apt-get update` it adds is not taken from the builder's copy
+        order = reversed(stages) if edit.before is None else iter(stages)
+        stage = next((s for s in order if edit.after in s), None)
         if stage is None:
             return f"it declares `{_show(edit.after)}`, which no RUN executes after it"
         i = stage.index(edit.after)

@@ -5,6 +5,11 @@ Runtime-only images lack compilers and headers; an app calling ``torch.compile``
 with libcst, whose ``QualifiedNameProvider`` resolves imports and scopes (``import torch as t``,
 ``from torch import compile``), so ``t.compile(model)`` is found as ``torch.compile`` and a
 local function named ``compile`` is not. The triggers live in ``data/jit.toml``.
+
+Each trigger also says what it needs at run time (``needs``: toolchains of ``[toolchain.*]``):
+:func:`runtime_toolchain` turns the findings into the packages a runtime image installs
+(``gcc libc6-dev`` for pyximport on python:3.12-slim), nothing (numba's CPU JIT brings LLVM in
+its wheel), or the reasons the devel/full base stays (the CUDA toolkit, an unknown need).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider, QualifiedNameSource
@@ -29,9 +35,80 @@ class JitFinding:
     line: int
     name: str  # the trigger, fully qualified
     reason: str
+    needs: tuple[str, ...] | None = None  # toolchains it needs at run time; None: unknown (keep the base)
+    needs_why: str = ""  # why it needs those (or why they are unknown)
+    cuda_needs: tuple[str, ...] = ()  # added when the base is a CUDA devel image
+    keeps_packages: bool = False  # the compile may use what the Dockerfile installed (start scripts)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.name}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class RuntimeToolchain:
+    """What the findings need in the runtime image: packages to install there, or the findings
+    that keep the devel/full base (each with why)."""
+
+    packages: tuple[str, ...] = ()
+    held: tuple[tuple[JitFinding, str], ...] = ()
+    met: tuple[tuple[JitFinding, str], ...] = ()  # findings the runtime serves: what it does for each
+    compiles_with_image: bool = False  # a met finding compiles with the image's tools (not only its wheels')
+
+    @property
+    def compiles(self) -> bool:
+        """Some finding compiles with the image's tools (or needs what is not known)."""
+        return bool(self.held) or self.compiles_with_image
+
+
+def runtime_toolchain(
+    findings: list[JitFinding] | tuple[JitFinding, ...],
+    repository: str,
+    family: str,
+    python: str,
+) -> RuntimeToolchain:
+    """What ``findings`` need on the runtime variant of a base (its catalogue ``repository``,
+    distribution ``family`` and interpreter path ``python``): ``[toolchain.*]`` of data/jit.toml.
+
+    A toolchain the runtime ships needs nothing; one apt gives is installed (Debian/Ubuntu
+    runtimes only); the CUDA toolkit, an unknown need or another family keeps the base."""
+    tables: dict[str, dict[str, Any]] = load("jit").get("toolchain", {})
+    cuda_base = repository in tables.get("cuda-toolkit", {}).get("devel_images", ())
+    packages: list[str] = []
+    held: list[tuple[JitFinding, str]] = []
+    met: list[tuple[JitFinding, str]] = []
+    compiler = False
+    for finding in findings:
+        if finding.needs is None:
+            held.append((finding, f"what it needs at run time is not known ({finding.needs_why or 'no data'})"))
+            continue
+        needs = finding.needs + (finding.cuda_needs if cuda_base else ())
+        mine: list[str] = []
+        said: list[str] = []
+        why_held = ""
+        for name in needs:
+            table = tables.get(name)
+            what = str(table.get("what", name)) if table else name
+            if table is None or table.get("keep"):
+                why_held = f"it needs {what}"
+                break
+            if repository in table.get("in_runtime_of", ()):
+                said.append(f"{what} (in the runtime image)")
+                continue
+            apt = table.get("distro_python_apt") if python == "/usr/bin/python3" else None
+            apt = apt or table.get("apt")
+            if not apt or family not in ("debian", "ubuntu"):
+                why_held = f"it needs {what}, which dockerslim cannot install on a {family or 'unknown'} runtime image"
+                break
+            mine += [p for p in apt if p not in mine]
+            said.append(f"{what} ({' '.join(apt)})")
+        if why_held:
+            held.append((finding, f"{why_held} ({finding.needs_why})" if finding.needs_why else why_held))
+            continue
+        packages += [p for p in mine if p not in packages]
+        compiler = compiler or any(tables.get(n, {}).get("compiler", True) for n in needs)
+        met.append((finding, (f"needs {', '.join(said)}" if said else "needs nothing of the image")
+                    + (f": {finding.needs_why}" if finding.needs_why else "")))
+    return RuntimeToolchain(tuple(packages), tuple(held), tuple(met), compiler)
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:
@@ -91,8 +168,13 @@ class _Scanner(cst.CSTVisitor):
 
 def scan_source(code: str, path: str = "<string>") -> list[JitFinding]:
     """JIT triggers in one Python source; a file that does not parse yields nothing."""
-    triggers = {t["name"]: t["reason"] for t in load("jit")["trigger"]}
-    return [JitFinding(path, line, name, triggers[name]) for line, name in _hits(code, tuple(triggers))]
+    triggers = {t["name"]: t for t in load("jit")["trigger"]}
+    return [
+        JitFinding(path, line, name, t["reason"], tuple(t["needs"]) if "needs" in t else None, t.get("needs_why", ""),
+                   tuple(t.get("needs_on_cuda_base", ())))
+        for line, name in _hits(code, tuple(triggers))
+        for t in (triggers[name],)
+    ]
 
 
 @lru_cache(maxsize=4096)

@@ -9,6 +9,13 @@ command position. Trigger words live in ``data/jit.toml`` (``[start_script]``).
 
 Scripts are read word by word, not parsed: a start script is often too dynamic for a parser,
 and a false positive only keeps the larger base.
+
+A compiler call whose needs are known (``[start_script] needs``: gcc → a C compiler and libc
+headers) is one that links only the C library's own libraries and compiles readable sources
+including only libc / C++ standard headers (for ``make``: the Makefile and the C/C++ files
+beside it); the runtime then installs those packages instead of keeping the full base. Any
+other call (an installer, cmake, nvcc, a ``-lssl``, a variable, an unreadable source) keeps
+what it has today: the full base and every package.
 """
 
 from __future__ import annotations
@@ -74,6 +81,93 @@ def _trigger(words: list[str]) -> str | None:
     if wanted is not None and subs and subs[0] in wanted:
         return f"{program} {subs[0]}"
     return None
+
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
+MAX_SOURCES = 200
+
+
+def _libc_header(header: str, cfg: dict[str, Any]) -> bool:
+    """A header the C library's -dev package or the C++ standard library gives (``<vector>``)."""
+    return header in cfg["libc_headers"] or header.split("/")[0] in cfg["libc_header_dirs"] or (
+        "/" not in header and "." not in header)
+
+
+def _sources_ok(paths: list[Path], cfg: dict[str, Any]) -> str | None:
+    """Why the sources need more than libc's headers (a ``<openssl/ssl.h>``), None when they do not."""
+    for path in paths[:MAX_SOURCES]:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return f"{path.name} cannot be read"
+        for kind, header in INCLUDE.findall(text):
+            if kind == "<" and not _libc_header(header, cfg):
+                return f"{path.name} includes <{header}>"
+    return None if len(paths) <= MAX_SOURCES else f"more than {MAX_SOURCES} sources"
+
+
+def _flags_ok(words: list[str], cfg: dict[str, Any]) -> str | None:
+    """Why compiler words link or include beyond libc (``-lssl``, ``-I/usr/include/x``, a
+    variable or command substitution), None when they do not."""
+    libc = set(cfg["libc_libraries"])
+    for i, word in enumerate(words):
+        if "$" in word or "`" in word:
+            return f"`{word}` is only known when it runs"
+        if word.startswith("-l"):
+            lib = word[2:] or (words[i + 1] if i + 1 < len(words) else "")
+            if lib not in libc:
+                return f"it links -l{lib}, not a library of the C library"
+        flag = next((f for f in ("-isystem", "-I", "-L") if word.startswith(f)), None)
+        if flag is not None:
+            folder = word[len(flag):] or (words[i + 1] if i + 1 < len(words) else "")
+            if folder.startswith("/"):
+                return f"{flag} {folder} names a folder of the image"
+    return None
+
+
+def _needs(trigger: str, words: list[str], files: ContextFiles | None) -> tuple[tuple[str, ...] | None, str]:
+    """What one start-script command needs at run time (toolchains of data/jit.toml) and why;
+    None when that is not known: the full base and its packages stay."""
+    cfg = _cfg()
+    needs = cfg.get("needs", {}).get(trigger)
+    if needs is None:
+        return None, f"`{trigger}` may need anything the full image has"
+    if files is None:
+        return None, "no build context to read its sources from"
+    program = posixpath.basename(words[0])
+    why = _flags_ok(words[1:], cfg)
+    if why:
+        return None, why
+    suffixes = tuple(cfg["c_sources"])
+    if program == "make":
+        folder, makefile = ".", "Makefile"
+        args = words[1:]
+        for i, word in enumerate(args):
+            if word in ("-C", "-f") and i + 1 < len(args):
+                folder, makefile = (args[i + 1], makefile) if word == "-C" else (folder, args[i + 1])
+        found = next((f for name in ((makefile,) if makefile != "Makefile" else ("GNUmakefile", "makefile", "Makefile"))
+                      for f in (files.find(posixpath.join(folder, name)),) if f is not None), None)
+        if found is None:
+            return None, "its Makefile is not in the build context"
+        rules = found.read_text(encoding="utf-8", errors="replace")
+        why = _flags_ok([w for line in rules.splitlines() for w in _words(line) if w.startswith(("-l", "-I", "-L"))],
+                        cfg) or ("it runs pkg-config" if "pkg-config" in rules else None)
+        sources = sorted(p for p in found.parent.rglob("*") if p.suffix in suffixes and p.is_file())
+    else:
+        sources = []
+        for word in words[1:]:
+            if word.endswith(suffixes) and not word.startswith("-"):
+                path = files.find(word)
+                if path is None:
+                    return None, f"{word} is not in the build context"
+                sources.append(path)
+        if not sources:
+            return None, "it names no source file dockerslim can read"
+    why = why or _sources_ok(sources, cfg)
+    if why:
+        return None, why
+    names = ", ".join(p.name for p in sources[:3]) + (", …" if len(sources) > 3 else "")
+    return tuple(needs), f"{names}: only C library / C++ standard headers included, only libc's libraries linked"
 
 
 def _scripts_run(words: list[str]) -> list[str]:
@@ -178,7 +272,8 @@ def scan_start(stage: ir.Stage, context: Path | None, df: ir.Dockerfile | None =
             trigger = _trigger(words)
             line = line_offset if line_offset is not None else number
             if trigger:
-                findings.append(JitFinding(where, line, trigger, cfg["reason"]))
+                needs, why = _needs(trigger, words, context_files() if context is not None else None)
+                findings.append(JitFinding(where, line, trigger, cfg["reason"], needs, why, keeps_packages=True))
             if context is None or depth >= MAX_DEPTH:
                 continue
             for script in _scripts_run(words):

@@ -60,7 +60,7 @@ def test_pruned_where_a_python_prefix_is_copied() -> None:
     block = text[text.index(prune.MARKER):text.index("FROM scratch")]
     assert "-path '*/site-packages/pip/*'" in block and "-path /opt/venv/include" in block
     assert "strip --strip-unneeded" in block
-    for case, why in (("rust-service", "no Python install prefix"), ("numba-jit", "no split")):
+    for case, why in (("rust-service", "no Python install prefix"), ("pytorch-torch-compile", "no split")):
         path = FIXTURES / "rewrite" / case
         result = rewrite((path / "Dockerfile").read_text(), context_dir=path, options=Options(aggressive=True))
         assert prune.MARKER not in result.text

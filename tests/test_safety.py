@@ -58,10 +58,14 @@ def test_user_made_in_a_mixed_run_whose_packages_all_leave_is_kept(tmp_path: Pat
 # 2. compilers at start -----------------------------------------------------------------------
 
 
-def test_entrypoint_script_running_gcc_keeps_the_full_base_and_packages() -> None:
+def test_entrypoint_script_running_gcc_gets_gcc_on_the_slim_runtime_and_keeps_its_packages() -> None:
+    """gcc on a libc-only source needs a C compiler and libc headers, not the whole full image:
+    the runtime installs gcc libc6-dev on python:3.12-slim and keeps what the original installed."""
     result = _fixture("entrypoint-compiles")
-    assert result.text.startswith("FROM python:3.12\n") and "AS builder" not in result.text
-    assert any("docker-entrypoint.sh:5" in n.message and "gcc" in n.message for n in result.notes)
+    runtime = _stage(result.text, "runtime")
+    assert "\nFROM python:3.12-slim\n" in runtime
+    assert "apt-get install -y --no-install-recommends gcc libc6-dev libffi-dev" in runtime
+    assert any("docker-entrypoint.sh:5 runs gcc" in c.reason and "fast.c" in c.reason for c in result.changes)
 
 
 @pytest.mark.parametrize(

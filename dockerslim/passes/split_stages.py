@@ -670,7 +670,7 @@ def _decide(df: ir.Dockerfile, context: PassContext, result: PassResult) -> _Spl
     # Code that compiles at run time (the JIT guard), or sources the guard cannot read, keep
     # every package the image had.
     guard = compiler_guard(stage, context, df)
-    if guard.findings:
+    if guard.findings and guard.keeps_toolchain:  # not for numba's CPU JIT: it compiles nothing of the image
         first = guard.findings[0]
         result.notes.append(_note(f"system packages kept whole in the runtime: {first} (JIT guard)",
                                   first.line, "warning"))
@@ -885,6 +885,22 @@ def _runtime_stage(split: _Split, delivery: list[ir.Instruction], result: PassRe
         body[at:at] = late
         at += len(late)
     body[at:at] = delivery
+    tools = split.decision.guard.toolchain.packages if split.decision.swaps else ()
+    if tools:  # what run-time compilation needs (JIT guard), not in the runtime base: installed first
+        install = ir.Run(command=f"apt-get update && apt-get install -y --no-install-recommends {' '.join(tools)} "
+                                 "&& rm -rf /var/lib/apt/lists/*",
+                         leading=(f"# dockerslim: {' '.join(tools)}: what the code compiling at run time needs "
+                                  f"(JIT guard), not in {split.decision.runtime}\n",))
+        body.insert(0, replace(install, leading=with_ignore(install.leading, RUNTIME_LIBS, pin_rules(install))))
+        met = "; ".join(f"{f.path}:{f.line} runs {f.name}, which {what}"
+                        for f, what in split.decision.guard.toolchain.met)
+        result.changes.append(Change(
+            rule=ID, pass_name=NAME, line=split.stage.from_.line,
+            message=f"runtime stage installs {' '.join(tools)} for the code the image compiles at run time",
+            reason=f"{met}; these packages give {split.decision.runtime} that toolchain, where keeping "
+                   f"{split.stage.from_.image} would keep the whole full image",
+            effect="the run-time compilation works as before", risk="medium",
+            commands=tuple(CommandEdit(None, argv) for argv in Facts().run(install))))
     from_ = replace(split.stage.from_, leading=("\n", "# dockerslim: runtime stage (only what the app needs to run)\n"))
     return ir.Stage(from_=from_, body=tuple(body))
 

@@ -137,3 +137,12 @@ def test_mount_from_an_image_builds_with_buildah_and_is_smaller(buildah: Buildah
         assert report.ok, "\n".join(failed)
         assert report.rewrite is not None and report.original is not None
         assert report.rewrite.size < report.original.size
+
+
+def test_context_search_reads_large_files_whole_and_skips_dockerignored(tmp_path: Path) -> None:
+    (tmp_path / "big").mkdir()
+    big = {"data.bin": "x" * (3 << 20) + " /wheels/extra.whl\n"}  # past the first chunks
+    assert "data.bin names it" in _notes(_rewrite(tmp_path / "big", "pip install --no-index /wheels/*", files=big))
+    (tmp_path / "ign").mkdir()
+    ignored = {"notes.md": "see /wheels\n", ".dockerignore": "notes.md\n"}
+    assert _mounted(_rewrite(tmp_path / "ign", "pip install --no-index /wheels/*", files=ignored))

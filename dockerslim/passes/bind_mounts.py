@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import ir
+from .. import dockerignore, ir
 from ..catalog import load
 from ..changes import Change, Note, PassResult
 from ..classify import pip_argv, resolve_dir
@@ -49,7 +49,7 @@ ID = "DS208"
 NAME = "bind-mounts"
 SUMMARY = "a COPY --from only the next RUN reads becomes a bind mount of that RUN"
 
-CONTEXT_LIMIT = 1 << 20  # bytes of one context file searched for the path; a larger one declines
+CHUNK = 1 << 20  # bytes of a context file searched at a time
 
 
 def _note(message: str, line: int | None) -> Note:
@@ -111,23 +111,41 @@ def _names(word: str, target: str, cwd: str) -> bool:
     return _inside(posixpath.normpath(posixpath.join(cwd, word.strip("'\""))), target)
 
 
-def _mentions(text: str, target: str) -> bool:
-    """The path or its last part as a word of the text (conservative: any mention counts)."""
+def _pattern(target: str) -> str:
+    """The path or its last part as a word (conservative: any mention counts)."""
     base = re.escape(posixpath.basename(target.rstrip("/")))
-    return re.search(rf"(?<![\w.-]){base}(?![\w-])", text) is not None or target in text
+    return rf"{re.escape(target)}|(?<![\w.-]){base}(?![\w-])"
+
+
+def _mentions(text: str, target: str) -> bool:
+    return re.search(_pattern(target), text) is not None
+
+
+def _file_mentions(path: Path, target: str) -> bool:
+    """``_mentions`` over a file of any size, read in chunks that overlap by the longest match."""
+    pattern = re.compile(_pattern(target).encode())
+    overlap = len(target.encode()) + 1
+    tail = b""
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            if pattern.search(tail + chunk):
+                return True
+            tail = chunk[-overlap:]
+    return False
 
 
 def _context_blocker(context_dir: Path | None, target: str) -> str | None:
-    """Why a file of the build context may name the path (start scripts, app code), or None."""
+    """Why a file of the build context that reaches the image may name the path (start scripts,
+    app code), or None; files .dockerignore leaves out never reach it."""
     if context_dir is None:
         return "no build context to show that no script or program of the image names it"
+    rules = dockerignore.load(context_dir)
     for path in sorted(context_dir.rglob("*")):
-        if not path.is_file() or "Dockerfile" in path.name or path.name == ".dockerignore":
+        rel = path.relative_to(context_dir).as_posix()
+        if not path.is_file() or rel == ".dockerignore" or dockerignore.ignored(rel, rules):
             continue
-        if path.stat().st_size > CONTEXT_LIMIT:
-            return f"{path.relative_to(context_dir)} is too large to search for it"
-        if _mentions(path.read_text(encoding="utf-8", errors="replace"), target):
-            return f"{path.relative_to(context_dir)} names it"
+        if "Dockerfile" not in path.name and _file_mentions(path, target):
+            return f"{rel} names it"
     return None
 
 

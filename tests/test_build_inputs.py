@@ -58,7 +58,8 @@ SERVICE = '["/usr/src/app/target/release/service"]'
     ("java-maven", ["/build/pom.xml", "/build/src"], ["/build/target/app.jar"]),
     ("go-static", ["/src/go.mod", "/src/.dockerignore", "/src/Dockerfile", "/src/cmd", "/src/go.sum"],
      ["/out/server"]),
-    ("go-cgo", ["/src/.dockerignore", "/src/Dockerfile", "/src/cmd", "/src/go.mod"], ["/usr/local/bin/server"]),
+    ("go-cgo", ["/src/.dockerignore", "/src/Dockerfile", "/src/cmd", "/src/go.mod", "/src/go.sum"],
+     ["/usr/local/bin/server"]),
 ])
 def test_fixtures_ship_only_the_artifact(case: str, left: list[str], carried: list[str]) -> None:
     folder = FIXTURES / case
@@ -105,7 +106,7 @@ def test_go_leaves_sources_and_keeps_static(tmp_path: Path) -> None:
     result = _rewrite(GOFILE.format(build="go build -o /usr/local/bin/server ./cmd/server", cmd='["server"]'),
                       tmp_path, GO)
     assert _carried(result) == ["/src/static", "/usr/local/bin/server"]
-    assert set(_left(result)) == {"/src/go.mod", "/src/cmd"}
+    assert set(_left(result)) == {"/src/go.mod", "/src/cmd", "/src/go.sum"}
 
 
 @pytest.mark.parametrize(("build", "cmd", "why"), [
@@ -128,6 +129,9 @@ def test_copies_after_the_build_and_odd_contexts_are_left_alone(tmp_path: Path) 
         "COPY go.mod ./\nCOPY cmd ./cmd\nRUN go build -o /out/server ./cmd/server\nCOPY cmd/server/main.go ./")
     result = _rewrite(after, tmp_path, GO)
     assert "/src/main.go" in _carried(result) and "/src/cmd" in _left(result)
+    excluded = GOFILE.format(build="go build -o /out/server ./cmd/server", cmd='["/out/server"]').replace(
+        "COPY . .", "COPY --exclude=static . .")
+    assert not _left(_rewrite(excluded, tmp_path, GO))  # --exclude: the files that land are not the list's
     (tmp_path / "linked").symlink_to(tmp_path / "static")  # a COPY brings the link, which no file list shows
     result = rewrite(GOFILE.format(build="go build -o /out/server ./cmd/server", cmd='["/out/server"]'),
                      context_dir=tmp_path)
@@ -196,3 +200,31 @@ def test_verify_accepts_declared_build_inputs_and_nothing_else(tmp_path: Path) -
     check = {n: next(c for c in r.checks if c.name == "app files kept") for n, r in reports.items()}
     assert check["declared"].ok, check["declared"].detail
     assert not check["undeclared"].ok and check["undeclared"].detail == "missing /usr/src/app/config/app.toml"
+
+
+@pytest.mark.build
+def test_built_runtime_has_the_binary_and_the_config_it_reads_not_the_sources(buildah, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Real build on the rust stand-in: the binary reads config/app.toml at run time (the smoke
+    command fails without it); Cargo.toml and src/ stay in the builder; verify passes."""
+    from dockerslim.verify import verify
+
+    files = {"Cargo.toml": (FIXTURES / "rust-service" / "Cargo.toml").read_text(),
+             "src/main.rs": 'fn main() { print!("{}", std::fs::read_to_string("config/app.toml").unwrap()); }\n',
+             "config/app.toml": "port = 3000\n"}
+    text = CARGO.format(cmd='["./target/release/service"]')
+    _rewrite(text, tmp_path, files)
+    (tmp_path / "Dockerfile").write_text(text)
+    report = verify(tmp_path / "Dockerfile", builder=buildah, smoke='["./target/release/service"]',
+                    compressed=False, keep=True)
+    try:
+        assert report.ok, [c for c in report.checks if not c.ok]
+        assert report.rewrite is not None and report.rewrite.smoke is not None
+        assert "port = 3000" in report.rewrite.smoke.output
+        with buildah.rootfs(report.rewrite.image) as root:
+            app = root / "usr/src/app"
+            assert (app / "config/app.toml").is_file() and (app / "target/release/service").is_file()
+            assert not (app / "Cargo.toml").exists() and not (app / "src").exists()
+    finally:
+        for side in (report.original, report.rewrite):
+            if side is not None:
+                buildah.remove(side.image)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 MAX_KEPT = 8  # paths of one COPY still carried one by one; more: the COPY is carried whole
 DEFAULT_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+PLAIN_FLAGS = ("chown", "chmod", "link")  # others change which files land where (--exclude, --parents)
 CARRYING = {Kind.CONTEXT_COPY, Kind.IMAGE_COPY, Kind.PYTHON_DEPS, Kind.BUILD, Kind.MIXED}
 _TOKEN = re.compile(r"[\s;&|=:'\"(),\[\]`<>]+")
 
@@ -148,7 +149,8 @@ def _go_projects(stage: ir.Stage, steps: list[StepInfo], notes: Notes) -> list[_
                 notes.append((f"{rule['tool']}: the sources in {tree} are carried: {why}", group[-1][1].node.line))
                 continue
             subs = {w for _, s in group for c in s.commands for w in c.argv[1:2]}
-            writes = [posixpath.join(tree, w) for sub, names in rule["writes"].items() if sub in subs for w in names]
+            writes = list(dict.fromkeys(posixpath.join(tree, w) for sub, names in rule["writes"].items()
+                                        if sub in subs for w in names))
             projects.append(_Project(rule["tool"], tree, runs, group[-1][0], list(rule["inputs"]), go=outs,
                                      writes=writes))
     return projects
@@ -209,7 +211,7 @@ def _feeds(step: StepInfo, project: _Project) -> bool:
     """A plain context COPY into the project (a narrowed tree's replayed ``COPY . .`` included)."""
     node = step.node
     if (step.kind != Kind.CONTEXT_COPY or type(node) is not ir.Copy or node.heredocs or step.cwd == "?"
-            or any("$" in p for p in node.paths)):
+            or any("$" in p for p in node.paths) or any(f.name not in PLAIN_FLAGS for f in node.flags)):
         return False
     if step.artifacts:
         return all(_inside(a, project.tree) for a in step.artifacts)

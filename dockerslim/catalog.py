@@ -68,6 +68,7 @@ class BaseInfo:
     note: str
     python_env: str = "prefix"  # prefix: a real Python installation; venv: the base's Python is a virtualenv
     pip_in_runtime: bool = False  # the runtime variant has the same Python and pip (pip installs of wheels work there)
+    site_packages_in_runtime: bool = False  # the runtime variant has the same Python with the same site-packages
     sizes: dict[str, str] = field(default_factory=dict)
     path_dirs: tuple[str, ...] = ()  # on the full image's PATH, not on the runtime_image's
 
@@ -128,6 +129,7 @@ def lookup_base(ref: ImageRef) -> BaseInfo | None:
             packages_in_base=rule.get("packages_in_base", False), note=rule.get("note", ""),
             sizes=rule.get("sizes", {}),
             python_env=rule.get("python_env", "prefix"), pip_in_runtime=rule.get("pip_in_runtime", False),
+            site_packages_in_runtime=rule.get("site_packages_in_runtime", False),
             path_dirs=tuple(rule.get("path_dirs", ())),
         )
     return None

@@ -1,7 +1,7 @@
 """Real build of ``--aggressive`` (DS207 prune) on the bundled C-extension fixture: the pruned
 rewrite builds, passes verify with the fixture's smoke command, and its final image is smaller
-than the default rewrite's, because the pruned paths are really gone from it (pip's bytecode)
-and the extension pip compiled is stripped. Slow; marked ``build``; buildah on the stand-ins."""
+than the default rewrite's, because the pruned paths are really gone from it and the extension
+pip compiled is stripped. Slow; marked ``build``; buildah on the stand-ins."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def test_aggressive_builds_verifies_and_is_smaller(buildah: Buildah) -> None:
         with buildah.rootfs(plain.rewrite.image) as before, buildah.rootfs(pruned.rewrite.image) as after:
             site_before = next(before.glob("opt/venv/lib/python3*/site-packages"))
             site_after = next(after.glob("opt/venv/lib/python3*/site-packages"))
-            assert list((site_before / "pip").rglob("__pycache__")), "the default rewrite keeps pip's bytecode"
-            assert not list((site_after / "pip").rglob("__pycache__"))
+            # on python:* bases the virtualenv has no pip of its own (split-stages): nothing of pip to prune
+            assert not (site_before / "pip").exists() and not (site_after / "pip").exists()
             ext_before = next(site_before.glob("fastsum*.so"))
             ext_after = next(site_after.glob("fastsum*.so"))
             assert _debug_sections(str(ext_before)) and not _debug_sections(str(ext_after))

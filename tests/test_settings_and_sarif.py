@@ -27,7 +27,7 @@ def test_pyproject_table_sets_options(tmp_path: Path) -> None:
     df = _project(tmp_path, '[tool.dockerslim]\nskip = ["package-hygiene", "merge-runs"]\nassembly = false\n')
     entry = json.loads(invoke("rewrite", "--format", "json", str(df)).stdout)["files"][0]
     assert entry["passes"] == ["context-hygiene", "models-out", "tools-from-images", "conda-env", "split-stages",
-                               "runtime-base", "fold-permissions", "prune"]
+                               "runtime-base", "fold-permissions", "prune", "bind-mounts"]
     assert "assembly" not in entry["text"] and "COPY --from=builder /app /app" in entry["text"]
 
 

@@ -8,6 +8,9 @@ default /var/cache/dockerslim-test) and reused by later runs.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
 import re
 import resource
@@ -25,6 +28,21 @@ HERE = Path(__file__).resolve().parent
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 WHEELS = Path(os.environ.get("PIP_FIND_LINKS", "/opt/wheels"))
 MIRROR = "http://deb.debian.org/debian"
+# What the official debian images (debuerreotype) put in /etc/apt/apt.conf.d and every image FROM
+# them inherits: apt keeps no .deb files or binary caches, no translations, gzipped indexes. Without
+# docker-clean an `apt-get install` layer on a stand-in carried ~90 MB of /var/cache/apt the real
+# image's layer does not.
+APT_CONF = {
+    "docker-autoremove-suggests": 'Apt::AutoRemove::SuggestsImportant "false";\n',
+    "docker-clean": (
+        'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb'
+        ' /var/cache/apt/*.bin || true"; };\n'
+        'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb'
+        ' /var/cache/apt/*.bin || true"; };\n'
+        'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n'),
+    "docker-gzip-indexes": 'Acquire::GzipIndexes "true";\n',
+    "docker-no-languages": 'Acquire::Languages "none";\n',
+}
 
 
 @dataclass(frozen=True)
@@ -151,6 +169,10 @@ def _debian_root(env: dict[str, str], tags: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory(prefix="dockerslim-rootfs-", dir=cache_dir()) as tmp:
         subprocess.run(["debootstrap", "--variant=minbase", "bookworm", tmp, MIRROR], check=True, capture_output=True)
         shutil.rmtree(Path(tmp, "var/cache/apt/archives"), ignore_errors=True)
+        for name, text in APT_CONF.items():
+            Path(tmp, "etc/apt/apt.conf.d", name).write_text(text)
+        for leftover in Path(tmp, "var/cache/apt").glob("*.bin"):
+            leftover.unlink()
         ctr = _buildah(env, "from", "scratch").stdout.decode().strip()
         mount = _buildah(env, "mount", ctr).stdout.decode().strip()
         subprocess.run(["cp", "-a", f"{tmp}/.", mount], check=True)
@@ -187,37 +209,97 @@ def ensure() -> dict[str, str]:
     """Build the stand-ins that are missing; returns the buildah environment to use. A stand-in
     that fails twice is reported (``FAILED``, a warning) instead of failing every build test."""
     env = buildah_env()
-    for standin in STANDINS:
-        if all(_exists(env, t) for t in standin.tags):
-            continue
-        if not standin.dockerfile:
-            _debian_root(env, standin.tags)
-            continue
-        with tempfile.TemporaryDirectory(prefix="dockerslim-standin-") as ctx:
-            shutil.copy(HOST_CA, Path(ctx, "host-ca.crt"))
-            Path(ctx, "wheels").mkdir()
-            for wheel in sorted(WHEELS.glob("torch-*cp311*.whl")) if "torch" in standin.dockerfile else []:
-                shutil.copy(wheel, Path(ctx, "wheels", wheel.name))
-            if standin.dockerfile == "uv.Dockerfile":
-                _uv_binaries(Path(ctx))
-            if standin.dockerfile == "conda.Dockerfile":
-                shutil.copy(HERE / "conda-stand-in.sh", Path(ctx, "conda-stand-in.sh"))
-            args = ["bud", "--isolation", "chroot", "--pull=never", "--format", "docker",
-                    "-f", str(HERE / standin.dockerfile)]
-            for t in standin.tags:
-                args += ["-t", t]
-            for _attempt in range(2):  # once more: a stand-in's apt/pip step meets the network
-                proc = subprocess.run(["buildah", *args, ctx], env=env, capture_output=True)
-                if proc.returncode == 0:
-                    break
-            if proc.returncode != 0:  # the tests on this base fail (base not found); the others run
-                FAILED[standin.dockerfile] = proc.stderr.decode(errors="replace")[-3000:]
-                warnings.warn(f"stand-in {standin.dockerfile} failed to build; tests on "
-                              f"{', '.join(standin.tags)} will fail:\n{FAILED[standin.dockerfile]}", stacklevel=2)
-    for tag, existing in ALIASES.items():
-        if not _exists(env, tag) and _exists(env, existing):  # a failed stand-in has no aliases either
-            _buildah(env, "tag", existing, tag)
+    with open(cache_dir() / "standins.lock", "w") as lock:  # pytest-xdist workers and helpers share one storage
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _ensure(env)
     return env
+
+
+def _recipes() -> dict[str, str]:
+    """Each stand-in's recipe digest, by its first tag: its Dockerfile and the files its build
+    copies in, and the digests of the stand-ins it is built FROM, so a changed recipe rebuilds it
+    and everything built on it (a cached image is kept only while its recipe is unchanged)."""
+    import inspect
+
+    digests: dict[str, str] = {}
+    by_tag: dict[str, str] = {}
+    for standin in STANDINS:
+        h = hashlib.sha256()
+        if not standin.dockerfile:
+            h.update(inspect.getsource(_debian_root).encode() + json.dumps(APT_CONF).encode() + MIRROR.encode())
+        else:
+            text = (HERE / standin.dockerfile).read_text()
+            h.update(text.encode())
+            if standin.dockerfile.startswith("conda"):
+                h.update((HERE / "conda-stand-in.sh").read_bytes())
+            for parent in re.findall(r"(?im)^FROM\s+(?:--\S+\s+)*(\S+)", text):
+                h.update(by_tag.get(_qualified(parent), "").encode())
+        digests[standin.tags[0]] = h.hexdigest()[:16]
+        for tag in standin.tags:
+            by_tag[tag] = digests[standin.tags[0]]
+    return digests
+
+
+def _qualified(name: str) -> str:
+    """docker.io/library/NAME for a short image name, as the STANDINS tags are written."""
+    first = name.split("/", 1)[0]
+    if "/" in name and ("." in first or ":" in first):
+        return name
+    return f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
+
+
+def _image_id(env: dict[str, str], tag: str) -> str:
+    proc = subprocess.run(["buildah", "inspect", "--type", "image", "--format", "{{.FromImageID}}", tag],
+                          env=env, capture_output=True)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else ""
+
+
+def _ensure(env: dict[str, str]) -> None:
+    record_file = cache_dir() / "standins.json"
+    try:
+        record: dict[str, dict[str, str]] = json.loads(record_file.read_text())
+    except (OSError, ValueError):
+        record = {}
+    recipes = _recipes()
+    for standin in STANDINS:
+        first = standin.tags[0]
+        built = record.get(first, {})
+        if (built.get("recipe") == recipes[first] and all(_exists(env, t) for t in standin.tags)
+                and built.get("id") == _image_id(env, first)):
+            continue
+        _build(env, standin)
+        record[first] = {"recipe": recipes[first], "id": _image_id(env, first)}
+        record_file.write_text(json.dumps(record, indent=1, sort_keys=True))
+    for tag, existing in ALIASES.items():
+        if _image_id(env, tag) != _image_id(env, existing) and _exists(env, existing):
+            _buildah(env, "tag", existing, tag)  # a failed stand-in has no aliases either
+
+
+def _build(env: dict[str, str], standin: Standin) -> None:
+    if not standin.dockerfile:
+        _debian_root(env, standin.tags)
+        return
+    with tempfile.TemporaryDirectory(prefix="dockerslim-standin-") as ctx:
+        shutil.copy(HOST_CA, Path(ctx, "host-ca.crt"))
+        Path(ctx, "wheels").mkdir()
+        for wheel in sorted(WHEELS.glob("torch-*cp311*.whl")) if "torch" in standin.dockerfile else []:
+            shutil.copy(wheel, Path(ctx, "wheels", wheel.name))
+        if standin.dockerfile == "uv.Dockerfile":
+            _uv_binaries(Path(ctx))
+        if standin.dockerfile == "conda.Dockerfile":
+            shutil.copy(HERE / "conda-stand-in.sh", Path(ctx, "conda-stand-in.sh"))
+        args = ["bud", "--isolation", "chroot", "--pull=never", "--format", "docker",
+                "-f", str(HERE / standin.dockerfile)]
+        for t in standin.tags:
+            args += ["-t", t]
+        for _attempt in range(2):  # once more: a stand-in's apt/pip step meets the network
+            proc = subprocess.run(["buildah", *args, ctx], env=env, capture_output=True)
+            if proc.returncode == 0:
+                break
+        if proc.returncode != 0:  # the tests on this base fail (base not found); the others run
+            FAILED[standin.dockerfile] = proc.stderr.decode(errors="replace")[-3000:]
+            warnings.warn(f"stand-in {standin.dockerfile} failed to build; tests on "
+                          f"{', '.join(standin.tags)} will fail:\n{FAILED[standin.dockerfile]}", stacklevel=2)
 
 
 DOCKER = "/usr/bin/docker"  # Debian's docker.io client: the daemon's built-in BuildKit without the buildx plugin

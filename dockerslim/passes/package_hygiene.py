@@ -15,13 +15,15 @@ appended cleanup, and keeps its comment: text after ``#`` never runs.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import replace
 
 from .. import ir, quoting
 from ..catalog import load
-from ..changes import Change, CommandEdit, PassResult
+from ..changes import Change, CommandEdit, Note, PassResult
 from ..classify import as_installer
+from ..emit import instruction_text
 from ..parse import parse_mount
 from ..pass_context import PassContext
 from ..rules import ignored
@@ -66,10 +68,13 @@ def _full(cmd: SimpleCommand, argv: tuple[str, ...] | None = None) -> tuple[str,
     return cmd.assignments + (cmd.argv if argv is None else argv)
 
 
-def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
-         context: PassContext) -> tuple[ir.Run, list[str], str, list[CommandEdit]]:
+def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool, context: PassContext,
+         wheel_dirs: frozenset[str] = frozenset(),
+         declined: list[str] | None = None) -> tuple[ir.Run, list[str], str, list[CommandEdit]]:
     """The RUN with hygiene applied, the reasons for each edit, the highest risk, and the
-    commands it added or edited (declared to the guard)."""
+    commands it added or edited (declared to the guard). ``wheel_dirs``: directories holding
+    only wheels here; a pip install of nothing but local wheels gets no cache flag (why, in
+    ``declined``)."""
     script = run_script(node)
     if node.heredocs or script is None or any(parse_mount_type(f) == "cache" for f in node.flags):
         return node, [], "none", []
@@ -98,6 +103,10 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
             if rule.get("option") and not getattr(context.options, rule["option"]):
                 continue
             if any(p in cmd.argv for p in rule["present"]) or set(rule.get("unless_env", ())) & env:
+                continue
+            if rule["add"] == "--no-cache-dir" and _local_wheels_only(written, cmds, wheel_dirs):
+                if declined is not None:
+                    declined.append(data["pip_local_wheels"]["note"])
                 continue
             sub_index = cmd.argv.index(sub) if sub in cmd.argv else 0
             edits.append((cmd.words[sub_index][1], " " + quoting.word(rule["add"], "hygiene.toml")))
@@ -143,6 +152,119 @@ def _fix(node: ir.Run, env: frozenset[str], lists_needed_later: bool,
         parts = and_segments(new) if parts is None else parts
     parts = (parts or [new.strip()]) + appended
     return replace(node, command=chain(parts)), reasons, risk, declared
+
+
+def _names_dir(text: str, directory: str) -> bool:
+    """Whether ``text`` names ``directory`` or a path below it."""
+    return re.search(re.escape(directory) + r"(?![\w.-])", text) is not None
+
+
+def _inside(word: str, directory: str) -> bool:
+    return word.rstrip("/") == directory or word.startswith(directory + "/")
+
+
+def _local_wheels_only(written: SimpleCommand, cmds: list[SimpleCommand], wheel_dirs: frozenset[str]) -> bool:
+    """Whether a pip install provably writes no cache (``[pip_local_wheels]``): no index, only
+    known options, every requirement a local wheel file or a path in a wheel-only directory that
+    no other command of the RUN touches: pip then downloads nothing and builds nothing."""
+    spec, cmd = load("hygiene")["pip_local_wheels"], as_installer(written)
+    if (cmd.program not in spec["programs"] or _subcommand(cmd) != spec["subcommand"]
+            or spec["no_index"] not in cmd.argv):
+        return False
+    links = [f + "=" for f in spec["find_links"] if f.startswith("--")]
+    argv = cmd.argv[cmd.argv.index(spec["subcommand"]) + 1:]
+    used: set[str] = set()
+    requirements = 0
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word in spec["find_links"] or word.startswith(tuple(links)):
+            value = word.split("=", 1)[1] if "=" in word else (argv[i + 1] if i + 1 < len(argv) else "")
+            i += 1 if "=" in word else 2
+            found = next((d for d in wheel_dirs if value.rstrip("/") == d), None)
+            if found is None:
+                return False
+            used.add(found)
+            continue
+        i += 1
+        if word.startswith("-"):
+            if word not in spec["options"]:
+                return False
+            continue
+        if "$" in word or "://" in word or "@" in word:
+            return False
+        requirements += 1
+        found = next((d for d in wheel_dirs if _inside(word, d) and word.rstrip("/") != d), None)
+        if found is not None and word.endswith(tuple(spec["in_dir_suffixes"])):
+            used.add(found)
+        elif not word.endswith(spec["wheel_suffix"]):
+            return False
+    if not requirements:
+        return False
+    return not any(c is not written and _names_dir(c.text or " ".join(c.argv), d) for c in cmds for d in used)
+
+
+def _wheel_only_dirs(df: ir.Dockerfile, stage: ir.Stage) -> set[str]:
+    """Absolute directories a stage (with the stages it is built FROM) fills only with a
+    ``[[wheel_producer]]`` and that nothing else in it names: they hold nothing but wheels."""
+    chain_: list[ir.Stage] = []
+    current: ir.Stage | None = stage
+    while current is not None and current not in chain_:
+        chain_.append(current)
+        current = df.stage_named(current.from_.image)
+    producers = load("hygiene")["wheel_producer"]
+    found: set[str] = set()
+    for s in chain_:
+        for node in s.body:
+            for c in (run_commands(node) or []) if isinstance(node, ir.Run) else []:
+                c = as_installer(c)
+                for p in producers:
+                    if c.program in p["programs"] and _subcommand(c) == p["subcommand"]:
+                        for k, a in enumerate(c.argv[:-1]):
+                            if a in p["dir_options"] and c.argv[k + 1].startswith("/") and "$" not in c.argv[k + 1]:
+                                found.add(c.argv[k + 1].rstrip("/") or "/")
+    return {d for d in found if d != "/" and all(_fills_only_with_wheels(node, d) for s in chain_ for node in s.body)}
+
+
+def _fills_only_with_wheels(node: ir.Instruction, directory: str) -> bool:
+    """Whether an instruction leaves ``directory`` alone or writes wheels there through a producer."""
+    if not isinstance(node, ir.Run):
+        return not _names_dir(instruction_text(node), directory)
+    cmds = run_commands(node)
+    if cmds is None:
+        return not _names_dir(instruction_text(node), directory)
+    producers = load("hygiene")["wheel_producer"]
+    for c in cmds:
+        if not _names_dir(c.text or " ".join(c.argv), directory):
+            continue
+        c = as_installer(c)
+        if not any(c.program in p["programs"] and _subcommand(c) == p["subcommand"] for p in producers):
+            return False
+    return True
+
+
+def _wheel_dirs_before(df: ir.Dockerfile, stage: ir.Stage) -> list[frozenset[str]]:
+    """For each instruction of a stage, the directories that hold only wheels above it: the
+    destination of a ``COPY --from=<stage>`` of a wheel-only directory there, as long as no
+    instruction since names it."""
+    out: list[frozenset[str]] = []
+    dirs: frozenset[str] = frozenset()
+    known: dict[int, set[str]] = {}  # producer stage index: its wheel-only directories
+    for node in stage.body:
+        out.append(dirs)
+        dirs = frozenset(d for d in dirs if not _names_dir(instruction_text(node), d))
+        if type(node) is not ir.Copy or node.heredocs:
+            continue
+        source = node.flag("from")
+        if not source or len(node.sources) != 1 or not node.dest.startswith("/") or "$" in node.dest:
+            continue
+        producer = (df.stages[int(source)] if source.isdigit() and int(source) < len(df.stages)
+                    else df.stage_named(source))
+        if (producer is not None and producer is not stage
+                and node.sources[0].rstrip("/") in known.setdefault(df.stages.index(producer),
+                                                                     _wheel_only_dirs(df, producer))):
+            dirs = dirs | {node.dest.rstrip("/") or "/"}
+    return out
 
 
 def parse_mount_type(flag: ir.Flag) -> str:
@@ -205,12 +327,13 @@ def _env_before(stage: ir.Stage) -> list[frozenset[str]]:
     return out
 
 
-def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stage:
+def _shipping_stage(df: ir.Dockerfile, stage: ir.Stage, context: PassContext, result: PassResult) -> ir.Stage:
     """Hygiene for every RUN, walking backwards: the apt lists are still needed when the next
     RUN that uses apt installs before it updates, judged on the later RUNs as this pass leaves
     them (one scan, and the same answer on a second rewrite, where they fetch their own lists)."""
     body = list(stage.body)
     env = _env_before(stage)
+    wheels = _wheel_dirs_before(df, stage)
     lists_needed_later = False
     found: list[Change] = []
     for j in range(len(body) - 1, -1, -1):
@@ -220,7 +343,9 @@ def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -
         if ignored(RULE, node, stage):
             new, reasons, risk, declared = node, list[str](), "none", list[CommandEdit]()
         else:
-            new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context)
+            declined: list[str] = []
+            new, reasons, risk, declared = _fix(node, env[j], lists_needed_later, context, wheels[j], declined)
+            result.notes.extend(Note(rule=ID, pass_name=NAME, message=m, line=node.line) for m in declined)
         step = _first_apt_step(run_commands(new))
         lists_needed_later = lists_needed_later if step is None else step == "install"
         if new is node:
@@ -242,7 +367,7 @@ def _shipping_stage(stage: ir.Stage, context: PassContext, result: PassResult) -
 def run(df: ir.Dockerfile, context: PassContext) -> PassResult:
     result = PassResult(dockerfile=df)
     shipping = df.shipping_stages()
-    stages = [_shipping_stage(stage, context, result) if i in shipping else _builder_stage(stage, result)
+    stages = [_shipping_stage(df, stage, context, result) if i in shipping else _builder_stage(stage, result)
               for i, stage in enumerate(df.stages)]
     result.dockerfile = replace(df, stages=tuple(stages))
     return result

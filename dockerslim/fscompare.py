@@ -258,10 +258,17 @@ def start_programs(root: Path, config: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(programs))
 
 
-def missing_programs(original: Path, candidate: Path,
-                     orig_config: dict[str, Any], cand_config: dict[str, Any]) -> list[str]:
-    """Programs the original image runs at start that the candidate image does not have."""
+def missing_programs(original: Path, candidate: Path, orig_config: dict[str, Any], cand_config: dict[str, Any],
+                     *, start_declared: bool = False) -> list[str]:
+    """Programs the original image runs at start that the candidate image does not have; when
+    the rewrite declares its start command changed (conda run -> the env's own python), the
+    programs the candidate's own command runs instead: the original's are then left behind on
+    purpose, but what the candidate starts must still be in its image."""
     env_o, env_c = config_env(orig_config), config_env(cand_config)
+    if start_declared:
+        return [f"{program} (the rewrite's declared start command)"
+                for program in start_programs(candidate, cand_config)
+                if which(candidate, program, env_c.get("PATH", "")) is None]
     out = []
     for program in start_programs(original, orig_config):
         found = which(original, program, env_o.get("PATH", ""))

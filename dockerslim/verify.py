@@ -44,6 +44,7 @@ from .report import megabytes
 from .rewrite import RewriteResult, rewrite
 
 AGAINST_DECLARED = frozenset({"Env.PATH", "Env.VIRTUAL_ENV"})  # what a given candidate may change unasked
+START_FIELDS = frozenset({"Cmd", "Entrypoint"})  # declared: the candidate's own start command is what runs
 CONFIG_FIELDS = ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "ExposedPorts", "Labels", "Volumes",
                  "Healthcheck", "StopSignal", "Shell")
 
@@ -375,7 +376,8 @@ class Session:
                                        "; ".join(cmp.dist_problems[:10])))
             users = user_problems(root, facts.config.get("User"))
             report.checks.append(Check("USER exists", not users, "; ".join(users)))
-            programs = missing_programs(self._original_root, root, orig.facts.config, facts.config)  # type: ignore[arg-type]
+            programs = missing_programs(self._original_root, root, orig.facts.config, facts.config,  # type: ignore[arg-type]
+                                        start_declared=bool(declared & START_FIELDS))
             report.checks.append(Check("entrypoint programs present", not programs,
                                        ("missing: " + ", ".join(programs)) if programs else ""))
             report.missing_libraries = self._new_missing_libraries(root, orig.facts.config, facts.config)

@@ -76,15 +76,26 @@ def rewrite_text(case: Path, text: str, aggressive: bool) -> tuple[str, dict[str
 
 
 def _subst(image: str, args: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)",
-                  lambda m: args.get(m.group(1) or m.group(3), m.group(2) or ""), image)
+    """``image`` with ARG references replaced as a build without --build-arg resolves them: an ARG
+    declared without default is empty, ``${X:-word}`` takes word when X is unset or empty,
+    ``${X-word}`` only when unset (one nested reference in word, as builders read it)."""
+    def one(m: re.Match[str]) -> str:
+        name, colon, word = m.group(1) or m.group(4), m.group(2), m.group(3)
+        value = args.get(name)
+        if word is not None and (value is None or (colon and not value)):
+            return _subst(word, args)
+        return value or ""
+    return re.sub(r"\$\{(\w+)(?:(:?)-((?:[^${}]|\$\{[^}]*\}|\$\w+)*))?\}|\$(\w+)", one, image)
 
 
 def from_images(text: str) -> tuple[list[str], str | None]:
     """Every base image a Dockerfile pulls (global ARG defaults substituted, stage names and
     scratch left out), and the final stage's base image ("scratch" for none, None if unknown)."""
     df = parse(text)
-    args = {n: (d or "").strip("\"'") for a in df.preamble if isinstance(a, Arg) for n, d in a.pairs}
+    args: dict[str, str] = {}  # each default sees the ARGs declared before it
+    for a in (a for a in df.preamble if isinstance(a, Arg)):
+        for n, d in a.pairs:
+            args[n] = _subst((d or "").strip("\"'"), args)
     names: dict[str, str] = {}  # stage name -> its base image
     images: list[str] = []
     final: str | None = None

@@ -379,14 +379,14 @@ def summary(rows: list[dict[str, Any]], aggressive: bool) -> list[str]:
     cols = [c for c in CANDIDATES if c != "aggressive" or aggressive]
     full = [r for r in built if all(ratio(r, c) is not None for c in cols)]
     if full:
-        meds = ", ".join(f"{c} **{statistics.median(ratio(r, c) for r in full):.2f}**" for c in cols)  # type: ignore[type-var]
+        meds = ", ".join(f"{c} **{statistics.median(ratio(r, c) for r in full):.3f}**" for c in cols)  # type: ignore[type-var]
         out.append(f"- Median size ratio (candidate / original) over the {len(full)} fixtures where "
                    f"{' and '.join(cols)} all built: {meds}."
                    + ("" if aggressive else " `--aggressive` was not available in this run."))
     for c in CANDIDATES:
         own = [x for x in (ratio(r, c) for r in built) if x is not None]
         if own:
-            out.append(f"- {c}: median ratio {statistics.median(own):.2f} over the {len(own)} fixtures where it built.")
+            out.append(f"- {c}: median ratio {statistics.median(own):.3f} over the {len(own)} fixtures where it built.")
     for c in CANDIDATES:
         cells = [r.get(c, {}) for r in built]
         passed = sum(1 for x in cells if x.get("verify") == "pass")
